@@ -1,0 +1,104 @@
+using MentorKd.Modeling.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MentorKd.Modeling.Training;
+
+/// <summary>
+/// One optimiser step at a time for a <see cref="GptLanguageModel"/>: AdamW with decoupled weight decay on
+/// 2-D weights only, the warm-up + cosine schedule, gradient clipping. Each step runs in its own dispose
+/// scope and ends with a garbage collection: measured here, a scope alone still creeps 7–17 MB per step,
+/// scope plus GC.Collect() stays flat at no measurable cost.
+/// </summary>
+public sealed class LanguageModelTrainer : IDisposable
+{
+    private readonly GptLanguageModel _model;
+    private readonly TrainingOptions _options;
+    private readonly AdamW _optimizer;
+    private readonly LearningRateSchedule _schedule;
+    private readonly List<Parameter> _parameters;
+
+    public LanguageModelTrainer(GptLanguageModel model, TrainingOptions options)
+    {
+        options.Validate();
+        _model = model;
+        _options = options;
+        _schedule = options.Schedule;
+        _parameters = model.parameters().ToList();
+        var decayed = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
+        var notDecayed = model.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
+        _optimizer = optim.AdamW(
+            [
+                new AdamW.ParamGroup(decayed, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2, weight_decay: options.WeightDecay),
+                new AdamW.ParamGroup(notDecayed, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2, weight_decay: 0.0),
+            ],
+            lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
+    }
+
+    /// <summary>Optimiser steps taken so far (restored with <see cref="LoadState"/>).</summary>
+    public int Step { get; private set; }
+
+    public double CurrentLearningRate => _schedule.At(Step);
+
+    /// <summary>Next-token cross-entropy on the batch's target tokens.</summary>
+    public float TrainStep(LanguageModelBatch batch) =>
+        TrainStep(model => LanguageModelLoss.CrossEntropy(model.forward(batch.InputIds), batch.Labels));
+
+    /// <summary>One step on any differentiable loss of the model (e.g. cross-entropy mixed with distillation).</summary>
+    public float TrainStep(Func<GptLanguageModel, Tensor> loss)
+    {
+        float value;
+        using (var scope = NewDisposeScope())
+        {
+            _model.train();
+            double rate = _schedule.At(Step);
+            foreach (var group in _optimizer.ParamGroups) group.LearningRate = rate;
+            _optimizer.zero_grad();
+            var total = loss(_model);
+            total.backward();
+            if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters, _options.GradientClip);
+            _optimizer.step();
+            value = total.item<float>();
+        }
+        GC.Collect();
+        Step++;
+        if (float.IsNaN(value) || float.IsInfinity(value))
+            throw new InvalidOperationException($"Training diverged at step {Step}: loss is {value}. Lower the learning rate.");
+        return value;
+    }
+
+    /// <summary>Mean loss over batches without updating the model.</summary>
+    public float Evaluate(IEnumerable<LanguageModelBatch> batches)
+    {
+        double sum = 0;
+        long tokens = 0;
+        _model.eval();
+        using var guard = no_grad();
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            var loss = LanguageModelLoss.CrossEntropy(_model.forward(batch.InputIds), batch.Labels).item<float>();
+            sum += loss * batch.ScoredTokens;
+            tokens += batch.ScoredTokens;
+        }
+        return tokens == 0 ? float.NaN : (float)(sum / tokens);
+    }
+
+    /// <summary>Saves the optimiser moments and step so a restarted job continues the same trajectory.</summary>
+    public void SaveState(string path)
+    {
+        var temp = path + ".tmp";
+        _optimizer.save_state_dict(temp);
+        File.WriteAllText(path + ".step", Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public void LoadState(string path)
+    {
+        _optimizer.load_state_dict(path);
+        Step = int.Parse(File.ReadAllText(path + ".step"), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}
