@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using MentorKd.Modeling.Training;
+using TorchSharp;
+
+namespace MentorKd.Modeling.Tests;
+
+public class MemoryTests
+{
+    [Fact]
+    public void Live_tensors_and_resident_memory_stay_flat_over_200_training_steps()
+    {
+        using var model = TinyModels.Create(64, layers: 2, embedding: 64, context: 64);
+        using var trainer = new LanguageModelTrainer(model, new TrainingOptions { LearningRate = 1e-3, TotalSteps = 200 });
+        var random = new Random(1);
+        LanguageModelBatch Batch() => LanguageModelBatch.Collate(
+            Enumerable.Range(0, 8).Select(_ => new LanguageModelExample([], Enumerable.Range(0, 64).Select(_ => random.Next(3, 64)).ToArray())).ToList(), 1, 64);
+
+        void Steps(int count)
+        {
+            for (int i = 0; i < count; i++) { using var batch = Batch(); trainer.TrainStep(batch); }
+        }
+
+        Steps(20); // warm-up: optimizer state and allocator pools settle
+        long liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long rssAfterWarmup = Process.GetCurrentProcess().WorkingSet64;
+        Steps(200);
+        long liveAfter = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long rssAfter = Process.GetCurrentProcess().WorkingSet64;
+
+        Assert.True(liveAfter - liveAfterWarmup <= 0, $"live tensors grew from {liveAfterWarmup} to {liveAfter}");
+        double growthMb = (rssAfter - rssAfterWarmup) / 1e6;
+        Assert.True(growthMb < 40, $"resident memory grew {growthMb:F1} MB over 200 steps");
+    }
+}
