@@ -20,8 +20,9 @@ public static class GptCheckpoint
     /// <summary>
     /// Writes the folder next to its destination and swaps it in, so a reader never sees half a checkpoint.
     /// </summary>
+    /// <param name="writeExtras">Writes further files (e.g. optimiser state) into the folder before it is swapped in.</param>
     public static void Save(GptLanguageModel model, ITokenizer tokenizer, string directory, ScalarType dtype = ScalarType.Float32,
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null, Action<string>? writeExtras = null)
     {
         var full = Path.GetFullPath(directory);
         var staging = full.TrimEnd('/') + $".saving-{Guid.NewGuid():N}";
@@ -42,6 +43,7 @@ public static class GptCheckpoint
                     new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { ["format"] = "pt" });
             }
             tokenizer.Save(staging);
+            writeExtras?.Invoke(staging);
             SwapIntoPlace(staging, full);
         }
         finally

@@ -85,19 +85,14 @@ public sealed class LanguageModelTrainer : IDisposable
         return tokens == 0 ? float.NaN : (float)(sum / tokens);
     }
 
-    /// <summary>Saves the optimiser moments and step so a restarted job continues the same trajectory.</summary>
-    public void SaveState(string path)
-    {
-        var temp = path + ".tmp";
-        _optimizer.save_state_dict(temp);
-        File.WriteAllText(path + ".step", Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        File.Move(temp, path, overwrite: true);
-    }
+    /// <summary>Saves the optimiser moments so a restarted job continues the same trajectory.</summary>
+    public void SaveOptimizer(string path) => _optimizer.save_state_dict(path);
 
-    public void LoadState(string path)
+    /// <summary>Restores the optimiser saved at <paramref name="step"/>.</summary>
+    public void RestoreOptimizer(string path, int step)
     {
         _optimizer.load_state_dict(path);
-        Step = int.Parse(File.ReadAllText(path + ".step"), System.Globalization.CultureInfo.InvariantCulture);
+        Step = step;
     }
 
     public void Dispose() => _optimizer.Dispose();

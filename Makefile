@@ -1,0 +1,28 @@
+# MentorKd.Platform — the commands a newcomer needs. Only the .NET SDK is required.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+CLI := $(DOTNET) run --project src/MentorKd.Cli -c $(CONFIGURATION) --
+RUN_DIR ?= runs/demo
+
+.PHONY: run test bench build clean
+
+## run: the main job (a small character model trained and sampled on this machine)
+run: build
+	$(CLI) lm train --data samples/tiny-corpus.txt --out $(RUN_DIR)/model --steps 600 --layers 4 --heads 4 --embd 144 --context 128 --fresh
+	$(CLI) lm generate --model $(RUN_DIR)/model --prompt "The mentor" --prompt "Small models" --max-new-tokens 100
+
+## test: every test in the solution
+test:
+	$(DOTNET) test MentorKd.Platform.sln -c $(CONFIGURATION) --logger "console;verbosity=normal"
+
+## bench: training and generation throughput (see bench/README.md)
+bench:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) --
+
+build:
+	$(DOTNET) build MentorKd.Platform.sln -c $(CONFIGURATION) -v quiet -nologo
+
+clean:
+	$(DOTNET) clean MentorKd.Platform.sln -v quiet
+	rm -rf runs

@@ -1,0 +1,21 @@
+using System.Diagnostics;
+
+namespace MentorKd.Benchmarks;
+
+/// <summary>Warm up, then repeat an action until a time budget is spent; report units per second.</summary>
+internal static class Measure
+{
+    public static double UnitsPerSecond(Func<long> action, int warmups = 2, double seconds = 3.0, int minimumRuns = 3)
+    {
+        for (int i = 0; i < warmups; i++) action();
+        var clock = Stopwatch.StartNew();
+        long units = 0;
+        int runs = 0;
+        while (runs < minimumRuns || clock.Elapsed.TotalSeconds < seconds)
+        {
+            units += action();
+            runs++;
+        }
+        return units / clock.Elapsed.TotalSeconds;
+    }
+}

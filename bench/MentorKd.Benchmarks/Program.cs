@@ -1,0 +1,32 @@
+using MentorKd.Benchmarks;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Runtime;
+using Spectre.Console;
+
+// Usage: dotnet run --project bench/MentorKd.Benchmarks -c Release [-- --seconds 3 --threads 2]
+double seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3.0);
+int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0);
+TorchRuntime.SetThreads(threads);
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // keep the table readable in logs
+
+(string Name, GptConfig Config)[] sizes =
+[
+    ("1M (4×144, ctx 128)", GptConfig.Small(512, layers: 4, heads: 4, embedding: 144, contextLength: 128)),
+    ("10M (6×384, ctx 256)", GptConfig.Small(512, layers: 6, heads: 6, embedding: 384, contextLength: 256)),
+];
+
+var results = new List<ThroughputResult>();
+foreach (var (name, config) in sizes)
+{
+    AnsiConsole.MarkupLineInterpolated($"[grey]measuring {name}…[/]");
+    results.Add(ThroughputBenchmark.Run(name, config, seconds));
+}
+
+var table = new Table().Title($"Throughput, tokens/s ({Environment.ProcessorCount} cores, {seconds:F0} s per cell, prompt 32 + 64 new tokens)");
+foreach (var column in new[] { "model", "params", "train b16", "gen b1", "gen b1 cache", "gen b16", "gen b16 cache", "cache ×, b1", "cache ×, b16", "bf16/fp32, b16 cache" })
+    table.AddColumn(column);
+foreach (var r in results)
+    table.AddRow(r.Size, $"{r.Parameters / 1e6:F2}M", $"{r.TrainTokensPerSecond:N0}", $"{r.Batch1NoCache:N0}", $"{r.Batch1Cache:N0}",
+        $"{r.Batch16NoCache:N0}", $"{r.Batch16Cache:N0}", $"{r.Batch1Cache / r.Batch1NoCache:F2}×", $"{r.Batch16Cache / r.Batch16NoCache:F2}×",
+        $"{r.Batch16CacheBf16 / r.Batch16Cache:F2}×");
+AnsiConsole.Write(table);

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Text.Json;
+using MentorKd.Modeling.Checkpoints;
+using static TorchSharp.torch;
+
+namespace MentorKd.Cli.Commands;
+
+/// <summary><c>mentorkd lm score</c>: per-token log-probabilities of a text, and the model's top next tokens after it.</summary>
+internal static class LmScoreCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder.", Required = true };
+        var text = new Option<string>("--text") { Description = "Text to score.", Required = true };
+        var top = new Option<int>("--top") { Description = "How many next-token candidates to list.", DefaultValueFactory = _ => 10 };
+
+        var command = new Command("score", "Print per-token log-probabilities and the final position's top logits as JSON.") { model, text, top };
+        RuntimeOptions.AddTo(command);
+        command.SetAction(result => RuntimeOptions.Guarded(() =>
+        {
+            var device = RuntimeOptions.Apply(result);
+            var (lm, tokenizer) = GptCheckpoint.Load(result.GetValue(model)!, device);
+            using var _ = lm;
+            int k = result.GetValue(top);
+            if (k <= 0) throw new ArgumentException("--top must be positive.", "top");
+
+            // The end-of-text token stands before the text, so its first token is scored too.
+            var ids = new[] { tokenizer.EndOfTextId }.Concat(tokenizer.Encode(result.GetValue(text)!)).ToArray();
+            if (ids.Length > lm.Config.ContextLength) throw new ArgumentException($"--text is {ids.Length} tokens; the model's context is {lm.Config.ContextLength}.", "text");
+
+            using var guard = inference_mode();
+            using var scope = NewDisposeScope();
+            var logits = lm.forward(tensor(ids.Select(i => (long)i).ToArray(), device: device).unsqueeze(0))[0].to(ScalarType.Float32).cpu();
+            var logProbs = logits.log_softmax(-1);
+            var tokens = Enumerable.Range(1, ids.Length - 1).Select(i => new
+            {
+                position = i - 1,
+                id = ids[i],
+                token = tokenizer.Decode([ids[i]]),
+                logprob = logProbs[i - 1, ids[i]].item<float>(),
+            }).ToList();
+            var (values, indices) = logits[-1].topk(Math.Min(k, (int)logits.shape[1]));
+            var next = Enumerable.Range(0, (int)values.shape[0]).Select(i =>
+            {
+                int id = (int)indices[i].item<long>();
+                return new { id, token = tokenizer.Decode([id]), logit = values[i].item<float>(), logprob = logProbs[-1, id].item<float>() };
+            }).ToList();
+            var report = new { tokens, total_logprob = tokens.Sum(t => t.logprob), next_token_top = next };
+            Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Tokenization;
+
+namespace MentorKd.Modeling.Training;
+
+/// <summary>
+/// A model folder that can also resume training: the Hugging Face files plus the optimiser state and the step
+/// reached, written together (the folder is swapped in whole, so model and optimiser never disagree).
+/// </summary>
+public static class TrainingCheckpoint
+{
+    public const string OptimizerFile = "optimizer.bin";
+    public const string StateFile = "trainer_state.json";
+
+    public sealed record State(int Step, int TotalSteps, float LastLoss, float? ValidationLoss, int Seed);
+
+    public static bool ExistsIn(string directory) =>
+        File.Exists(Path.Combine(directory, StateFile)) && File.Exists(Path.Combine(directory, OptimizerFile));
+
+    public static void Save(string directory, GptLanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state) =>
+        GptCheckpoint.Save(model, tokenizer, directory, writeExtras: staging =>
+        {
+            trainer.SaveOptimizer(Path.Combine(staging, OptimizerFile));
+            File.WriteAllText(Path.Combine(staging, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+        });
+
+    public static State ReadState(string directory)
+    {
+        var path = Path.Combine(directory, StateFile);
+        return JsonSerializer.Deserialize<State>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty.");
+    }
+
+    public static void RestoreOptimizer(string directory, LanguageModelTrainer trainer) =>
+        trainer.RestoreOptimizer(Path.Combine(directory, OptimizerFile), ReadState(directory).Step);
+}
