@@ -11,16 +11,20 @@ public sealed class LanguageModelBatch : IDisposable
 {
     public const long IgnoreIndex = -100;
 
-    private LanguageModelBatch(Tensor inputIds, Tensor labels, long scoredTokens, long tokens)
+    private LanguageModelBatch(Tensor inputIds, Tensor labels, Tensor afterPrompt, long scoredTokens, long tokens)
     {
         InputIds = inputIds;
         Labels = labels;
+        AfterPrompt = afterPrompt;
         ScoredTokens = scoredTokens;
         Tokens = tokens;
     }
 
     public Tensor InputIds { get; }
     public Tensor Labels { get; }
+    /// <summary>[B, T] booleans: true from each row's first target token to the end, padding included
+    /// (the positions an encoder-decoder's decoder would cover).</summary>
+    public Tensor AfterPrompt { get; }
     /// <summary>Target tokens the loss is computed on.</summary>
     public long ScoredTokens { get; }
     /// <summary>All real (non-pad) tokens, for throughput figures.</summary>
@@ -33,6 +37,7 @@ public sealed class LanguageModelBatch : IDisposable
         int width = Math.Min(maxLength, examples.Max(e => e.Length));
         var ids = new long[examples.Count * width];
         var labels = new long[examples.Count * width];
+        var afterPrompt = new bool[examples.Count * width];
         Array.Fill(ids, padId);
         Array.Fill(labels, IgnoreIndex);
         long scored = 0, tokens = 0;
@@ -40,6 +45,7 @@ public sealed class LanguageModelBatch : IDisposable
         {
             var example = examples[row];
             int at = row * width;
+            for (int i = Math.Min(example.Prompt.Length, width); i < width; i++) afterPrompt[at + i] = true;
             for (int i = 0; i < example.Length && i < width; i++)
             {
                 bool isTarget = i >= example.Prompt.Length;
@@ -53,6 +59,7 @@ public sealed class LanguageModelBatch : IDisposable
         return new LanguageModelBatch(
             tensor(ids, [examples.Count, width], device: device),
             tensor(labels, [examples.Count, width], device: device),
+            tensor(afterPrompt, [examples.Count, width], device: device),
             scored, tokens);
     }
 
@@ -60,5 +67,6 @@ public sealed class LanguageModelBatch : IDisposable
     {
         InputIds.Dispose();
         Labels.Dispose();
+        AfterPrompt.Dispose();
     }
 }

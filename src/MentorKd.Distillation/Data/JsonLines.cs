@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MentorKd.Distillation.Data;
+
+/// <summary>JSONL files of records (snake_case keys). Writes are atomic: a temporary file renamed into place.</summary>
+public static class JsonLines
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static IReadOnlyList<T> Read<T>(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' not found.", path);
+        var rows = new List<T>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                rows.Add(JsonSerializer.Deserialize<T>(line, Options) ?? throw new JsonException("null row"));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}:{lineNumber}: not a valid {typeof(T).Name} ({e.Message}).", e);
+            }
+        }
+        return rows;
+    }
+
+    public static void Write<T>(string path, IEnumerable<T> rows)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var temp = path + ".tmp";
+        using (var writer = new StreamWriter(temp))
+            foreach (var row in rows)
+                writer.WriteLine(JsonSerializer.Serialize(row, Options));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public static void Append<T>(string path, T row)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.AppendAllText(path, JsonSerializer.Serialize(row, Options) + "\n");
+    }
+}

@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MentorKd.Distillation.Training;
+
+namespace MentorKd.Distillation.Pipeline;
+
+/// <summary>
+/// Everything a Mentor-KD run needs, as read from a JSON config file (snake_case keys). Relative file paths
+/// are resolved against the config file's folder. <see cref="RunConfigValidator"/> checks it before any work.
+/// </summary>
+public sealed record RunConfig
+{
+    public string Name { get; init; } = "mentor-kd";
+    public int Seed { get; init; } = 42;
+    public int Threads { get; init; }
+    public string Device { get; init; } = "cpu";
+    public TaskConfig Task { get; init; } = new();
+    public TeacherConfig Teacher { get; init; } = new();
+    /// <summary>"word" (numbers as digits; short sequences) or "char".</summary>
+    public string Tokenizer { get; init; } = "word";
+    public int ContextLength { get; init; } = 256;
+    public ModelConfig Mentor { get; init; } = new();
+    public AugmentationConfig Augmentation { get; init; } = new();
+    public StudentConfig Student { get; init; } = new();
+    public IReadOnlyList<string> Arms { get; init; } = [StudentArms.FineTuneCot, StudentArms.MentorKd, StudentArms.NoSoftLabels, StudentArms.NoAugmentation];
+
+    /// <summary>Folder relative paths are resolved against (the config file's).</summary>
+    [JsonIgnore] public string BaseDirectory { get; init; } = Environment.CurrentDirectory;
+
+    public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(BaseDirectory, path));
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static RunConfig Parse(string json, string baseDirectory)
+    {
+        try
+        {
+            var config = JsonSerializer.Deserialize<RunConfig>(json, Json) ?? throw new ConfigException("(root)", "the config is empty.");
+            return config with { BaseDirectory = baseDirectory };
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException(e.Path is { Length: > 0 } path ? path.TrimStart('$', '.') : "(root)", e.Message);
+        }
+    }
+
+    public static RunConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ConfigException("--config", $"file '{path}' not found.");
+        return Parse(File.ReadAllText(path), Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+}
+
+public sealed record TaskConfig
+{
+    public string Name { get; init; } = "tracking_shuffled_objects";
+    /// <summary>"synthetic" (generated here) or "files" (Mentor-KD JSON files).</summary>
+    public string Source { get; init; } = "synthetic";
+    public int TrainQuestions { get; init; } = 2000;
+    public int DevQuestions { get; init; } = 100;
+    public int TestQuestions { get; init; } = 200;
+    /// <summary>The generator's knob; null = the task's default.</summary>
+    public int? Difficulty { get; init; }
+    public TaskFiles? Files { get; init; }
+}
+
+public sealed record TaskFiles
+{
+    /// <summary>Mentor-KD train-questions JSON (all training questions with gold answers).</summary>
+    public string? TrainQuestions { get; init; }
+    public string? Test { get; init; }
+    /// <summary>Share of the training questions held out as the dev split for model selection.</summary>
+    public double DevShare { get; init; } = 0.1;
+}
+
+public sealed record TeacherConfig
+{
+    /// <summary>"simulated" (synthetic tasks only) or "replay" (recorded rationales from <see cref="File"/>).</summary>
+    public string Kind { get; init; } = "simulated";
+    /// <summary>How many training questions the teacher annotates (null = all): scarce teacher data leaves the mentor something to add.</summary>
+    public int? AnnotatedQuestions { get; init; } = 300;
+    public int RationalesPerQuestion { get; init; } = 1;
+    public double ErrorRate { get; init; } = 0.15;
+    public string? File { get; init; }
+}
+
+public record ModelConfig
+{
+    public int Layers { get; init; } = 4;
+    public int Heads { get; init; } = 4;
+    public int Embedding { get; init; } = 256;
+    public double Dropout { get; init; }
+    public ReasoningTrainingOptions Training { get; init; } = new();
+}
+
+public sealed record StudentConfig : ModelConfig;
+
+public sealed record AugmentationConfig
+{
+    public int SamplesPerQuestion { get; init; } = 2;
+    public double Temperature { get; init; } = 0.7;
+    public int TopK { get; init; } = 50;
+    public double TopP { get; init; } = 1.0;
+    public int MaxNewTokens { get; init; } = 160;
+    public int BatchSize { get; init; } = 64;
+}

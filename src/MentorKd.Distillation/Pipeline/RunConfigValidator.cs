@@ -1,0 +1,93 @@
+using MentorKd.Distillation.Tasks;
+using MentorKd.Distillation.Tasks.Synthetic;
+using MentorKd.Distillation.Training;
+
+namespace MentorKd.Distillation.Pipeline;
+
+/// <summary>Checks a run config before any work starts; the first problem is thrown, naming its field.</summary>
+public static class RunConfigValidator
+{
+    public static void Validate(RunConfig config)
+    {
+        Require(config.Threads >= 0, "threads", $"must be 0 (all cores) or positive (got {config.Threads}).");
+        Require(config.Device is "cpu" || config.Device.StartsWith("cuda"), "device", $"'{config.Device}' is not cpu, cuda or cuda:N.");
+        Require(config.Tokenizer is "word" or "char", "tokenizer", $"'{config.Tokenizer}' is not word or char.");
+        Require(config.ContextLength is > 16 and <= 4096, "context_length", $"must be in 17..4096 (got {config.ContextLength}).");
+
+        var task = config.Task;
+        Require(TaskNames.All.Contains(task.Name), "task.name", $"unknown task '{task.Name}' (known: {string.Join(", ", TaskNames.All)}).");
+        Require(task.Source is "synthetic" or "files", "task.source", $"'{task.Source}' is not synthetic or files.");
+        if (task.Source == "synthetic")
+        {
+            Require(SyntheticTasks.TryGet(task.Name, out var generator), "task.name", $"task '{task.Name}' has no generator (synthetic: {string.Join(", ", SyntheticTasks.Names)}).");
+            Require(task.TrainQuestions > 0, "task.train_questions", $"must be positive (got {task.TrainQuestions}).");
+            Require(task.DevQuestions > 0, "task.dev_questions", $"must be positive (got {task.DevQuestions}).");
+            Require(task.TestQuestions > 0, "task.test_questions", $"must be positive (got {task.TestQuestions}).");
+            if (task.Difficulty is { } d)
+                Require(d >= generator.MinDifficulty && d <= generator.MaxDifficulty, "task.difficulty", $"must be in {generator.MinDifficulty}..{generator.MaxDifficulty} for {task.Name} (got {d}).");
+        }
+        else
+        {
+            Require(task.Files is not null, "task.files", "is required when task.source is files.");
+            RequireFile(config, task.Files!.TrainQuestions, "task.files.train_questions");
+            RequireFile(config, task.Files.Test, "task.files.test");
+            Require(task.Files.DevShare is > 0 and < 0.5, "task.files.dev_share", $"must be in (0, 0.5) (got {task.Files.DevShare}).");
+        }
+
+        var teacher = config.Teacher;
+        Require(teacher.Kind is "simulated" or "replay", "teacher.kind", $"'{teacher.Kind}' is not simulated or replay.");
+        if (teacher.Kind == "simulated")
+            Require(SyntheticTasks.TryGet(task.Name, out _), "teacher.kind", $"the simulated teacher needs a synthetic task; '{task.Name}' has no generator (use replay).");
+        else
+            RequireFile(config, teacher.File, "teacher.file");
+        Require(teacher.AnnotatedQuestions is null or > 0, "teacher.annotated_questions", $"must be positive or null for all (got {teacher.AnnotatedQuestions}).");
+        Require(teacher.RationalesPerQuestion > 0, "teacher.rationales_per_question", $"must be positive (got {teacher.RationalesPerQuestion}).");
+        Require(teacher.ErrorRate is >= 0 and < 1, "teacher.error_rate", $"must be in [0, 1) (got {teacher.ErrorRate}).");
+
+        ValidateModel(config.Mentor, "mentor");
+        ValidateModel(config.Student, "student");
+
+        var augmentation = config.Augmentation;
+        Require(augmentation.SamplesPerQuestion >= 0, "augmentation.samples_per_question", $"must not be negative (got {augmentation.SamplesPerQuestion}).");
+        Require(augmentation.Temperature > 0, "augmentation.temperature", $"must be positive (got {augmentation.Temperature}).");
+        Require(augmentation.TopK >= 0, "augmentation.top_k", $"must not be negative (got {augmentation.TopK}).");
+        Require(augmentation.TopP is > 0 and <= 1, "augmentation.top_p", $"must be in (0, 1] (got {augmentation.TopP}).");
+        Require(augmentation.MaxNewTokens > 0, "augmentation.max_new_tokens", $"must be positive (got {augmentation.MaxNewTokens}).");
+        Require(augmentation.BatchSize > 0, "augmentation.batch_size", $"must be positive (got {augmentation.BatchSize}).");
+
+        Require(config.Arms.Count > 0, "arms", "must name at least one student arm.");
+        foreach (var arm in config.Arms)
+            Require(StudentArms.All.Contains(arm), "arms", $"unknown arm '{arm}' (known: {string.Join(", ", StudentArms.All)}).");
+    }
+
+    private static void ValidateModel(ModelConfig model, string name)
+    {
+        Require(model.Layers > 0, $"{name}.layers", $"must be positive (got {model.Layers}).");
+        Require(model.Heads > 0, $"{name}.heads", $"must be positive (got {model.Heads}).");
+        Require(model.Embedding > 0 && model.Embedding % model.Heads == 0, $"{name}.embedding", $"must be a positive multiple of heads ({model.Heads}) (got {model.Embedding}).");
+        Require(model.Dropout is >= 0 and < 1, $"{name}.dropout", $"must be in [0, 1) (got {model.Dropout}).");
+        var t = model.Training;
+        var prefix = $"{name}.training";
+        Require(t.Epochs > 0, $"{prefix}.epochs", $"must be positive (got {t.Epochs}).");
+        Require(t.BatchSize > 0, $"{prefix}.batch_size", $"must be positive (got {t.BatchSize}).");
+        Require(t.LearningRate > 0, $"{prefix}.learning_rate", $"must be positive (got {t.LearningRate}).");
+        Require(t.WeightDecay >= 0, $"{prefix}.weight_decay", $"must not be negative (got {t.WeightDecay}).");
+        Require(t.WarmupSteps >= 0, $"{prefix}.warmup_steps", $"must not be negative (got {t.WarmupSteps}).");
+        Require(t.Lambda is >= 0 and <= 1, $"{prefix}.lambda", $"must be in [0, 1] (got {t.Lambda}).");
+        Require(t.Temperature > 0, $"{prefix}.temperature", $"must be positive (got {t.Temperature}).");
+        Require(t.EvalMaxNewTokens > 0, $"{prefix}.eval_max_new_tokens", $"must be positive (got {t.EvalMaxNewTokens}).");
+        Require(t.EvalBatchSize > 0, $"{prefix}.eval_batch_size", $"must be positive (got {t.EvalBatchSize}).");
+        Require(Enum.IsDefined(t.KdMode), $"{prefix}.kd_mode", $"'{t.KdMode}' is not none, kl, mse or ce.");
+    }
+
+    private static void RequireFile(RunConfig config, string? path, string field)
+    {
+        Require(!string.IsNullOrWhiteSpace(path), field, "is required.");
+        Require(File.Exists(config.ResolvePath(path!)), field, $"file '{config.ResolvePath(path!)}' not found.");
+    }
+
+    private static void Require(bool ok, string field, string problem)
+    {
+        if (!ok) throw new ConfigException(field, problem);
+    }
+}

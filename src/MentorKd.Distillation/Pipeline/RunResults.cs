@@ -1,0 +1,40 @@
+using MentorKd.Distillation.Training;
+
+namespace MentorKd.Distillation.Pipeline;
+
+/// <summary>The numbers a run ends with, as written to results.json and report.md.</summary>
+public sealed record RunResults
+{
+    public required string Name { get; init; }
+    public required string Task { get; init; }
+    public required string Teacher { get; init; }
+    public required int TrainQuestions { get; init; }
+    public required int DevQuestions { get; init; }
+    public required int TestQuestions { get; init; }
+    public required AnnotationSummary Annotation { get; init; }
+    public required long MentorParameters { get; init; }
+    public required long StudentParameters { get; init; }
+    public required TrainingOutcome Mentor { get; init; }
+    public required double MentorTestAccuracy { get; init; }
+    public required AugmentationSummary Augmentation { get; init; }
+    public required IReadOnlyList<ArmResult> Arms { get; init; }
+    public required double Seconds { get; init; }
+}
+
+/// <summary>Teacher annotation: questions asked, rationales written and kept (answer-correct).</summary>
+public sealed record AnnotationSummary(int QuestionsAnnotated, int Rationales, int Kept, int QuestionsWithAKeptRationale)
+{
+    public double KeptRate => Rationales == 0 ? 0 : (double)Kept / Rationales;
+}
+
+/// <summary>Mentor augmentation: samples drawn for every training question, and how many were correct.</summary>
+public sealed record AugmentationSummary(int Questions, int Samples, int Correct, int QuestionsCovered, int QuestionsNewlyCovered)
+{
+    public double Yield => Samples == 0 ? 0 : (double)Correct / Samples;
+}
+
+/// <summary>One student arm: its data, its training and its accuracy (dev-selected, and best test epoch).</summary>
+public sealed record ArmResult(string Arm, int Examples, TrainingOutcome Outcome, double TestAccuracy)
+{
+    public string Title => StudentArms.Title(Arm);
+}

@@ -1,0 +1,28 @@
+namespace MentorKd.Distillation.Pipeline;
+
+/// <summary>The student variants one run compares, all with the same hyper-parameters, epochs and seeds.</summary>
+public static class StudentArms
+{
+    /// <summary>Teacher rationales only, hard labels only (the baseline).</summary>
+    public const string FineTuneCot = "fine_tune_cot";
+    /// <summary>Teacher + mentor rationales, hard labels + mentor soft labels.</summary>
+    public const string MentorKd = "mentor_kd";
+    /// <summary>Ablation: teacher + mentor rationales, hard labels only.</summary>
+    public const string NoSoftLabels = "no_soft_labels";
+    /// <summary>Ablation: teacher rationales only, with soft labels.</summary>
+    public const string NoAugmentation = "no_augmentation";
+
+    public static readonly IReadOnlyList<string> All = [FineTuneCot, MentorKd, NoSoftLabels, NoAugmentation];
+
+    public static bool UsesMentorRationales(string arm) => arm is MentorKd or NoSoftLabels;
+    public static bool UsesSoftLabels(string arm) => arm is MentorKd or NoAugmentation;
+
+    public static string Title(string arm) => arm switch
+    {
+        FineTuneCot => "Fine-tune-CoT (teacher data)",
+        MentorKd => "Mentor-KD",
+        NoSoftLabels => "Mentor-KD w/o soft labels",
+        NoAugmentation => "Mentor-KD w/o augmentation",
+        _ => arm,
+    };
+}

@@ -1,0 +1,14 @@
+namespace MentorKd.Distillation.Training;
+
+/// <summary>One epoch of one training job, as written to metrics.jsonl.</summary>
+public sealed record EpochRecord(
+    string Job, int Epoch, int Steps, double TrainLoss, double HardCrossEntropy, double? SoftTerm,
+    double DevAccuracy, double TestAccuracy, double Seconds);
+
+/// <summary>What a job ended with: the dev-selected epoch (the honest figure) and the best test epoch (the paper's protocol).</summary>
+public sealed record TrainingOutcome(
+    string Job, int Examples, int Steps, double Seconds, IReadOnlyList<EpochRecord> History)
+{
+    public EpochRecord DevSelected => History.OrderByDescending(h => h.DevAccuracy).ThenBy(h => h.Epoch).First();
+    public EpochRecord BestTest => History.OrderByDescending(h => h.TestAccuracy).ThenBy(h => h.Epoch).First();
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Evaluation;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Tokenization;
+using MentorKd.Modeling.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MentorKd.Distillation.Training;
+
+/// <summary>
+/// Fine-tunes a model on rationale examples for a number of epochs — with or without the mentor's soft labels —
+/// evaluating on dev and test after each epoch. Keeps <c>last/</c> (resumable: weights, optimiser, epoch) and
+/// <c>best/</c> (best dev accuracy) under the job's folder; a job restarted after a crash continues from
+/// <c>last/</c> and ends with the best-dev weights loaded into the model.
+/// </summary>
+public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITokenizer tokenizer, IReadOnlyList<Question> dev, IReadOnlyList<Question> test)
+{
+    private const string HistoryFile = "history.jsonl";
+
+    public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase);
+
+    public TrainingOutcome Train(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
+        string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null)
+    {
+        if (examples.Count == 0) throw new InvalidOperationException($"{job}: no training examples (did every rationale get filtered out?).");
+        int stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
+        int totalSteps = stepsPerEpoch * options.Epochs;
+        var mode = softLabels is null ? KnowledgeDistillationMode.None : options.KdMode;
+        var device = model.Device;
+        using var trainer = new LanguageModelTrainer(model, new TrainingOptions
+        {
+            LearningRate = options.LearningRate,
+            WarmupSteps = Math.Min(options.WarmupSteps, totalSteps / 10),
+            TotalSteps = totalSteps,
+            WeightDecay = options.WeightDecay,
+            GradientClip = options.GradientClip,
+        });
+
+        var lastFolder = Path.Combine(folder, "last");
+        var bestFolder = Path.Combine(folder, "best");
+        var history = new List<EpochRecord>();
+        int firstEpoch = 1;
+        double previousSeconds = 0;
+        if (TrainingCheckpoint.ExistsIn(lastFolder))
+        {
+            using (var saved = GptCheckpoint.LoadModel(lastFolder))
+                model.load_state_dict(saved.state_dict());
+            TrainingCheckpoint.RestoreOptimizer(lastFolder, trainer);
+            history.AddRange(JsonLines.Read<EpochRecord>(Path.Combine(lastFolder, HistoryFile)));
+            firstEpoch = history.Count + 1;
+            previousSeconds = history.Sum(h => h.Seconds);
+        }
+
+        var clock = Stopwatch.StartNew();
+        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var order = Enumerable.Range(0, examples.Count).ToArray();
+            new Random(options.Seed * 1009 + epoch).Shuffle(order);
+            double lossSum = 0, hardSum = 0, softSum = 0;
+            int batches = 0;
+            foreach (var chunk in order.Chunk(options.BatchSize))
+            {
+                using var batch = LanguageModelBatch.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, model.Config.ContextLength, device);
+                double hard = 0, soft = 0;
+                var loss = trainer.TrainStep(student =>
+                {
+                    var logits = student.forward(batch.InputIds);
+                    var mentorLogits = softLabels?.Logits(batch);
+                    var parts = DistillationLoss.Compute(logits, mentorLogits, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
+                    hard = parts.HardCrossEntropy.item<float>();
+                    soft = parts.SoftTerm?.item<float>() ?? 0;
+                    return parts.Total;
+                });
+                lossSum += loss;
+                hardSum += hard;
+                softSum += soft;
+                batches++;
+                progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train"));
+            }
+
+            progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, lossSum / batches, "evaluate"));
+            var devResult = Evaluator.Evaluate(model, tokenizer, dev, options.EvalMaxNewTokens, options.EvalBatchSize);
+            var testResult = Evaluator.Evaluate(model, tokenizer, test, options.EvalMaxNewTokens, options.EvalBatchSize);
+            var record = new EpochRecord(job, epoch, trainer.Step, lossSum / batches, hardSum / batches,
+                mode == KnowledgeDistillationMode.None ? null : softSum / batches, devResult.Accuracy, testResult.Accuracy, epochClock.Elapsed.TotalSeconds);
+            bool best = history.Count == 0 || record.DevAccuracy > history.Max(h => h.DevAccuracy);
+            history.Add(record);
+            onEpoch?.Invoke(record);
+
+            if (best) GptCheckpoint.Save(model, tokenizer, bestFolder, metadata: new Dictionary<string, string> { ["epoch"] = epoch.ToString() });
+            TrainingCheckpoint.Save(lastFolder, model, tokenizer, trainer,
+                new TrainingCheckpoint.State(trainer.Step, totalSteps, (float)record.TrainLoss, null, options.Seed),
+                staging => JsonLines.Write(Path.Combine(staging, HistoryFile), history));
+        }
+
+        // Model selection on dev: the job hands back its best-dev weights.
+        using (var selected = GptCheckpoint.LoadModel(bestFolder))
+            model.load_state_dict(selected.state_dict());
+        return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
+    }
+}

@@ -1,0 +1,21 @@
+namespace MentorKd.Distillation.Training;
+
+/// <summary>Hyper-parameters of one fine-tuning job (mentor or student arm). Every student arm of a run shares them.</summary>
+public sealed record ReasoningTrainingOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 16;
+    public double LearningRate { get; init; } = 1e-3;
+    public double WeightDecay { get; init; } = 0.01;
+    public int WarmupSteps { get; init; } = 50;
+    public double GradientClip { get; init; } = 1.0;
+    public int Seed { get; init; } = 42;
+    public KnowledgeDistillationMode KdMode { get; init; } = KnowledgeDistillationMode.None;
+    public KnowledgeDistillationMask KdMask { get; init; } = KnowledgeDistillationMask.Clean;
+    /// <summary>λ: weight of the soft-label term.</summary>
+    public double Lambda { get; init; } = 0.3;
+    /// <summary>T: softmax temperature of the KL term.</summary>
+    public double Temperature { get; init; } = 2.0;
+    public int EvalMaxNewTokens { get; init; } = 96;
+    public int EvalBatchSize { get; init; } = 64;
+}

@@ -1,0 +1,53 @@
+using MentorKd.Distillation.Pipeline;
+
+namespace MentorKd.Distillation.Tests;
+
+public class RunConfigTests
+{
+    private const string Valid = """
+        { "name": "t", "task": { "name": "coin_flip", "source": "synthetic", "train_questions": 10, "dev_questions": 5, "test_questions": 5 } }
+        """;
+
+    [Fact]
+    public void A_minimal_config_is_valid() => RunConfigValidator.Validate(RunConfig.Parse(Valid, "."));
+
+    [Theory]
+    [InlineData("\"task\": { \"name\": \"chess\" }", "task.name")]
+    [InlineData("\"student\": { \"training\": { \"lambda\": 1.5 } }", "student.training.lambda")]
+    [InlineData("\"mentor\": { \"training\": { \"lambda\": -0.1 } }", "mentor.training.lambda")]
+    [InlineData("\"task\": { \"name\": \"coin_flip\", \"train_questions\": -5 }", "task.train_questions")]
+    [InlineData("\"teacher\": { \"rationales_per_question\": 0 }", "teacher.rationales_per_question")]
+    [InlineData("\"augmentation\": { \"samples_per_question\": -1 }", "augmentation.samples_per_question")]
+    [InlineData("\"teacher\": { \"kind\": \"replay\", \"file\": \"missing.json\" }", "teacher.file")]
+    [InlineData("\"task\": { \"name\": \"gsm8k\", \"source\": \"files\", \"files\": { \"train_questions\": \"nope.json\", \"test\": \"nope.json\" } }", "task.files.train_questions")]
+    [InlineData("\"student\": { \"heads\": 3, \"embedding\": 64 }", "student.embedding")]
+    [InlineData("\"arms\": [\"mentor_kd\", \"magic\"]", "arms")]
+    [InlineData("\"task\": { \"name\": \"gsm8k\" }", "task.name")]
+    public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
+    {
+        var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());
+        var error = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(config));
+        Assert.Equal(field, error.Field);
+        Assert.Contains(field, error.Message);
+    }
+
+    [Fact]
+    public void Unknown_keys_and_bad_types_fail_at_parse_time_with_their_path()
+    {
+        var unknown = Assert.Throws<ConfigException>(() => RunConfig.Parse("{ \"student\": { \"layerz\": 3 } }", "."));
+        Assert.Contains("layerz", unknown.Message);
+        var badType = Assert.Throws<ConfigException>(() => RunConfig.Parse("{ \"student\": { \"layers\": \"three\" } }", "."));
+        Assert.Equal("student.layers", badType.Field);
+    }
+
+    [Fact]
+    public void The_default_config_in_the_repository_is_valid()
+    {
+        var root = Path.GetDirectoryName(SharedData.MentorKd)!;
+        var repo = Directory.GetParent(AppContext.BaseDirectory)!;
+        while (!File.Exists(Path.Combine(repo.FullName, "MentorKd.Platform.sln"))) repo = repo.Parent!;
+        foreach (var file in Directory.GetFiles(Path.Combine(repo.FullName, "configs"), "*.json"))
+            RunConfigValidator.Validate(RunConfig.Load(file));
+        Assert.True(Directory.Exists(root));
+    }
+}
