@@ -5,10 +5,14 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run test bench build clean
+.PHONY: run lm-demo test bench build clean
 
-## run: the main job (a small character model trained and sampled on this machine)
+## run: the main job: a whole Mentor-KD pipeline in one process, ending with the comparison table
 run: build
+	$(CLI) run $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
+
+## lm-demo: train and sample a ~1M-parameter character model on samples/tiny-corpus.txt
+lm-demo: build
 	$(CLI) lm train --data samples/tiny-corpus.txt --out $(RUN_DIR)/model --steps 600 --layers 4 --heads 4 --embd 144 --context 128 --fresh
 	$(CLI) lm generate --model $(RUN_DIR)/model --prompt "The mentor" --prompt "Small models" --max-new-tokens 100
 

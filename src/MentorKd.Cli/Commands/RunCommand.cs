@@ -18,12 +18,14 @@ internal static class RunCommand
     {
         var configPath = new Option<string?>("--config") { Description = "Run config (JSON). Default: the built-in configs/mentor-kd.default.json." };
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
-        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output };
+        var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
+        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
             RunConfigValidator.Validate(config); // fail before any work, naming the field
             var folder = new RunFolder(result.GetValue(output) ?? Path.Combine("runs", config.Name));
+            if (result.GetValue(fresh) && Directory.Exists(folder.Root)) Directory.Delete(folder.Root, recursive: true);
             AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder.Root}");
 
             RunResults results;

@@ -43,7 +43,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         var (teacherExamples, teacherTooLong) = DistillationExamples.Build(teacherRationales, questions, tokenizer, config.ContextLength);
         Report("data", $"{teacherExamples.Count} teacher examples ({teacherTooLong} too long for the context)");
         using var mentor = NewModel(config.Mentor, tokenizer, device, config.Seed);
-        var mentorOutcome = TrainOrLoad("mentor", mentor, teacherExamples, softLabels: null, config.Mentor.Training, tokenizer, splits);
+        var mentorOutcome = TrainOrLoad("mentor", mentor, teacherExamples, softLabels: null, config.Mentor.Training, tokenizer, splits, cancellationToken);
         var mentorTest = EvaluateAndSave("mentor", mentor, tokenizer, splits.Test, config.Mentor.Training);
 
         // Augmentation: the mentor samples rationales for every training question; correct ones are kept.
@@ -65,7 +65,9 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
             using var student = NewModel(config.Student, tokenizer, device, config.Seed + 1);
             studentParameters = student.ParameterCount;
             var training = config.Student.Training with { KdMode = StudentArms.UsesSoftLabels(arm) ? config.Student.Training.KdMode : KnowledgeDistillationMode.None };
-            var outcome = TrainOrLoad(arm, student, examples, StudentArms.UsesSoftLabels(arm) ? softLabels : null, training, tokenizer, splits);
+            if (arm == StudentArms.FineTuneCotStepMatched)
+                training = StepMatched(training, examples.Count, teacherExamples.Count + mentorExamples.Count);
+            var outcome = TrainOrLoad(arm, student, examples, StudentArms.UsesSoftLabels(arm) ? softLabels : null, training, tokenizer, splits, cancellationToken);
             var test = EvaluateAndSave(arm, student, tokenizer, splits.Test, training);
             arms.Add(new ArmResult(arm, examples.Count, outcome, test));
         }
@@ -91,6 +93,15 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         RunReport.Write(folder, config, results);
         LearningCurves.Write(folder, [mentorOutcome, .. arms.Select(a => a.Outcome)]);
         return results;
+    }
+
+    /// <summary>Epochs on <paramref name="examples"/> that take as many steps as the configured epochs on
+    /// <paramref name="referenceExamples"/>, evaluated about as often as the other arms.</summary>
+    private static ReasoningTrainingOptions StepMatched(ReasoningTrainingOptions options, int examples, int referenceExamples)
+    {
+        int Steps(int count) => (count + options.BatchSize - 1) / options.BatchSize;
+        int epochs = (int)Math.Ceiling((double)Steps(referenceExamples) * options.Epochs / Steps(examples));
+        return options with { Epochs = epochs, EvalEveryEpochs = Math.Max(1, epochs / options.Epochs) };
     }
 
     private DatasetPreparation.Splits PrepareData()
@@ -153,7 +164,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
     }
 
     private TrainingOutcome TrainOrLoad(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
-        ReasoningTrainingOptions options, ITokenizer tokenizer, DatasetPreparation.Splits splits)
+        ReasoningTrainingOptions options, ITokenizer tokenizer, DatasetPreparation.Splits splits, CancellationToken cancellationToken)
     {
         var done = folder.StageResult(job);
         if (File.Exists(done))
@@ -169,7 +180,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         var trainer = new ReasoningModelTrainer(options, tokenizer, splits.Dev, splits.Test);
         var outcome = trainer.Train(job, model, examples, softLabels, folder.JobCheckpoints(job),
             progress: p => observer.StageProgress(job, p.Step, p.Phase == "train" ? $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3}" : $"epoch {p.Epoch}/{p.Epochs} evaluating"),
-            onEpoch: record => JsonLines.Append(folder.Metrics, record));
+            onEpoch: record => JsonLines.Append(folder.Metrics, record), cancellationToken: cancellationToken);
         Directory.CreateDirectory(folder.Stages);
         File.WriteAllText(done, JsonSerializer.Serialize(outcome, RunConfig.Json));
         var selected = outcome.DevSelected;

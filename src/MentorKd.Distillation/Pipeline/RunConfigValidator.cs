@@ -77,6 +77,7 @@ public static class RunConfigValidator
         Require(t.Temperature > 0, $"{prefix}.temperature", $"must be positive (got {t.Temperature}).");
         Require(t.EvalMaxNewTokens > 0, $"{prefix}.eval_max_new_tokens", $"must be positive (got {t.EvalMaxNewTokens}).");
         Require(t.EvalBatchSize > 0, $"{prefix}.eval_batch_size", $"must be positive (got {t.EvalBatchSize}).");
+        Require(t.EvalEveryEpochs > 0, $"{prefix}.eval_every_epochs", $"must be positive (got {t.EvalEveryEpochs}).");
         Require(Enum.IsDefined(t.KdMode), $"{prefix}.kd_mode", $"'{t.KdMode}' is not none, kl, mse or ce.");
     }
 

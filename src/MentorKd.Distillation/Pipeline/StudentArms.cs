@@ -12,7 +12,10 @@ public static class StudentArms
     /// <summary>Ablation: teacher rationales only, with soft labels.</summary>
     public const string NoAugmentation = "no_augmentation";
 
-    public static readonly IReadOnlyList<string> All = [FineTuneCot, MentorKd, NoSoftLabels, NoAugmentation];
+    /// <summary>Control: teacher rationales only, trained for as many optimiser steps as the Mentor-KD arm.</summary>
+    public const string FineTuneCotStepMatched = "fine_tune_cot_step_matched";
+
+    public static readonly IReadOnlyList<string> All = [FineTuneCot, MentorKd, NoSoftLabels, NoAugmentation, FineTuneCotStepMatched];
 
     public static bool UsesMentorRationales(string arm) => arm is MentorKd or NoSoftLabels;
     public static bool UsesSoftLabels(string arm) => arm is MentorKd or NoAugmentation;
@@ -23,6 +26,7 @@ public static class StudentArms
         MentorKd => "Mentor-KD",
         NoSoftLabels => "Mentor-KD w/o soft labels",
         NoAugmentation => "Mentor-KD w/o augmentation",
+        FineTuneCotStepMatched => "Fine-tune-CoT, Mentor-KD's step count",
         _ => arm,
     };
 }

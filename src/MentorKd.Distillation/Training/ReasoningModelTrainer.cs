@@ -24,7 +24,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
     public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase);
 
     public TrainingOutcome Train(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
-        string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null)
+        string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default)
     {
         if (examples.Count == 0) throw new InvalidOperationException($"{job}: no training examples (did every rationale get filtered out?).");
         int stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
@@ -51,7 +51,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                 model.load_state_dict(saved.state_dict());
             TrainingCheckpoint.RestoreOptimizer(lastFolder, trainer);
             history.AddRange(JsonLines.Read<EpochRecord>(Path.Combine(lastFolder, HistoryFile)));
-            firstEpoch = history.Count + 1;
+            firstEpoch = trainer.Step / stepsPerEpoch + 1;
             previousSeconds = history.Sum(h => h.Seconds);
         }
 
@@ -65,6 +65,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             int batches = 0;
             foreach (var chunk in order.Chunk(options.BatchSize))
             {
+                cancellationToken.ThrowIfCancellationRequested(); // last/ holds the previous epoch: a restart resumes there
                 using var batch = LanguageModelBatch.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, model.Config.ContextLength, device);
                 double hard = 0, soft = 0;
                 var loss = trainer.TrainStep(student =>
@@ -83,6 +84,13 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                 progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train"));
             }
 
+            bool evaluate = epoch % options.EvalEveryEpochs == 0 || epoch == options.Epochs;
+            if (!evaluate)
+            {
+                SaveLast(lastFolder, model, trainer, totalSteps, lossSum / batches, history);
+                continue;
+            }
+
             progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, lossSum / batches, "evaluate"));
             var devResult = Evaluator.Evaluate(model, tokenizer, dev, options.EvalMaxNewTokens, options.EvalBatchSize);
             var testResult = Evaluator.Evaluate(model, tokenizer, test, options.EvalMaxNewTokens, options.EvalBatchSize);
@@ -93,9 +101,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             onEpoch?.Invoke(record);
 
             if (best) GptCheckpoint.Save(model, tokenizer, bestFolder, metadata: new Dictionary<string, string> { ["epoch"] = epoch.ToString() });
-            TrainingCheckpoint.Save(lastFolder, model, tokenizer, trainer,
-                new TrainingCheckpoint.State(trainer.Step, totalSteps, (float)record.TrainLoss, null, options.Seed),
-                staging => JsonLines.Write(Path.Combine(staging, HistoryFile), history));
+            SaveLast(lastFolder, model, trainer, totalSteps, record.TrainLoss, history);
         }
 
         // Model selection on dev: the job hands back its best-dev weights.
@@ -103,4 +109,10 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             model.load_state_dict(selected.state_dict());
         return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
     }
+
+    /// <summary>The resumable checkpoint: weights, optimiser, step and the evaluated history change together.</summary>
+    private void SaveLast(string folder, GptLanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>
+        TrainingCheckpoint.Save(folder, model, tokenizer, trainer,
+            new TrainingCheckpoint.State(trainer.Step, totalSteps, (float)loss, null, options.Seed),
+            staging => JsonLines.Write(Path.Combine(staging, HistoryFile), history));
 }

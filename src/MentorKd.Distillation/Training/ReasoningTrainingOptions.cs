@@ -17,5 +17,7 @@ public sealed record ReasoningTrainingOptions
     /// <summary>T: softmax temperature of the KL term.</summary>
     public double Temperature { get; init; } = 2.0;
     public int EvalMaxNewTokens { get; init; } = 96;
+    /// <summary>Evaluate (and consider for model selection) every this many epochs, and always after the last.</summary>
+    public int EvalEveryEpochs { get; init; } = 1;
     public int EvalBatchSize { get; init; } = 64;
 }
