@@ -1,0 +1,20 @@
+using MentorKd.Evaluator.Grpc;
+
+namespace MentorKd.Evaluator.Extensions;
+
+/// <summary>Wiring of the evaluator, shared by its own host and the embedded one.</summary>
+public static class EvaluatorExtensions
+{
+    public static IHostApplicationBuilder AddEvaluator(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<EvaluatorOptions>().BindConfiguration("Evaluator").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<CheckpointUnderTest>();
+        return builder;
+    }
+
+    public static WebApplication MapEvaluator(this WebApplication app)
+    {
+        app.MapGrpcService<EvaluatorService>();
+        return app;
+    }
+}

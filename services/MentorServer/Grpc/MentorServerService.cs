@@ -1,0 +1,88 @@
+using Grpc.Core;
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Tasks;
+using MentorKd.Distillation.Training;
+using MentorKd.ModelServing;
+using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults;
+using MentorKd.Storage;
+using LibraryRationale = MentorKd.Distillation.Data.Rationale;
+
+namespace MentorKd.MentorServer.Grpc;
+
+/// <summary>Serves the resident mentor: checkpoint lifecycle, batched sampling, soft labels.</summary>
+public sealed class MentorServerService(MentorHost host, ILogger<MentorServerService> logger) : Protos.V1.MentorServer.MentorServerBase
+{
+    public const int MaxSamplesPerQuestion = 64;
+
+    public override async Task<ModelInfo> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
+    {
+        RpcErrors.Require(!string.IsNullOrWhiteSpace(request.CheckpointKey), "checkpoint_key", "is empty.");
+        try { ObjectKey.Validate(request.CheckpointKey, "checkpoint_key"); }
+        catch (ArgumentException e) { RpcErrors.InvalidArgument("checkpoint_key", e.Message); }
+        RpcErrors.Require(request.Dtype is "" or "float32" or "bfloat16", "dtype", $"'{request.Dtype}' is not float32 or bfloat16.");
+        try
+        {
+            var resident = await host.LoadAsync(request.CheckpointKey, request.Dtype, context.CancellationToken);
+            logger.LogInformation("Loaded mentor {Key} ({Parameters} parameters)", request.CheckpointKey, resident.Model.ParameterCount);
+            return Info(resident);
+        }
+        catch (ObjectNotFoundException)
+        {
+            RpcErrors.NotFound($"checkpoint_key: no checkpoint under '{request.CheckpointKey}'.");
+            throw;
+        }
+    }
+
+    public override async Task<ModelInfo> Unload(UnloadRequest request, ServerCallContext context)
+    {
+        await host.UnloadAsync(context.CancellationToken);
+        return new ModelInfo { Loaded = false };
+    }
+
+    public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context) =>
+        Task.FromResult(host.Resident is { } resident ? Info(resident) : new ModelInfo { Loaded = false });
+
+    public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
+    {
+        var resident = host.Required;
+        RpcErrors.Require(request.SamplesPerQuestion is > 0 and <= MaxSamplesPerQuestion, "samples_per_question", $"must be in 1..{MaxSamplesPerQuestion} (got {request.SamplesPerQuestion}).");
+        var questions = request.Questions.ToQuestions("questions");
+        var options = request.Sampling.ToOptions(request.SamplesPerQuestion, "sampling");
+        var outputs = await host.Generator.GenerateAsync(questions, options, context.CancellationToken);
+        var sampling = new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed);
+        for (int i = 0; i < questions.Count; i++)
+        {
+            var response = new GenerateResponse { QuestionId = questions[i].Id };
+            var rule = AnswerRules.For(questions[i].Task);
+            foreach (var output in outputs[i])
+            {
+                var predicted = rule.Extract(output);
+                bool correct = questions[i].Answer.Length > 0 && rule.IsCorrect(predicted, questions[i].Answer);
+                response.Rationales.Add(new LibraryRationale(questions[i].Id, CotFormat.RationaleOf(output), predicted, correct, RationaleSource.Mentor,
+                    $"mentor:{resident.CheckpointKey}", sampling).ToProto());
+            }
+            await responseStream.WriteAsync(response, context.CancellationToken);
+        }
+    }
+
+    public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
+    {
+        var resident = host.Required;
+        SoftLabelComputation.Validate(request, resident);
+        return await host.Worker.RunAsync(() => SoftLabelComputation.Compute(request, host.Required), context.CancellationToken);
+    }
+
+    private static ModelInfo Info(ResidentModel resident) => new()
+    {
+        Loaded = true,
+        CheckpointKey = resident.CheckpointKey,
+        CheckpointSha256 = resident.CheckpointSha256,
+        Parameters = resident.Model.ParameterCount,
+        VocabSize = resident.Model.Config.VocabSize,
+        ContextLength = resident.Model.Config.ContextLength,
+        Tokenizer = resident.Tokenizer.Kind,
+        Dtype = resident.DType,
+        Device = resident.Device,
+    };
+}

@@ -1,0 +1,35 @@
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Runtime;
+using MentorKd.Storage;
+using static TorchSharp.torch;
+
+namespace MentorKd.ModelServing;
+
+/// <summary>Fetches a model folder from the object store into a local cache and loads it (call on the model's thread).</summary>
+public sealed class CheckpointLoader(IObjectStore store, string cacheRoot)
+{
+    public async Task<string> FetchAsync(string checkpointKey, CancellationToken cancellationToken)
+    {
+        var prefix = ObjectKey.Folder(checkpointKey);
+        var local = Path.Combine(cacheRoot, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(prefix))));
+        var staging = local + $".{Guid.NewGuid():N}";
+        var info = await store.DownloadAsync(prefix, staging, cancellationToken);
+        if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
+        Directory.Move(staging, local);
+        File.WriteAllText(Path.Combine(local, ".sha256"), info.Sha256);
+        return local;
+    }
+
+    public static ResidentModel Load(string localFolder, string checkpointKey, string dtype, string device)
+    {
+        var scalar = dtype switch
+        {
+            "" or "float32" => ScalarType.Float32,
+            "bfloat16" => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"dtype '{dtype}' is not float32 or bfloat16.", "dtype"),
+        };
+        var (model, tokenizer) = GptCheckpoint.Load(localFolder, TorchRuntime.ResolveDevice(device), scalar);
+        var sha = File.Exists(Path.Combine(localFolder, ".sha256")) ? File.ReadAllText(Path.Combine(localFolder, ".sha256")) : "";
+        return new ResidentModel(model, tokenizer, checkpointKey, sha, dtype is "" ? "float32" : dtype, device);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Runtime.CompilerServices;
+using Minio;
+using Minio.DataModel.Args;
+using MinioNotFound = Minio.Exceptions.ObjectNotFoundException;
+
+namespace MentorKd.Storage;
+
+/// <summary>
+/// Objects in a MinIO / S3 bucket through the Minio SDK. Content is first spooled to a temporary file (hashing
+/// it on the way), then uploaded with its exact size: S3 makes a single PUT or a completed multipart upload
+/// visible atomically, so an interrupted upload leaves no object. The SHA-256 travels as user metadata.
+/// </summary>
+public sealed class MinioObjectStore(IMinioClient client, string bucket) : IObjectStore
+{
+    private const string HashMetadata = "x-amz-meta-sha256";
+
+    public string Bucket => bucket;
+
+    public async Task<ObjectInfo> PutAsync(string key, Stream content, CancellationToken cancellationToken = default)
+    {
+        ObjectKey.Validate(key);
+        var spool = Path.Combine(Path.GetTempPath(), $"mentorkd-upload-{Guid.NewGuid():N}");
+        try
+        {
+            (long size, string sha) result;
+            await using (var file = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+                result = await HashingCopy.CopyAsync(content, file, cancellationToken);
+            await using (var upload = File.OpenRead(spool))
+            {
+                await client.PutObjectAsync(new PutObjectArgs()
+                    .WithBucket(bucket).WithObject(key)
+                    .WithStreamData(upload).WithObjectSize(result.size)
+                    .WithContentType("application/octet-stream")
+                    .WithHeaders(new Dictionary<string, string> { [HashMetadata] = result.sha }), cancellationToken);
+            }
+            return new ObjectInfo(key, result.size, result.sha);
+        }
+        finally
+        {
+            File.Delete(spool);
+        }
+    }
+
+    public async Task GetAsync(string key, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ObjectKey.Validate(key);
+        try
+        {
+            // The (stream, ct) overload: an async lambda on the Action<Stream> overload would be async void.
+            await client.GetObjectAsync(new GetObjectArgs().WithBucket(bucket).WithObject(key)
+                .WithCallbackStream((stream, ct) => stream.CopyToAsync(destination, ct)), cancellationToken);
+        }
+        catch (MinioNotFound)
+        {
+            throw new ObjectNotFoundException(key);
+        }
+    }
+
+    public async Task<ObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ObjectKey.Validate(key);
+        try
+        {
+            var stat = await client.StatObjectAsync(new StatObjectArgs().WithBucket(bucket).WithObject(key), cancellationToken);
+            var sha = stat.MetaData.FirstOrDefault(m => m.Key.EndsWith("sha256", StringComparison.OrdinalIgnoreCase)).Value ?? "";
+            return new ObjectInfo(key, stat.Size, sha);
+        }
+        catch (MinioNotFound)
+        {
+            return null;
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (prefix.Length > 0) ObjectKey.Validate(prefix, nameof(prefix));
+        var keys = new List<string>();
+        await foreach (var item in client.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(bucket).WithPrefix(prefix).WithRecursive(true), cancellationToken))
+            if (!item.IsDir) keys.Add(item.Key);
+        foreach (var key in keys.Order(StringComparer.Ordinal))
+            if (await StatAsync(key, cancellationToken) is { } info) yield return info;
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(bucket).WithObject(ObjectKey.Validate(key)), cancellationToken);
+}

@@ -1,0 +1,146 @@
+using Grpc.Core;
+using MentorKd.MentorServer.Extensions;
+using MentorKd.ModelServing;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using static TorchSharp.torch;
+
+namespace MentorKd.Services.Tests;
+
+public class MentorServerServiceTests
+{
+    private static Task<TestServiceHost> Start(int queueCapacity = 256) => TestServiceHost.StartAsync(b => b.AddMentorServer(), a => a.MapMentorServer(),
+        new Dictionary<string, string?> { ["MentorServer:QueueCapacity"] = queueCapacity.ToString(), ["MentorServer:Threads"] = "2" });
+
+    private static async Task<(TestServiceHost Host, Protos.V1.MentorServer.MentorServerClient Client, string Local)> StartLoaded(int queueCapacity = 256)
+    {
+        var host = await Start(queueCapacity);
+        var local = await ServiceTestData.PutCheckpointAsync(host.Services.GetRequiredService<IObjectStore>(), host.Folder);
+        var client = new Protos.V1.MentorServer.MentorServerClient(host.Channel);
+        var info = await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = ServiceTestData.CheckpointKey });
+        Assert.True(info.Loaded);
+        return (host, client, local);
+    }
+
+    [Fact]
+    public async Task Generate_before_loading_is_failed_precondition_and_an_unknown_checkpoint_is_not_found()
+    {
+        await using var host = await Start();
+        var client = new Protos.V1.MentorServer.MentorServerClient(host.Channel);
+        var request = new GenerateRequest { SamplesPerQuestion = 1 };
+        request.Questions.Add(ServiceTestData.Questions(1)[0].ToProto());
+        var notLoaded = await Assert.ThrowsAsync<RpcException>(() => ReadAll(client.Generate(request)));
+        Assert.Equal(StatusCode.FailedPrecondition, notLoaded.StatusCode);
+
+        var missing = await Assert.ThrowsAsync<RpcException>(async () => await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = "models/none/" }));
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        var escaping = await Assert.ThrowsAsync<RpcException>(async () => await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = "../etc/" }));
+        Assert.Equal(StatusCode.InvalidArgument, escaping.StatusCode);
+        Assert.Contains("checkpoint_key", escaping.Status.Detail);
+        Assert.False((await client.GetModelInfoAsync(new GetModelInfoRequest())).Loaded);
+    }
+
+    [Fact]
+    public async Task Generate_streams_n_rationales_per_question_and_concurrent_calls_all_complete()
+    {
+        var (host, client, _) = await StartLoaded();
+        await using var _ = host;
+        var questions = ServiceTestData.Questions(4);
+        var request = new GenerateRequest { SamplesPerQuestion = 3, Sampling = new SamplingParameters { Temperature = 0.7, TopK = 50, MaxNewTokens = 12, Seed = 1 } };
+        request.Questions.AddRange(questions.Select(q => q.ToProto()));
+
+        var responses = await ReadAll(client.Generate(request));
+        Assert.Equal(questions.Select(q => q.Id), responses.Select(r => r.QuestionId));
+        Assert.All(responses, r => Assert.Equal(3, r.Rationales.Count));
+        Assert.All(responses.SelectMany(r => r.Rationales), r => Assert.Equal("mentor", r.Source));
+
+        // Seeded sampling through the service repeats; concurrent callers are served (batched on the model thread).
+        var again = await ReadAll(client.Generate(request));
+        Assert.Equal(responses.SelectMany(r => r.Rationales).Select(r => r.Text), again.SelectMany(r => r.Rationales).Select(r => r.Text));
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => ReadAll(client.Generate(request))));
+        Assert.All(concurrent, c => Assert.Equal(4, c.Count));
+    }
+
+    [Theory]
+    [InlineData(0, 0.7, "samples_per_question")]
+    [InlineData(2, -1.0, "sampling.temperature")]
+    public async Task Bad_generate_requests_name_the_field(int samples, double temperature, string field)
+    {
+        var (host, client, _) = await StartLoaded();
+        await using var _ = host;
+        var request = new GenerateRequest { SamplesPerQuestion = samples, Sampling = new SamplingParameters { Temperature = temperature } };
+        request.Questions.Add(ServiceTestData.Questions(1)[0].ToProto());
+        var error = await Assert.ThrowsAsync<RpcException>(() => ReadAll(client.Generate(request)));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(field, error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Soft_labels_equal_the_in_process_top_k()
+    {
+        var (host, client, local) = await StartLoaded();
+        await using var _ = host;
+        int[] ids = [3, 7, 9, 4, 12, 5, 6];
+        var request = new SoftLabelsRequest { TopK = 5, Temperature = 2.0 };
+        request.Sequences.Add(new TokenSequence { TokenIds = { ids }, ScoreFrom = 2 });
+        var response = await client.GetSoftLabelsAsync(request);
+
+        using var model = GptCheckpoint.LoadModel(local);
+        using var guard = no_grad();
+        var logProbs = (model.forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0] / 2.0).log_softmax(-1);
+        var (values, indices) = logProbs[2..].topk(5);
+        var positions = response.Sequences.Single().Positions;
+        Assert.Equal(ids.Length - 2, positions.Count);
+        for (int p = 0; p < positions.Count; p++)
+        {
+            Assert.Equal(indices[p].data<long>().Select(i => (int)i), positions[p].TokenIds);
+            for (int j = 0; j < 5; j++) Assert.Equal(values[p, j].item<float>(), positions[p].LogProbs[j], 4);
+            Assert.Equal(1 - values[p].exp().sum().item<float>(), positions[p].RemainingMass, 4);
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 1.0, 0, "top_k")]
+    [InlineData(3, 0.0, 0, "temperature")]
+    [InlineData(3, 1.0, 9, "sequences[0].score_from")]
+    public async Task Bad_soft_label_requests_name_the_field(int topK, double temperature, int scoreFrom, string field)
+    {
+        var (host, client, _) = await StartLoaded();
+        await using var _ = host;
+        var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
+        request.Sequences.Add(new TokenSequence { TokenIds = { 3, 4, 5 }, ScoreFrom = scoreFrom });
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await client.GetSoftLabelsAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(field, error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task A_full_model_queue_answers_resource_exhausted()
+    {
+        var (host, client, _) = await StartLoaded(queueCapacity: 1);
+        await using var _ = host;
+        var request = new SoftLabelsRequest { TopK = 3, Temperature = 1.0 };
+        for (int s = 0; s < 64; s++) request.Sequences.Add(new TokenSequence { TokenIds = { Enumerable.Range(3, 90) }, ScoreFrom = 0 });
+        var calls = Enumerable.Range(0, 16).Select(async _ =>
+        {
+            try { await client.GetSoftLabelsAsync(request); return StatusCode.OK; }
+            catch (RpcException e) { return e.StatusCode; }
+        });
+        var codes = await Task.WhenAll(calls);
+        Assert.Contains(StatusCode.ResourceExhausted, codes);
+        Assert.Contains(StatusCode.OK, codes);
+        Assert.All(codes, c => Assert.True(c is StatusCode.OK or StatusCode.ResourceExhausted, c.ToString()));
+    }
+
+    private static async Task<List<GenerateResponse>> ReadAll(AsyncServerStreamingCall<GenerateResponse> call)
+    {
+        using (call)
+        {
+            var list = new List<GenerateResponse>();
+            await foreach (var response in call.ResponseStream.ReadAllAsync()) list.Add(response);
+            return list;
+        }
+    }
+}
