@@ -21,7 +21,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
 {
     private const string HistoryFile = "history.jsonl";
 
-    public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase);
+    public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase, double TokensPerSecond = 0);
 
     public TrainingOutcome Train(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
         string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default)
@@ -56,6 +56,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         }
 
         var clock = Stopwatch.StartNew();
+        long tokens = 0;
         for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
@@ -77,11 +78,12 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                     soft = parts.SoftTerm?.item<float>() ?? 0;
                     return parts.Total;
                 });
+                tokens += batch.Tokens;
                 lossSum += loss;
                 hardSum += hard;
                 softSum += soft;
                 batches++;
-                progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train"));
+                progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train", tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             }
 
             bool evaluate = epoch % options.EvalEveryEpochs == 0 || epoch == options.Epochs;
@@ -91,7 +93,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                 continue;
             }
 
-            progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, lossSum / batches, "evaluate"));
+            progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, lossSum / batches, "evaluate", tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             var devResult = Evaluator.Evaluate(model, tokenizer, dev, options.EvalMaxNewTokens, options.EvalBatchSize);
             var testResult = Evaluator.Evaluate(model, tokenizer, test, options.EvalMaxNewTokens, options.EvalBatchSize);
             var record = new EpochRecord(job, epoch, trainer.Step, lossSum / batches, hardSum / batches,

@@ -1,0 +1,127 @@
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Runtime;
+using MentorKd.Modeling.Tokenization;
+using MentorKd.ModelServing;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using Grpc.Net.Client;
+using TorchSharp;
+using static TorchSharp.torch;
+using Question = MentorKd.Distillation.Data.Question;
+using Rationale = MentorKd.Distillation.Data.Rationale;
+
+namespace MentorKd.Trainer.Jobs;
+
+/// <summary>
+/// Runs one job on the calling (dedicated) thread: fetch its data and tokenizer from the object store into the
+/// job's workspace, build the model, train epoch by epoch with checkpoints in the workspace, then upload the
+/// best checkpoint under the job's output key.
+/// </summary>
+public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions options, ILogger<TrainingJobExecutor> logger)
+{
+    public void Run(TrainingJobRecord job)
+    {
+        var request = job.Request;
+        var token = job.Cancellation.Token;
+        var workspace = Path.Combine(options.WorkRoot, job.JobId);
+        Directory.CreateDirectory(workspace);
+        var device = TorchRuntime.ResolveDevice(options.Device);
+
+        var train = ReadJsonl<Question>(request.TrainQuestionsKey, workspace, token);
+        var dev = request.DevQuestionsKey.Length > 0 ? ReadJsonl<Question>(request.DevQuestionsKey, workspace, token) : [];
+        var test = request.TestQuestionsKey.Length > 0 ? ReadJsonl<Question>(request.TestQuestionsKey, workspace, token) : [];
+        var rationales = request.RationaleKeys.SelectMany(k => ReadJsonl<Rationale>(k, workspace, token)).ToList();
+        var tokenizerFolder = Path.Combine(workspace, "tokenizer");
+        Wait(store.DownloadAsync(request.TokenizerKey, tokenizerFolder, token));
+        var tokenizer = TokenizerFiles.Load(tokenizerFolder);
+
+        var questions = train.Concat(dev).Concat(test).GroupBy(q => q.Id).ToDictionary(g => g.Key, g => g.First());
+        var (examples, tooLong) = DistillationExamples.Build(rationales.Where(r => questions.ContainsKey(r.QuestionId)), questions, tokenizer, request.Model.ContextLength);
+        logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}", job.JobId, examples.Count, tooLong, request.Role);
+
+        var training = ToOptions(request.Training);
+        manual_seed(training.Seed);
+        using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, request.Model.Layers, request.Model.Heads, request.Model.Embedding,
+            request.Model.ContextLength, 0, tokenizer.EndOfTextId));
+        if (device.type != DeviceType.CPU) model.to(device);
+
+        using var mentor = LoadInProcessMentor(request.SoftLabels, workspace, token);
+        using var channel = request.SoftLabels.Kind == SoftLabelSourceKind.MentorServer ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
+        // A frozen in-process mentor's soft labels are cached per sequence (exact with the clean mask).
+        ISoftLabelSource? inProcess = mentor is null ? null : new InProcessMentorSoftLabels(mentor, "in-process mentor");
+        using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
+        ISoftLabelSource? softLabels = channel is not null
+            ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
+                training.Temperature, tokenizer.VocabSize)
+            : (ISoftLabelSource?)cached ?? inProcess;
+
+        var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
+        var outcome = trainer.Train(job.JobId, model, examples, softLabels, Path.Combine(workspace, "checkpoints"),
+            progress: p => job.Update(j =>
+            {
+                j.State = JobState.Running;
+                j.Progress = new TrainingProgress
+                {
+                    JobId = job.JobId, Epoch = p.Epoch, Epochs = p.Epochs, Step = p.Step, TotalSteps = p.TotalSteps, Loss = p.Loss,
+                    TokensPerSecond = p.TokensPerSecond, DevAccuracy = j.Progress?.DevAccuracy ?? 0,
+                };
+            }),
+            onEpoch: record => job.Update(j => j.Progress.DevAccuracy = record.DevAccuracy),
+            cancellationToken: token);
+
+        var best = Wait(store.UploadAsync(Path.Combine(workspace, "checkpoints", "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
+        var selected = outcome.DevSelected;
+        job.Update(j =>
+        {
+            j.State = JobState.Completed;
+            j.BestCheckpoint = new ObjectRef { Key = best.Key, Sha256 = best.Sha256, SizeBytes = best.Size };
+            j.DevAccuracy = selected.DevAccuracy;
+            j.TestAccuracy = selected.TestAccuracy;
+            j.SelectedEpoch = selected.Epoch;
+        });
+    }
+
+    private GptLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
+    {
+        if (source.Kind != SoftLabelSourceKind.InProcess) return null;
+        var folder = Path.Combine(workspace, "mentor");
+        Wait(store.DownloadAsync(source.MentorCheckpointKey, folder, token));
+        return GptCheckpoint.LoadModel(folder, TorchRuntime.ResolveDevice(options.Device));
+    }
+
+    private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)
+    {
+        var path = Path.Combine(workspace, "data", key.Replace('/', '_'));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var file = File.Create(path)) Wait(store.GetAsync(key, file, token));
+        return JsonLines.Read<T>(path);
+    }
+
+    // The job runs on its own thread, outside any dispose scope, so blocking on storage I/O here is safe.
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+    private static void Wait(Task task) => task.GetAwaiter().GetResult();
+
+    public static ReasoningTrainingOptions ToOptions(TrainingParameters p) => new()
+    {
+        Epochs = p.Epochs,
+        BatchSize = p.BatchSize,
+        LearningRate = p.LearningRate,
+        WeightDecay = p.WeightDecay,
+        WarmupSteps = p.WarmupSteps,
+        Seed = p.Seed,
+        KdMode = p.KdMode switch
+        {
+            KdMode.Kl => KnowledgeDistillationMode.Kl,
+            KdMode.Mse => KnowledgeDistillationMode.Mse,
+            KdMode.Ce => KnowledgeDistillationMode.Ce,
+            _ => KnowledgeDistillationMode.None,
+        },
+        KdMask = p.KdMask == KdMask.Faithful ? KnowledgeDistillationMask.Faithful : KnowledgeDistillationMask.Clean,
+        Lambda = p.Lambda,
+        Temperature = p.Temperature,
+        EvalMaxNewTokens = p.EvalMaxNewTokens is 0 ? 96 : p.EvalMaxNewTokens,
+    };
+}

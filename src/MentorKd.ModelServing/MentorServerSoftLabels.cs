@@ -1,0 +1,54 @@
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Training;
+using MentorKd.Protos.V1;
+using static TorchSharp.torch;
+
+namespace MentorKd.ModelServing;
+
+/// <summary>
+/// Soft labels from a mentor that lives in another process, through <c>MentorServer.GetSoftLabels</c>. The server
+/// returns the top-k log-probabilities of softmax(z/T) per target position and the mass outside them; this
+/// source rebuilds a full distribution (the remaining mass spread evenly over the other tokens) and hands it
+/// back as "logits" T·log p, so the loss's own softmax(·/T) reproduces it. Exact on the top k, an approximation
+/// beyond (documented deviation). Runs synchronously: it is called on the training thread.
+/// </summary>
+public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize) : ISoftLabelSource
+{
+    public string Name => $"mentor-server (top-{topK})";
+
+    public Tensor Logits(LanguageModelBatch batch)
+    {
+        var ids = batch.InputIds.cpu().data<long>().ToArray();
+        var labels = batch.Labels.cpu().data<long>().ToArray();
+        int rows = (int)batch.InputIds.shape[0], width = (int)batch.InputIds.shape[1];
+        var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
+        var lengths = new int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            int length = 0;
+            for (int c = 0; c < width; c++) if (labels[r * width + c] != LanguageModelBatch.IgnoreIndex) length = c + 1;
+            lengths[r] = Math.Max(1, length);
+            var sequence = new TokenSequence { ScoreFrom = 0 };
+            sequence.TokenIds.AddRange(ids.Skip(r * width).Take(lengths[r]).Select(t => (int)t));
+            request.Sequences.Add(sequence);
+        }
+        var response = client.GetSoftLabels(request);
+
+        var logProbs = new float[rows * width * vocabSize];
+        for (int r = 0; r < rows; r++)
+        {
+            var positions = response.Sequences[r].Positions;
+            for (int p = 0; p < positions.Count; p++)
+            {
+                var position = positions[p];
+                int rest = vocabSize - position.TokenIds.Count;
+                float other = rest > 0 ? MathF.Log(Math.Max(position.RemainingMass, 1e-12f) / rest) : float.NegativeInfinity;
+                var row = logProbs.AsSpan((r * width + p) * vocabSize, vocabSize);
+                row.Fill(other);
+                for (int j = 0; j < position.TokenIds.Count; j++) row[position.TokenIds[j]] = position.LogProbs[j];
+            }
+        }
+        // Scaled by T so that softmax(logits / T) in the loss gives back these probabilities.
+        return (tensor(logProbs, [rows, width, vocabSize]) * temperature).to(batch.InputIds.device);
+    }
+}

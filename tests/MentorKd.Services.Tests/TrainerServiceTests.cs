@@ -1,0 +1,133 @@
+using Grpc.Core;
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Tasks.Synthetic;
+using MentorKd.Distillation.Teachers;
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Tokenization;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using MentorKd.Trainer.Extensions;
+using Microsoft.Extensions.DependencyInjection;
+using Question = MentorKd.Distillation.Data.Question;
+using Rationale = MentorKd.Distillation.Data.Rationale;
+
+namespace MentorKd.Services.Tests;
+
+public class TrainerServiceTests
+{
+    private static async Task<TestServiceHost> StartWithData(int questions = 160)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"));
+        var host = await TestServiceHost.StartAsync(b => b.AddTrainer(), a => a.MapTrainer(),
+            new Dictionary<string, string?> { ["Trainer:WorkRoot"] = Path.Combine(folder, "work"), ["Trainer:Threads"] = "2" }, folder);
+        var store = host.Services.GetRequiredService<IObjectStore>();
+        var task = new CoinFlipTask();
+        var random = new Random(8);
+        var train = Enumerable.Range(0, questions).Select(i => task.Generate(random, $"train-{i}", 2)).ToList();
+        var dev = Enumerable.Range(0, 10).Select(i => task.Generate(random, $"dev-{i}", 2)).ToList();
+        var teacher = new SimulatedTeacher(task, 0.1, 1);
+        var rationales = new List<Rationale>();
+        foreach (var q in train) rationales.AddRange(await teacher.AnnotateAsync(q, 1, CancellationToken.None));
+        await Put(store, "runs/t/datasets/train-questions.jsonl", train);
+        await Put(store, "runs/t/datasets/dev-questions.jsonl", dev);
+        await Put(store, "runs/t/datasets/teacher-rationales.jsonl", rationales);
+        var tokenizer = WordTokenizer.FromCorpus(train.Select(CotFormat.Prompt).Concat(rationales.Select(r => CotFormat.Target(r.Text, "yes no"))));
+        var tokenizerFolder = Path.Combine(folder, "tokenizer");
+        tokenizer.Save(tokenizerFolder);
+        await store.UploadAsync(tokenizerFolder, "runs/t/tokenizer");
+        return host;
+    }
+
+    private static async Task Put<T>(IObjectStore store, string key, IEnumerable<T> rows)
+    {
+        var path = Path.GetTempFileName();
+        JsonLines.Write(path, rows);
+        await using var stream = File.OpenRead(path);
+        await store.PutAsync(key, stream);
+    }
+
+    private static StartTrainingJobRequest Request(string jobId, int epochs = 4) => new()
+    {
+        JobId = jobId,
+        Role = TrainingRole.Mentor,
+        TrainQuestionsKey = "runs/t/datasets/train-questions.jsonl",
+        RationaleKeys = { "runs/t/datasets/teacher-rationales.jsonl" },
+        DevQuestionsKey = "runs/t/datasets/dev-questions.jsonl",
+        TokenizerKey = "runs/t/tokenizer/",
+        Model = new ModelShape { Layers = 2, Heads = 2, Embedding = 64, ContextLength = 96 },
+        Training = new TrainingParameters { Epochs = epochs, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 5, Seed = 1, EvalMaxNewTokens = 40 },
+        SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.None },
+        OutputKey = $"runs/t/checkpoints/{jobId}/",
+    };
+
+    [Fact]
+    public async Task A_job_runs_in_the_background_streams_progress_and_stores_its_best_checkpoint()
+    {
+        await using var host = await StartWithData();
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        var started = await client.StartJobAsync(Request("mentor-1"));
+        Assert.Equal("mentor-1", started.JobId);
+        Assert.Equal(started.JobId, (await client.StartJobAsync(Request("mentor-1"))).JobId); // idempotent
+
+        var progress = new List<TrainingProgress>();
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "mentor-1" }, deadline: DateTime.UtcNow.AddMinutes(5)))
+            await foreach (var p in watch.ResponseStream.ReadAllAsync()) progress.Add(p);
+
+        var job = await client.GetJobAsync(new GetJobRequest { JobId = "mentor-1" });
+        Assert.True(job.State == JobState.Completed, $"job ended {job.State}: {job.Error}");
+        Assert.Equal(JobState.Completed, progress[^1].State);
+        var training = progress.Where(p => p.Step > 0).ToList();
+        Assert.True(training.Count > 3);
+        Assert.True(training.Zip(training.Skip(1)).All(pair => pair.Second.Step >= pair.First.Step), "steps only move forward: " + string.Join(",", training.Select(p => $"{p.Step}/{p.State}")));
+        Assert.True(training[^1].Loss < training[0].Loss, $"loss should fall: {training[0].Loss} -> {training[^1].Loss}");
+        Assert.True(training[^1].TokensPerSecond > 0);
+        Assert.Equal("runs/t/checkpoints/mentor-1/best/", job.BestCheckpoint.Key);
+        Assert.NotNull(await host.Services.GetRequiredService<IObjectStore>().StatAsync("runs/t/checkpoints/mentor-1/best/model.safetensors"));
+    }
+
+    [Fact]
+    public async Task A_job_can_be_cancelled()
+    {
+        await using var host = await StartWithData();
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        await client.StartJobAsync(Request("long", epochs: 200));
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "long" }))
+            await foreach (var p in watch.ResponseStream.ReadAllAsync())
+                if (p.Step > 2) break;
+        await client.CancelJobAsync(new CancelJobRequest { JobId = "long" });
+        var final = new List<TrainingProgress>();
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "long" }, deadline: DateTime.UtcNow.AddMinutes(2)))
+            await foreach (var p in watch.ResponseStream.ReadAllAsync()) final.Add(p);
+        Assert.Equal(JobState.Cancelled, final[^1].State);
+    }
+
+    [Theory]
+    [InlineData("role")]
+    [InlineData("training.lambda")]
+    [InlineData("train_questions_key")]
+    [InlineData("model.embedding")]
+    [InlineData("soft_labels.mentor_checkpoint_key")]
+    public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
+    {
+        await using var host = await TestServiceHost.StartAsync(b => b.AddTrainer(), a => a.MapTrainer());
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        var request = Request("bad");
+        switch (field)
+        {
+            case "role": request.Role = TrainingRole.Unspecified; break;
+            case "training.lambda": request.Training.Lambda = 1.5; break;
+            case "train_questions_key": request.TrainQuestionsKey = "../x"; break;
+            case "model.embedding": request.Model.Embedding = 63; break;
+            default:
+                request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess };
+                request.Training.KdMode = KdMode.Kl;
+                request.Training.Temperature = 2;
+                break;
+        }
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await client.StartJobAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(field, error.Status.Detail);
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await client.GetJobAsync(new GetJobRequest { JobId = "nope" }));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+    }
+}
