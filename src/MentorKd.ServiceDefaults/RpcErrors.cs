@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Grpc.Core;
+using MentorKd.Storage;
 
 namespace MentorKd.ServiceDefaults;
 
@@ -22,5 +23,12 @@ public static class RpcErrors
     public static void Require(bool ok, string field, string problem)
     {
         if (!ok) InvalidArgument(field, problem);
+    }
+
+    /// <summary>An object-store key from a request: InvalidArgument naming the field when it is empty or unsafe.</summary>
+    public static void RequireKey(string key, string field)
+    {
+        try { ObjectKey.Validate(key, field); }
+        catch (ArgumentException e) { InvalidArgument(field, e.Message); }
     }
 }

@@ -15,9 +15,9 @@ public sealed class EvaluatorService(CheckpointUnderTest checkpoint, IObjectStor
 {
     public override async Task<EvaluationReport> Evaluate(EvaluateRequest request, ServerCallContext context)
     {
-        Key(request.CheckpointKey, "checkpoint_key");
-        Key(request.DatasetKey, "dataset_key");
-        if (request.ReportKey.Length > 0) Key(request.ReportKey, "report_key");
+        RpcErrors.RequireKey(request.CheckpointKey, "checkpoint_key");
+        RpcErrors.RequireKey(request.DatasetKey, "dataset_key");
+        if (request.ReportKey.Length > 0) RpcErrors.RequireKey(request.ReportKey, "report_key");
         RpcErrors.Require(request.MaxNewTokens >= 0, "max_new_tokens", $"must not be negative (got {request.MaxNewTokens}).");
         RpcErrors.Require(request.BatchSize >= 0, "batch_size", $"must not be negative (got {request.BatchSize}).");
 
@@ -51,11 +51,9 @@ public sealed class EvaluatorService(CheckpointUnderTest checkpoint, IObjectStor
         using var buffer = new MemoryStream();
         try { await store.GetAsync(key, buffer, cancellationToken); }
         catch (ObjectNotFoundException) { RpcErrors.NotFound($"dataset_key: no dataset at '{key}'."); }
-        var temp = Path.GetTempFileName();
         try
         {
-            await File.WriteAllBytesAsync(temp, buffer.ToArray(), cancellationToken);
-            var questions = JsonLines.Read<Question>(temp);
+            var questions = JsonLines.Parse<Question>(Encoding.UTF8.GetString(buffer.ToArray()).Split('\n'), key);
             RpcErrors.Require(questions.Count > 0, "dataset_key", $"'{key}' holds no questions.");
             return questions;
         }
@@ -64,15 +62,5 @@ public sealed class EvaluatorService(CheckpointUnderTest checkpoint, IObjectStor
             RpcErrors.InvalidArgument("dataset_key", $"'{key}' is not a JSONL of questions ({e.Message}).");
             throw;
         }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
-
-    private static void Key(string key, string field)
-    {
-        try { ObjectKey.Validate(key, field); }
-        catch (ArgumentException e) { RpcErrors.InvalidArgument(field, e.Message); }
     }
 }

@@ -17,9 +17,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
 
     public override async Task<ModelInfo> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
-        RpcErrors.Require(!string.IsNullOrWhiteSpace(request.CheckpointKey), "checkpoint_key", "is empty.");
-        try { ObjectKey.Validate(request.CheckpointKey, "checkpoint_key"); }
-        catch (ArgumentException e) { RpcErrors.InvalidArgument("checkpoint_key", e.Message); }
+        RpcErrors.RequireKey(request.CheckpointKey, "checkpoint_key");
         RpcErrors.Require(request.Dtype is "" or "float32" or "bfloat16", "dtype", $"'{request.Dtype}' is not float32 or bfloat16.");
         try
         {

@@ -50,13 +50,13 @@ public sealed class TrainerService(TrainingJobQueue jobs) : Protos.V1.Trainer.Tr
     private static void Validate(StartTrainingJobRequest r)
     {
         RpcErrors.Require(r.Role != TrainingRole.Unspecified, "role", "must be MENTOR or STUDENT.");
-        Key(r.TrainQuestionsKey, "train_questions_key");
+        RpcErrors.RequireKey(r.TrainQuestionsKey, "train_questions_key");
         RpcErrors.Require(r.RationaleKeys.Count > 0, "rationale_keys", "at least one rationale dataset is required.");
-        for (int i = 0; i < r.RationaleKeys.Count; i++) Key(r.RationaleKeys[i], $"rationale_keys[{i}]");
-        if (r.DevQuestionsKey.Length > 0) Key(r.DevQuestionsKey, "dev_questions_key");
-        if (r.TestQuestionsKey.Length > 0) Key(r.TestQuestionsKey, "test_questions_key");
-        Key(r.TokenizerKey, "tokenizer_key");
-        Key(r.OutputKey, "output_key");
+        for (int i = 0; i < r.RationaleKeys.Count; i++) RpcErrors.RequireKey(r.RationaleKeys[i], $"rationale_keys[{i}]");
+        if (r.DevQuestionsKey.Length > 0) RpcErrors.RequireKey(r.DevQuestionsKey, "dev_questions_key");
+        if (r.TestQuestionsKey.Length > 0) RpcErrors.RequireKey(r.TestQuestionsKey, "test_questions_key");
+        RpcErrors.RequireKey(r.TokenizerKey, "tokenizer_key");
+        RpcErrors.RequireKey(r.OutputKey, "output_key");
         RpcErrors.Require(r.Model is not null, "model", "is required.");
         RpcErrors.Require(r.Model!.Layers > 0, "model.layers", $"must be positive (got {r.Model.Layers}).");
         RpcErrors.Require(r.Model.Heads > 0, "model.heads", $"must be positive (got {r.Model.Heads}).");
@@ -72,15 +72,10 @@ public sealed class TrainerService(TrainingJobQueue jobs) : Protos.V1.Trainer.Tr
         bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer;
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, MSE or CE when soft labels are given.");
-        if (soft.Kind == SoftLabelSourceKind.InProcess) Key(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
+        if (soft.Kind == SoftLabelSourceKind.InProcess) RpcErrors.RequireKey(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
         if (soft.Kind == SoftLabelSourceKind.MentorServer)
             RpcErrors.Require(Uri.TryCreate(soft.MentorServerAddress, UriKind.Absolute, out _), "soft_labels.mentor_server_address", $"'{soft.MentorServerAddress}' is not an absolute URI.");
         RpcErrors.Require(soft.TopK >= 0, "soft_labels.top_k", $"must not be negative (got {soft.TopK}).");
     }
 
-    private static void Key(string key, string field)
-    {
-        try { ObjectKey.Validate(key, field); }
-        catch (ArgumentException e) { RpcErrors.InvalidArgument(field, e.Message); }
-    }
 }

@@ -15,9 +15,15 @@ public static class JsonLines
     public static IReadOnlyList<T> Read<T>(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' not found.", path);
+        return Parse<T>(File.ReadLines(path), path);
+    }
+
+    /// <param name="source">Names the input in error messages (a path or an object key).</param>
+    public static IReadOnlyList<T> Parse<T>(IEnumerable<string> lines, string source)
+    {
         var rows = new List<T>();
         int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in lines)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -27,7 +33,7 @@ public static class JsonLines
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}:{lineNumber}: not a valid {typeof(T).Name} ({e.Message}).", e);
+                throw new InvalidDataException($"{source}:{lineNumber}: not a valid {typeof(T).Name} ({e.Message}).", e);
             }
         }
         return rows;

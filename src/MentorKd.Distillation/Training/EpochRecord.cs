@@ -9,6 +9,7 @@ public sealed record EpochRecord(
 public sealed record TrainingOutcome(
     string Job, int Examples, int Steps, double Seconds, IReadOnlyList<EpochRecord> History)
 {
-    public EpochRecord DevSelected => History.OrderByDescending(h => h.DevAccuracy).ThenBy(h => h.Epoch).First();
+    /// <summary>Best dev accuracy; ties go to the later epoch (as the trainer's best/ checkpoint does).</summary>
+    public EpochRecord DevSelected => History.OrderByDescending(h => h.DevAccuracy).ThenByDescending(h => h.Epoch).First();
     public EpochRecord BestTest => History.OrderByDescending(h => h.TestAccuracy).ThenBy(h => h.Epoch).First();
 }

@@ -98,7 +98,9 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             var testResult = Evaluator.Evaluate(model, tokenizer, test, options.EvalMaxNewTokens, options.EvalBatchSize);
             var record = new EpochRecord(job, epoch, trainer.Step, lossSum / batches, hardSum / batches,
                 mode == KnowledgeDistillationMode.None ? null : softSum / batches, devResult.Accuracy, testResult.Accuracy, epochClock.Elapsed.TotalSeconds);
-            bool best = history.Count == 0 || record.DevAccuracy > history.Max(h => h.DevAccuracy);
+            // Ties go to the later epoch: equally accurate on dev, but trained longer (and at 0% early on, the
+            // first epoch would otherwise win by default).
+            bool best = history.Count == 0 || record.DevAccuracy >= history.Max(h => h.DevAccuracy);
             history.Add(record);
             onEpoch?.Invoke(record);
 
