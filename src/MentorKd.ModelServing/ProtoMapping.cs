@@ -46,6 +46,10 @@ public static class ProtoMapping
         return proto;
     }
 
+    public static Rationale ToRecord(this Proto.Rationale rationale) => new(
+        rationale.QuestionId, rationale.Text, rationale.ExtractedAnswer, rationale.Correct, rationale.Source, rationale.Producer,
+        rationale.Sampling is { } s ? new SamplingSettings(s.Temperature, s.TopK, s.TopP, s.HasSeed ? s.Seed : null) : null);
+
     /// <summary>Decoding options from a request; zeros mean the defaults (greedy, no top-k, no top-p).</summary>
     public static GenerationOptions ToOptions(this Proto.SamplingParameters? sampling, int samplesPerQuestion, string field)
     {

@@ -27,6 +27,9 @@ internal sealed class TestServiceHost : IAsyncDisposable
     public string Folder { get; }
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>An HTTP handler into this host, for another host's gRPC client.</summary>
+    public HttpMessageHandler CreateHandler() => _app.GetTestServer().CreateHandler();
+
     public static async Task<TestServiceHost> StartAsync(Action<WebApplicationBuilder> add, Action<WebApplication> map,
         IDictionary<string, string?>? settings = null, string? folder = null)
     {
