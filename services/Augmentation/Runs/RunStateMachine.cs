@@ -1,0 +1,91 @@
+using MassTransit;
+using MentorKd.Contracts;
+
+namespace MentorKd.Augmentation.Runs;
+
+/// <summary>
+/// The whole Mentor-KD run as one state machine: teacher annotation → mentor training → mentor loaded →
+/// augmentation → student training → evaluation → completed, or failed / cancelled from any active state.
+/// Delivery is at least once, so an event that arrives again after its stage has passed is ignored rather than
+/// faulted: handling a message twice changes nothing.
+/// </summary>
+public sealed class RunStateMachine : MassTransitStateMachine<RunState>
+{
+    public RunStateMachine()
+    {
+        InstanceState(x => x.CurrentState);
+        Event(() => Submitted, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => TeacherAnnotated, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => MentorTrained, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => MentorLoaded, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => Augmented, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => StudentsTrained, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => Evaluated, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => Failed, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => CancellationRequested, x => x.CorrelateById(c => c.Message.CorrelationId));
+
+        Initially(
+            When(Submitted)
+                .Then(c =>
+                {
+                    c.Saga.Name = c.Message.Name;
+                    c.Saga.ConfigKey = c.Message.ConfigKey;
+                    c.Saga.SubmittedAt = c.Message.SubmittedAt;
+                })
+                .TransitionTo(AnnotatingTeacher));
+
+        During(AnnotatingTeacher,
+            When(TeacherAnnotated)
+                .Then(c => (c.Saga.TeacherRationalesKey, c.Saga.TeacherRationales, c.Saga.TeacherKept) = (c.Message.RationalesKey, c.Message.Rationales, c.Message.Kept))
+                .TransitionTo(TrainingMentor));
+        During(TrainingMentor,
+            When(MentorTrained)
+                .Then(c => (c.Saga.MentorCheckpointKey, c.Saga.MentorDevAccuracy) = (c.Message.CheckpointKey, c.Message.DevAccuracy))
+                .TransitionTo(LoadingMentor));
+        During(LoadingMentor,
+            When(MentorLoaded).TransitionTo(Augmenting));
+        During(Augmenting,
+            When(Augmented)
+                .Then(c => (c.Saga.MentorRationalesKey, c.Saga.MentorSamples, c.Saga.MentorCorrect) = (c.Message.RationalesKey, c.Message.Samples, c.Message.Correct))
+                .TransitionTo(TrainingStudents));
+        During(TrainingStudents,
+            When(StudentsTrained)
+                .Then(c => c.Saga.StudentCheckpointKeys = [.. c.Message.CheckpointKeys])
+                .TransitionTo(Evaluating));
+        During(Evaluating,
+            When(Evaluated)
+                .Then(c => c.Saga.ReportKey = c.Message.ReportKey)
+                .TransitionTo(Completed));
+
+        During(new[] { AnnotatingTeacher, TrainingMentor, LoadingMentor, Augmenting, TrainingStudents, Evaluating },
+            When(Failed)
+                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (c.Message.Stage, c.Message.Reason))
+                .TransitionTo(FailedState),
+            When(CancellationRequested)
+                .Then(c => c.Saga.FailureReason = c.Message.Reason)
+                .TransitionTo(Cancelled));
+
+        OnUnhandledEvent(x => x.Ignore());
+        WhenEnterAny(x => x.Then(c => c.Saga.UpdatedAt = DateTime.UtcNow));
+    }
+
+    public State AnnotatingTeacher { get; private set; } = null!;
+    public State TrainingMentor { get; private set; } = null!;
+    public State LoadingMentor { get; private set; } = null!;
+    public State Augmenting { get; private set; } = null!;
+    public State TrainingStudents { get; private set; } = null!;
+    public State Evaluating { get; private set; } = null!;
+    public State Completed { get; private set; } = null!;
+    public State FailedState { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
+
+    public Event<RunSubmitted> Submitted { get; private set; } = null!;
+    public Event<TeacherAnnotationCompleted> TeacherAnnotated { get; private set; } = null!;
+    public Event<MentorTrainingCompleted> MentorTrained { get; private set; } = null!;
+    public Event<Contracts.MentorLoaded> MentorLoaded { get; private set; } = null!;
+    public Event<AugmentationCompleted> Augmented { get; private set; } = null!;
+    public Event<StudentTrainingCompleted> StudentsTrained { get; private set; } = null!;
+    public Event<EvaluationCompleted> Evaluated { get; private set; } = null!;
+    public Event<RunFailed> Failed { get; private set; } = null!;
+    public Event<RunCancellationRequested> CancellationRequested { get; private set; } = null!;
+}

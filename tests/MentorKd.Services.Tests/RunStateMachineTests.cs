@@ -1,0 +1,105 @@
+using MassTransit;
+using MassTransit.Testing;
+using MentorKd.Augmentation.Runs;
+using MentorKd.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MentorKd.Services.Tests;
+
+public class RunStateMachineTests
+{
+    private static async Task<(ServiceProvider Provider, ITestHarness Harness, ISagaStateMachineTestHarness<RunStateMachine, RunState> Saga)> Start()
+    {
+        var provider = new ServiceCollection()
+            .AddMassTransitTestHarness(x => x.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository())
+            .BuildServiceProvider(true);
+        var harness = provider.GetRequiredService<ITestHarness>();
+        await harness.Start();
+        return (provider, harness, harness.GetSagaStateMachineHarness<RunStateMachine, RunState>());
+    }
+
+    [Fact]
+    public async Task A_run_moves_through_every_stage_to_completed_and_records_its_lineage()
+    {
+        var (provider, harness, saga) = await Start();
+        await using var _ = provider;
+        var id = NewId.NextGuid();
+        var machine = saga.StateMachine;
+
+        await harness.Bus.Publish(new RunSubmitted(id, "demo", $"runs/{id}/config.json", DateTime.UtcNow));
+        Assert.NotNull(await saga.Exists(id, x => x.AnnotatingTeacher));
+        await harness.Bus.Publish(new TeacherAnnotationCompleted(id, $"runs/{id}/datasets/teacher.jsonl", 300, 262));
+        Assert.NotNull(await saga.Exists(id, x => x.TrainingMentor));
+        await harness.Bus.Publish(new MentorTrainingCompleted(id, $"runs/{id}/checkpoints/mentor/best/", 0.93));
+        Assert.NotNull(await saga.Exists(id, x => x.LoadingMentor));
+        await harness.Bus.Publish(new MentorLoaded(id, $"runs/{id}/checkpoints/mentor/best/"));
+        Assert.NotNull(await saga.Exists(id, x => x.Augmenting));
+        await harness.Bus.Publish(new AugmentationCompleted(id, $"runs/{id}/datasets/mentor.jsonl", 3000, 2463));
+        Assert.NotNull(await saga.Exists(id, x => x.TrainingStudents));
+        await harness.Bus.Publish(new StudentTrainingCompleted(id, [$"runs/{id}/checkpoints/mentor_kd/best/"]));
+        Assert.NotNull(await saga.Exists(id, x => x.Evaluating));
+        await harness.Bus.Publish(new EvaluationCompleted(id, $"runs/{id}/reports/report.md"));
+        Assert.NotNull(await saga.Exists(id, x => x.Completed));
+
+        var state = saga.Sagas.Contains(id)!;
+        Assert.Equal("demo", state.Name);
+        Assert.Equal(262, state.TeacherKept);
+        Assert.Equal(0.93, state.MentorDevAccuracy);
+        Assert.Equal(2463, state.MentorCorrect);
+        Assert.Equal([$"runs/{id}/checkpoints/mentor_kd/best/"], state.StudentCheckpointKeys);
+        Assert.Equal($"runs/{id}/reports/report.md", state.ReportKey);
+        Assert.Equal(nameof(machine.Completed), state.CurrentState);
+    }
+
+    [Fact]
+    public async Task An_event_delivered_twice_changes_nothing_the_second_time()
+    {
+        var (provider, harness, saga) = await Start();
+        await using var _ = provider;
+        var id = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(id, "twice", "k", DateTime.UtcNow));
+        await harness.Bus.Publish(new TeacherAnnotationCompleted(id, "first.jsonl", 10, 9));
+        Assert.NotNull(await saga.Exists(id, x => x.TrainingMentor));
+
+        // The same completion again (at-least-once delivery), and a stale copy with other numbers: both ignored.
+        await harness.Bus.Publish(new TeacherAnnotationCompleted(id, "first.jsonl", 10, 9));
+        await harness.Bus.Publish(new TeacherAnnotationCompleted(id, "second.jsonl", 99, 1));
+        await harness.Bus.Publish(new RunSubmitted(id, "renamed", "other", DateTime.UtcNow));
+        var consumed = 0;
+        await foreach (var message in harness.Consumed.SelectAsync<TeacherAnnotationCompleted>(x => x.Context.Message.CorrelationId == id))
+            if (++consumed == 3) break;
+        Assert.Equal(3, consumed);
+
+        var state = saga.Sagas.Contains(id)!;
+        Assert.Equal("TrainingMentor", state.CurrentState);
+        Assert.Equal("first.jsonl", state.TeacherRationalesKey);
+        Assert.Equal(9, state.TeacherKept);
+        Assert.Equal("twice", state.Name);
+        Assert.False(await harness.Published.Any<Fault<TeacherAnnotationCompleted>>());
+    }
+
+    [Fact]
+    public async Task A_failure_or_a_cancellation_ends_an_active_run_but_not_a_finished_one()
+    {
+        var (provider, harness, saga) = await Start();
+        await using var _ = provider;
+        var failing = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(failing, "f", "k", DateTime.UtcNow));
+        await harness.Bus.Publish(new TeacherAnnotationCompleted(failing, "t", 1, 1));
+        await harness.Bus.Publish(new RunFailed(failing, "mentor_training", "out of memory"));
+        Assert.NotNull(await saga.Exists(failing, x => x.FailedState));
+        Assert.Equal("mentor_training", saga.Sagas.Contains(failing)!.FailedStage);
+
+        var cancelled = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(cancelled, "c", "k", DateTime.UtcNow));
+        await harness.Bus.Publish(new RunCancellationRequested(cancelled, "user asked"));
+        Assert.NotNull(await saga.Exists(cancelled, x => x.Cancelled));
+
+        // A late failure report for a failed run does not move it again.
+        await harness.Bus.Publish(new RunFailed(failing, "augmentation", "late"));
+        await harness.Bus.Publish(new RunCancellationRequested(failing, "late"));
+        Assert.True(await harness.Consumed.Any<RunCancellationRequested>(x => x.Context.Message.CorrelationId == failing));
+        Assert.Equal("mentor_training", saga.Sagas.Contains(failing)!.FailedStage);
+        Assert.Equal("FailedState", saga.Sagas.Contains(failing)!.CurrentState);
+    }
+}
