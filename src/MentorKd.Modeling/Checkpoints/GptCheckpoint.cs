@@ -29,7 +29,7 @@ public static class GptCheckpoint
         Directory.CreateDirectory(staging);
         try
         {
-            var config = model.Config with { EosTokenId = tokenizer.EndOfTextId, BosTokenId = tokenizer.EndOfTextId, PadTokenId = tokenizer.PadId, VocabSize = model.Config.VocabSize };
+            var config = model.Config with { EosTokenId = tokenizer.EndOfTextId, BosTokenId = tokenizer.EndOfTextId, PadTokenId = tokenizer.PadId };
             File.WriteAllText(Path.Combine(staging, ConfigFile), JsonSerializer.Serialize(config, JsonOptions));
             using (var scope = NewDisposeScope())
             {
