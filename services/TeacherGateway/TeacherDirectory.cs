@@ -15,11 +15,9 @@ public sealed class TeacherDirectory
     public TeacherDirectory(IOptions<TeacherGatewayOptions> options)
     {
         _options = options.Value;
+        // The options were validated at start-up: a replay teacher has an existing file.
         if (_options.Kind == "replay")
-        {
-            if (string.IsNullOrWhiteSpace(_options.ReplayFile)) throw new OptionsValidationException("TeacherGateway", typeof(TeacherGatewayOptions), ["TeacherGateway:ReplayFile is required for the replay teacher."]);
-            _replay = new ReplayTeacher(JsonLines.Read<Rationale>(_options.ReplayFile), $"replay:{Path.GetFileName(_options.ReplayFile)}");
-        }
+            _replay = new ReplayTeacher(JsonLines.Read<Rationale>(_options.ReplayFile!), $"replay:{Path.GetFileName(_options.ReplayFile)}");
     }
 
     public string Name => _replay?.Name ?? $"simulated-teacher(error-rate={_options.ErrorRate:0.##})";

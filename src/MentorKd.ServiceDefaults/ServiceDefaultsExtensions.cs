@@ -44,12 +44,16 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
+    /// <summary>Options bound from a configuration section and checked (data annotations) when the host starts, so a bad
+    /// setting stops the service at once with its name instead of failing on first use.</summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, string section) where TOptions : class =>
+        services.AddOptions<TOptions>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
+
     /// <summary>The object store chosen by the "ObjectStore" section, validated when the host starts.</summary>
     public static IServiceCollection AddObjectStore(this IServiceCollection services)
     {
-        services.AddOptions<ObjectStoreOptions>().BindConfiguration("ObjectStore").ValidateDataAnnotations()
-            .Validate(o => o.Kind != "minio" || !string.IsNullOrWhiteSpace(o.Endpoint), "ObjectStore:Endpoint is required for the minio store.")
-            .ValidateOnStart();
+        services.AddValidatedOptions<ObjectStoreOptions>("ObjectStore")
+            .Validate(o => o.Kind != "minio" || !string.IsNullOrWhiteSpace(o.Endpoint), "ObjectStore:Endpoint is required for the minio store.");
         services.AddSingleton<IObjectStore>(provider =>
         {
             var options = provider.GetRequiredService<IOptions<ObjectStoreOptions>>().Value;

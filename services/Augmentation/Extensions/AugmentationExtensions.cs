@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults;
 using MentorKd.Augmentation.Datasets;
 using MentorKd.Augmentation.Grpc;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ public static class AugmentationExtensions
 {
     public static IHostApplicationBuilder AddAugmentation(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<AugmentationOptions>().BindConfiguration("Augmentation").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<AugmentationOptions>("Augmentation");
         builder.Services.AddSingleton<DatasetRegistry>();
         builder.Services.AddGrpcClient<Protos.V1.MentorServer.MentorServerClient>((provider, client) =>
             client.Address = new Uri(provider.GetRequiredService<IOptions<AugmentationOptions>>().Value.MentorServerAddress));

@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults;
 using MentorKd.Evaluator.Grpc;
 
 namespace MentorKd.Evaluator.Extensions;
@@ -7,7 +8,7 @@ public static class EvaluatorExtensions
 {
     public static IHostApplicationBuilder AddEvaluator(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<EvaluatorOptions>().BindConfiguration("Evaluator").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<EvaluatorOptions>("Evaluator");
         builder.Services.AddSingleton<CheckpointUnderTest>();
         return builder;
     }

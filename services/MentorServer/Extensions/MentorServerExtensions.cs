@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults;
 using MentorKd.MentorServer.Grpc;
 
 namespace MentorKd.MentorServer.Extensions;
@@ -7,7 +8,7 @@ public static class MentorServerExtensions
 {
     public static IHostApplicationBuilder AddMentorServer(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<MentorServerOptions>().BindConfiguration("MentorServer").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<MentorServerOptions>("MentorServer");
         builder.Services.AddSingleton<MentorHost>();
         return builder;
     }

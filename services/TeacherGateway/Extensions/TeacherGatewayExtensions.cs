@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults;
 using MentorKd.TeacherGateway.Grpc;
 
 namespace MentorKd.TeacherGateway.Extensions;
@@ -7,7 +8,8 @@ public static class TeacherGatewayExtensions
 {
     public static IHostApplicationBuilder AddTeacherGateway(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TeacherGatewayOptions>().BindConfiguration("TeacherGateway").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<TeacherGatewayOptions>("TeacherGateway")
+            .Validate(o => o.Kind != "replay" || File.Exists(o.ReplayFile), "TeacherGateway:ReplayFile must name an existing JSONL file for the replay teacher.");
         builder.Services.AddSingleton<TeacherDirectory>();
         builder.Services.AddSingleton<TeacherUsage>();
         return builder;

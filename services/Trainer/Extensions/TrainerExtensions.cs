@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults;
 using MentorKd.Trainer.Grpc;
 using MentorKd.Trainer.Jobs;
 
@@ -8,7 +9,7 @@ public static class TrainerExtensions
 {
     public static IHostApplicationBuilder AddTrainer(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TrainerOptions>().BindConfiguration("Trainer").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddValidatedOptions<TrainerOptions>("Trainer");
         builder.Services.AddSingleton(provider => provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<TrainerOptions>>().Value);
         builder.Services.AddSingleton<TrainingJobQueue>();
         builder.Services.AddHostedService<TrainingJobRunner>();
