@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using MentorKd.Distillation.Pipeline;
 using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Tokenization;
@@ -90,29 +91,34 @@ internal static class LmTrainCommand
             float? validation = null;
             void Checkpoint() => TrainingCheckpoint.Save(outDir, model, tokenizer, trainer, new TrainingCheckpoint.State(trainer.Step, totalSteps, loss, validation, runSeed));
 
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(progress =>
+            void TrainLoop(IPipelineObserver observer)
+            {
+                observer.StageStarted("training", "training", totalSteps);
+                observer.StageProgress("training", trainer.Step, "");
+                var clock = Stopwatch.StartNew();
+                long tokens = 0;
+                while (trainer.Step < totalSteps)
                 {
-                    var task = progress.AddTask("training", maxValue: totalSteps);
-                    task.Value = trainer.Step;
-                    var clock = Stopwatch.StartNew();
-                    long tokens = 0;
-                    while (trainer.Step < totalSteps)
+                    using (var tensors = LanguageModelBatch.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, model.Config.ContextLength, device))
                     {
-                        using (var tensors = LanguageModelBatch.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, model.Config.ContextLength, device))
-                        {
-                            loss = trainer.TrainStep(tensors);
-                            tokens += tensors.Tokens;
-                        }
-                        if (examples.HasValidation && (trainer.Step % result.GetValue(evalEvery) == 0 || trainer.Step == totalSteps))
-                            validation = Validate(trainer, examples, tokenizer, model, device);
-                        if (trainer.Step % result.GetValue(checkpointEvery) == 0 && trainer.Step < totalSteps) Checkpoint();
-                        task.Value = trainer.Step;
-                        task.Description = $"step {trainer.Step}/{totalSteps}  loss {loss:F3}" + (validation is null ? "" : $"  val {validation:F3}") +
-                                           $"  {tokens / clock.Elapsed.TotalSeconds:N0} tok/s";
+                        loss = trainer.TrainStep(tensors);
+                        tokens += tensors.Tokens;
                     }
-                });
+                    if (examples.HasValidation && (trainer.Step % result.GetValue(evalEvery) == 0 || trainer.Step == totalSteps))
+                        validation = Validate(trainer, examples, tokenizer, model, device);
+                    if (trainer.Step % result.GetValue(checkpointEvery) == 0 && trainer.Step < totalSteps) Checkpoint();
+                    observer.StageProgress("training", trainer.Step, $"step {trainer.Step}/{totalSteps}  loss {loss:F3}" +
+                        (validation is null ? "" : $"  val {validation:F3}") + $"  {tokens / clock.Elapsed.TotalSeconds:N0} tok/s");
+                }
+                observer.StageCompleted("training", $"{totalSteps} steps, loss {loss:F3}");
+            }
+
+            // A progress bar in a terminal; a line every tenth of the way in logs.
+            if (Console.IsOutputRedirected) TrainLoop(new LineProgressObserver());
+            else
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(context => TrainLoop(new SpectreProgressObserver(context)));
             Checkpoint();
             var validationText = validation is null ? "" : $", validation loss {validation:F3}";
             AnsiConsole.MarkupLineInterpolated($"[green]saved[/] {outDir}: final loss {loss:F3}{validationText}");
