@@ -157,6 +157,25 @@ public class MentorServerServiceTests
         Assert.All(codes, c => Assert.True(c is StatusCode.OK or StatusCode.ResourceExhausted, c.ToString()));
     }
 
+    [Fact]
+    public async Task Deadlines_and_client_cancellation_are_honoured()
+    {
+        var (host, client, _) = await StartLoaded();
+        await using var _ = host;
+        var request = new GenerateRequest { SamplesPerQuestion = 8, Sampling = new SamplingParameters { Temperature = 1, MaxNewTokens = 64, Seed = 1 } };
+        request.Questions.AddRange(ServiceTestData.Questions(16).Select(q => q.ToProto()));
+
+        var late = await Assert.ThrowsAsync<RpcException>(() => ReadAll(client.Generate(request, deadline: DateTime.UtcNow.AddMilliseconds(5))));
+        Assert.Equal(StatusCode.DeadlineExceeded, late.StatusCode);
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(5));
+        var cancelled = await Assert.ThrowsAsync<RpcException>(() => ReadAll(client.Generate(request, cancellationToken: cancel.Token)));
+        Assert.Equal(StatusCode.Cancelled, cancelled.StatusCode);
+
+        // The server is still healthy afterwards.
+        Assert.True((await client.GetModelInfoAsync(new GetModelInfoRequest())).Loaded);
+    }
+
     private static async Task<List<GenerateResponse>> ReadAll(AsyncServerStreamingCall<GenerateResponse> call)
     {
         using (call)
