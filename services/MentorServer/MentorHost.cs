@@ -54,7 +54,8 @@ public sealed class MentorHost : IDisposable
 
     public void Dispose()
     {
+        bool stopped = Worker.Stop(TimeSpan.FromSeconds(30));
         Worker.Dispose();
-        _resident?.Dispose();
+        if (stopped) _resident?.Dispose();
     }
 }

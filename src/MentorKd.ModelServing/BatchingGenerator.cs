@@ -12,30 +12,47 @@ namespace MentorKd.ModelServing;
 /// </summary>
 public sealed class BatchingGenerator(ModelWorker worker, Func<ResidentModel> model, int batchSize)
 {
-    private sealed record Call(IReadOnlyList<Question> Questions, GenerationOptions Options, TaskCompletionSource<IReadOnlyList<string>[]> Result);
+    private sealed record Call(IReadOnlyList<Question> Questions, GenerationOptions Options, CancellationToken Cancellation,
+        TaskCompletionSource<IReadOnlyList<string>[]> Result)
+    {
+        // Seeded calls decode alone: their samples must not depend on which other requests arrived at the same time.
+        public object BatchKey => Options.Seed is null ? Options : this;
+        public bool Abandoned => Result.Task.IsCompleted || Cancellation.IsCancellationRequested;
+    }
 
     private readonly ConcurrentQueue<Call> _waiting = new();
 
     public async Task<IReadOnlyList<string>[]> GenerateAsync(IReadOnlyList<Question> questions, GenerationOptions options, CancellationToken cancellationToken)
     {
-        var call = new Call(questions, options, new TaskCompletionSource<IReadOnlyList<string>[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var call = new Call(questions, options, cancellationToken, new TaskCompletionSource<IReadOnlyList<string>[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         _waiting.Enqueue(call);
-        await worker.RunAsync(Drain, cancellationToken);
+        try
+        {
+            await worker.RunAsync(Drain, cancellationToken);
+        }
+        catch
+        {
+            // Rejected (queue full) or cancelled: make sure no later drain decodes this call for nobody.
+            call.Result.TrySetCanceled();
+            throw;
+        }
         return await call.Result.Task.WaitAsync(cancellationToken);
     }
 
     private void Drain()
     {
         var calls = new List<Call>();
-        while (_waiting.TryDequeue(out var call)) calls.Add(call);
-        foreach (var group in calls.GroupBy(c => c.Options))
+        while (_waiting.TryDequeue(out var call))
+            if (!call.Abandoned) calls.Add(call);
+        foreach (var group in calls.GroupBy(c => c.BatchKey))
         {
             var batch = group.ToList();
+            var options = batch[0].Options;
             try
             {
                 var resident = model();
                 var questions = batch.SelectMany(c => c.Questions).ToList();
-                var outputs = BatchedDecoding.Run(resident.Model, resident.Tokenizer, questions, group.Key, batchSize);
+                var outputs = BatchedDecoding.Run(resident.Model, resident.Tokenizer, questions, options, batchSize);
                 int offset = 0;
                 foreach (var call in batch)
                 {

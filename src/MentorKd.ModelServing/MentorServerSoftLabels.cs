@@ -45,7 +45,12 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
                 float other = rest > 0 ? MathF.Log(Math.Max(position.RemainingMass, 1e-12f) / rest) : float.NegativeInfinity;
                 var row = logProbs.AsSpan((r * width + p) * vocabSize, vocabSize);
                 row.Fill(other);
-                for (int j = 0; j < position.TokenIds.Count; j++) row[position.TokenIds[j]] = position.LogProbs[j];
+                for (int j = 0; j < position.TokenIds.Count; j++)
+                {
+                    int id = position.TokenIds[j];
+                    if (id >= vocabSize) throw new InvalidOperationException($"the mentor-server returned token {id}, outside the student's vocabulary of {vocabSize}: mentor and student need the same tokenizer.");
+                    row[id] = position.LogProbs[j];
+                }
             }
         }
         // Scaled by T so that softmax(logits / T) in the loss gives back these probabilities.

@@ -35,6 +35,12 @@ public sealed class ModelWorker : IDisposable
         }
         if (!_queue.TryAdd(Execute))
             throw new QueueFullException($"{_thread.Name}: {_queue.BoundedCapacity} requests are already waiting; retry later.");
+        // A caller that gives up is answered at once, not when the worker reaches its turn.
+        if (cancellationToken.CanBeCanceled)
+        {
+            var registration = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
+            completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        }
         return completion.Task;
     }
 
@@ -46,10 +52,16 @@ public sealed class ModelWorker : IDisposable
         foreach (var work in _queue.GetConsumingEnumerable()) work();
     }
 
+    /// <summary>Stops taking work and waits for the thread; true when it finished (only then is the model safe to free).</summary>
+    public bool Stop(TimeSpan timeout)
+    {
+        if (!_queue.IsAddingCompleted) _queue.CompleteAdding();
+        return _thread.Join(timeout);
+    }
+
     public void Dispose()
     {
-        _queue.CompleteAdding();
-        _thread.Join(TimeSpan.FromSeconds(30));
-        _queue.Dispose();
+        // A thread still busy after the timeout keeps the queue (disposing it under the thread would crash the process).
+        if (Stop(TimeSpan.FromSeconds(30))) _queue.Dispose();
     }
 }

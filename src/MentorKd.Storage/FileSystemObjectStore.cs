@@ -5,7 +5,8 @@ namespace MentorKd.Storage;
 /// <summary>
 /// Objects as files under a root folder (embedded mode, tests). Writes go to a temporary file in the root's
 /// <c>.incoming</c> folder and are renamed into place, so an interrupted write leaves nothing under the key.
-/// The SHA-256 is kept in a sidecar file written before the rename.
+/// The SHA-256 is kept in a sidecar written (also by rename) after the content; a sidecar older than its content
+/// (a crash in between, or racing writers) is not trusted and the content is hashed again.
 /// </summary>
 public sealed class FileSystemObjectStore : IObjectStore
 {
@@ -32,13 +33,16 @@ public sealed class FileSystemObjectStore : IObjectStore
                 await file.FlushAsync(cancellationToken);
             }
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await File.WriteAllTextAsync(path + HashSuffix, result.sha, cancellationToken);
             File.Move(temp, path, overwrite: true);
+            var hashTemp = temp + HashSuffix;
+            await File.WriteAllTextAsync(hashTemp, result.sha, CancellationToken.None);
+            File.Move(hashTemp, path + HashSuffix, overwrite: true);
             return new ObjectInfo(key, result.size, result.sha);
         }
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
+            if (File.Exists(temp + HashSuffix)) File.Delete(temp + HashSuffix);
         }
     }
 
@@ -54,7 +58,9 @@ public sealed class FileSystemObjectStore : IObjectStore
     {
         var path = PathOf(key);
         if (!File.Exists(path)) return null;
-        var sha = File.Exists(path + HashSuffix) ? await File.ReadAllTextAsync(path + HashSuffix, cancellationToken) : await HashingCopy.HashFileAsync(path, cancellationToken);
+        var sidecar = path + HashSuffix;
+        bool trusted = File.Exists(sidecar) && File.GetLastWriteTimeUtc(sidecar) >= File.GetLastWriteTimeUtc(path);
+        var sha = trusted ? await File.ReadAllTextAsync(sidecar, cancellationToken) : await HashingCopy.HashFileAsync(path, cancellationToken);
         return new ObjectInfo(key, new FileInfo(path).Length, sha.Trim());
     }
 

@@ -126,6 +126,17 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_save_killed_between_its_two_renames_leaves_the_previous_checkpoint_readable()
+    {
+        var folder = SavedFolder();
+        // What a crash after "move the old folder aside" and before "move the new one in" leaves behind.
+        Directory.Move(folder, folder + ".old-0123");
+        using var model = GptCheckpoint.LoadModel(folder);
+        Assert.True(Directory.Exists(folder));
+        Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, "*.old-*"));
+    }
+
+    [Fact]
     public void Missing_tensor_is_named()
     {
         var folder = SavedFolder();

@@ -65,6 +65,7 @@ public class SafetensorsTests
     [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "w", "needs 12")]
     [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,8]}}", "w", "invalid dimension")]
     [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "w", "data_offsets")]
+    [InlineData("{\"w\":{\"dtype\":\"F64\",\"shape\":[2305843009213693952],\"data_offsets\":[0,0]}}", "w", "too large")]
     [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"v\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "v", "overlap")]
     public void Malformed_entries_fail_with_the_tensor_named(string header, string tensorName, string problem)
     {

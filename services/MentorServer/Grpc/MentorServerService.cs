@@ -66,9 +66,14 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
 
     public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
     {
-        var resident = host.Required;
-        SoftLabelComputation.Validate(request, resident);
-        return await host.Worker.RunAsync(() => SoftLabelComputation.Compute(request, host.Required), context.CancellationToken);
+        SoftLabelComputation.Validate(request, host.Required); // fail fast, before queueing
+        return await host.Worker.RunAsync(() =>
+        {
+            // Checked again on the model thread: a LoadCheckpoint queued meanwhile may have swapped the mentor.
+            var resident = host.Required;
+            SoftLabelComputation.Validate(request, resident);
+            return SoftLabelComputation.Compute(request, resident);
+        }, context.CancellationToken);
     }
 
     private static ModelInfo Info(ResidentModel resident) => new()

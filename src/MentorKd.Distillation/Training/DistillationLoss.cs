@@ -24,6 +24,8 @@ public static class DistillationLoss
         var hard = functional.cross_entropy(studentNext, targets, ignore_index: -100);
         if (mode == KnowledgeDistillationMode.None || mentor is null) return new Parts(hard, hard, null);
 
+        if (!mentor.shape.SequenceEqual(student.shape))
+            throw new ArgumentException($"mentor logits [{string.Join(", ", mentor.shape)}] do not match the student's [{string.Join(", ", student.shape)}]: mentor and student need the same tokenizer.", nameof(mentor));
         var selected = (mask == KnowledgeDistillationMask.Clean ? labels[.., 1..] != -100 : afterPrompt[.., 1..]).reshape(-1);
         var rows = selected.nonzero().squeeze(1);
         var s = studentNext.index_select(0, rows);

@@ -54,6 +54,7 @@ public static class GptCheckpoint
 
     public static GptConfig ReadConfig(string directory)
     {
+        RecoverInterruptedSwap(directory);
         var path = Path.Combine(directory, ConfigFile);
         if (!File.Exists(path)) throw new CheckpointException($"{path}: not found (is '{directory}' a model folder?).");
         GptConfig? config;
@@ -138,6 +139,7 @@ public static class GptCheckpoint
 
     private static void SwapIntoPlace(string staging, string destination)
     {
+        RecoverInterruptedSwap(destination);
         if (!Directory.Exists(destination))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
@@ -146,7 +148,28 @@ public static class GptCheckpoint
         }
         var old = destination.TrimEnd('/') + $".old-{Guid.NewGuid():N}";
         Directory.Move(destination, old);
-        Directory.Move(staging, destination);
+        try
+        {
+            Directory.Move(staging, destination);
+        }
+        catch
+        {
+            Directory.Move(old, destination); // put the previous checkpoint back
+            throw;
+        }
         Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>
+    /// A process killed between the two renames of a swap leaves only "{folder}.old-*": that is the last complete
+    /// checkpoint, so it is moved back. Called before reading or replacing a folder.
+    /// </summary>
+    public static void RecoverInterruptedSwap(string directory)
+    {
+        var full = Path.GetFullPath(directory).TrimEnd('/');
+        var parent = Path.GetDirectoryName(full);
+        if (Directory.Exists(full) || parent is null || !Directory.Exists(parent)) return;
+        var leftovers = Directory.GetDirectories(parent, Path.GetFileName(full) + ".old-*");
+        if (leftovers.Length == 1) Directory.Move(leftovers[0], full);
     }
 }

@@ -111,16 +111,24 @@ public static class SafetensorsReader
             if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out var size) || size < 0)
                 throw new SafetensorsFormatException(path, name, $"shape {shapeElement.GetRawText()} has an invalid dimension.");
             shape[i++] = size;
-            elements = checked(elements * size);
+            elements = MultiplyOrReject(elements, size, path, name, shapeElement);
         }
+        long bytes = MultiplyOrReject(elements, elementSize, path, name, shapeElement);
 
         long begin = ReadOffset(path, name, offsetsElement[0]);
         long end = ReadOffset(path, name, offsetsElement[1]);
         if (begin > end || end > dataLength)
             throw new SafetensorsFormatException(path, name, $"data_offsets [{begin}, {end}] fall outside the {dataLength}-byte data section (truncated file?).");
-        if (end - begin != elements * elementSize)
-            throw new SafetensorsFormatException(path, name, $"data_offsets span {end - begin} bytes but {dtype} {shapeElement.GetRawText()} needs {elements * elementSize}.");
+        if (end - begin != bytes)
+            throw new SafetensorsFormatException(path, name, $"data_offsets span {end - begin} bytes but {dtype} {shapeElement.GetRawText()} needs {bytes}.");
         return new SafetensorsEntry(name, dtype, type, shape, begin, end);
+    }
+
+    // A crafted shape must not wrap around to a small size and reach a native allocation.
+    private static long MultiplyOrReject(long a, long b, string path, string name, JsonElement shape)
+    {
+        try { return checked(a * b); }
+        catch (OverflowException) { throw new SafetensorsFormatException(path, name, $"shape {shape.GetRawText()} is too large."); }
     }
 
     private static long ReadOffset(string path, string name, JsonElement element)

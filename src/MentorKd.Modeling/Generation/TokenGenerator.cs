@@ -36,9 +36,9 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         using var cache = options.UseCache ? new KeyValueCache(model.Config.LayerCount) : null;
         using var sequence = LeftPadded(rows, longest, device, out var attention);
         Tensor tokens = sequence.alias(), mask = attention;
+        Tensor stepInput = tokens;
         try
         {
-            Tensor stepInput = tokens;
             for (int step = 0; step < budget; step++)
             {
                 using var scope = NewDisposeScope();
@@ -56,6 +56,7 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
                 var column = tensor(chosen, device: device).unsqueeze(1);
                 var nextTokens = cat([tokens, column], 1).DetachFromDisposeScope();
                 var nextMask = cat([mask, ones_like(column)], 1).DetachFromDisposeScope();
+                if (!ReferenceEquals(stepInput, tokens)) stepInput.Dispose();
                 tokens.Dispose();
                 mask.Dispose();
                 (tokens, mask) = (nextTokens, nextMask);
@@ -64,6 +65,7 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         }
         finally
         {
+            if (!ReferenceEquals(stepInput, tokens)) stepInput.Dispose();
             tokens.Dispose();
             mask.Dispose();
             if (wasTraining) model.train();

@@ -16,8 +16,11 @@ public static class TrainingCheckpoint
 
     public sealed record State(int Step, int TotalSteps, float LastLoss, float? ValidationLoss, int Seed);
 
-    public static bool ExistsIn(string directory) =>
-        File.Exists(Path.Combine(directory, StateFile)) && File.Exists(Path.Combine(directory, OptimizerFile));
+    public static bool ExistsIn(string directory)
+    {
+        GptCheckpoint.RecoverInterruptedSwap(directory);
+        return File.Exists(Path.Combine(directory, StateFile)) && File.Exists(Path.Combine(directory, OptimizerFile));
+    }
 
     /// <param name="writeExtras">Further files that must change together with the weights (e.g. a job's history).</param>
     public static void Save(string directory, GptLanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state,
