@@ -8,39 +8,31 @@ namespace MentorKd.Evaluator;
 /// <summary>The checkpoint being evaluated, kept resident between calls on the same key; one model thread.</summary>
 public sealed class CheckpointUnderTest : IDisposable
 {
-    private readonly CheckpointLoader _loader;
-    private readonly EvaluatorOptions _options;
-    private ResidentModel? _resident;
+    private readonly ModelSlot _slot;
 
     public CheckpointUnderTest(IObjectStore store, IOptions<EvaluatorOptions> options)
     {
-        _options = options.Value;
-        TorchRuntime.SetThreads(_options.Threads);
-        _loader = new CheckpointLoader(store, _options.CacheRoot);
-        Worker = new ModelWorker("evaluator model", _options.QueueCapacity);
+        var o = options.Value;
+        TorchRuntime.SetThreads(o.Threads);
+        _slot = new ModelSlot("evaluator model", store, o.CacheRoot, o.QueueCapacity, o.Device);
     }
-
-    public ModelWorker Worker { get; }
 
     /// <summary>Runs <paramref name="work"/> on the model thread with the checkpoint loaded (fetched first if it is not the resident one).</summary>
     public async Task<T> WithModelAsync<T>(string key, Func<ResidentModel, T> work, CancellationToken cancellationToken)
     {
-        string? local = _resident?.CheckpointKey == key ? null : await _loader.FetchAsync(key, cancellationToken);
-        return await Worker.RunAsync(() =>
+        string? local = _slot.Resident?.CheckpointKey == key ? null : await _slot.FetchAsync(key, cancellationToken);
+        return await _slot.Worker.RunAsync(() =>
         {
-            if (local is not null || _resident?.CheckpointKey != key)
+            var resident = _slot.Resident;
+            if (resident?.CheckpointKey != key)
             {
-                _resident?.Dispose();
-                _resident = CheckpointLoader.Load(local ?? throw new InvalidOperationException("checkpoint changed while queued; retry."), key, "float32", _options.Device);
+                // Another checkpoint was loaded while this call waited: fetch again (rare; blocking I/O on the model thread is acceptable here).
+                local ??= _slot.FetchAsync(key, cancellationToken).GetAwaiter().GetResult();
+                resident = _slot.Swap(local, key, "float32");
             }
-            return work(_resident);
+            return work(resident);
         }, cancellationToken);
     }
 
-    public void Dispose()
-    {
-        bool stopped = Worker.Stop(TimeSpan.FromSeconds(30));
-        Worker.Dispose();
-        if (stopped) _resident?.Dispose();
-    }
+    public void Dispose() => _slot.Dispose();
 }

@@ -9,23 +9,19 @@ namespace MentorKd.MentorServer;
 /// <summary>The mentor this server holds: loaded, swapped and used only on its own thread.</summary>
 public sealed class MentorHost : IDisposable
 {
-    private readonly CheckpointLoader _loader;
-    private ResidentModel? _resident;
+    private readonly ModelSlot _slot;
 
     public MentorHost(IObjectStore store, IOptions<MentorServerOptions> options)
     {
         var o = options.Value;
         TorchRuntime.SetThreads(o.Threads);
-        Options = o;
-        Worker = new ModelWorker("mentor-server model", o.QueueCapacity);
-        _loader = new CheckpointLoader(store, o.CacheRoot);
-        Generator = new BatchingGenerator(Worker, () => Resident ?? throw new InvalidOperationException("no mentor is loaded."), o.BatchSize);
+        _slot = new ModelSlot("mentor-server model", store, o.CacheRoot, o.QueueCapacity, o.Device);
+        Generator = new BatchingGenerator(_slot.Worker, () => Resident ?? throw new InvalidOperationException("no mentor is loaded."), o.BatchSize);
     }
 
-    public MentorServerOptions Options { get; }
-    public ModelWorker Worker { get; }
+    public ModelWorker Worker => _slot.Worker;
     public BatchingGenerator Generator { get; }
-    public ResidentModel? Resident => Volatile.Read(ref _resident);
+    public ResidentModel? Resident => _slot.Resident;
 
     /// <summary>The loaded mentor, or FailedPrecondition for the caller.</summary>
     public ResidentModel Required
@@ -38,24 +34,9 @@ public sealed class MentorHost : IDisposable
         }
     }
 
-    public async Task<ResidentModel> LoadAsync(string key, string dtype, CancellationToken cancellationToken)
-    {
-        var local = await _loader.FetchAsync(key, cancellationToken);
-        return await Worker.RunAsync(() =>
-        {
-            var loaded = CheckpointLoader.Load(local, key, dtype, Options.Device);
-            Interlocked.Exchange(ref _resident, loaded)?.Dispose();
-            return loaded;
-        }, cancellationToken);
-    }
+    public Task<ResidentModel> LoadAsync(string key, string dtype, CancellationToken cancellationToken) => _slot.LoadAsync(key, dtype, cancellationToken);
 
-    public Task UnloadAsync(CancellationToken cancellationToken) =>
-        Worker.RunAsync(() => Interlocked.Exchange(ref _resident, null)?.Dispose(), cancellationToken);
+    public Task UnloadAsync(CancellationToken cancellationToken) => _slot.UnloadAsync(cancellationToken);
 
-    public void Dispose()
-    {
-        bool stopped = Worker.Stop(TimeSpan.FromSeconds(30));
-        Worker.Dispose();
-        if (stopped) _resident?.Dispose();
-    }
+    public void Dispose() => _slot.Dispose();
 }
