@@ -4,7 +4,6 @@ using MentorKd.Distillation.Teachers;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Tokenization;
-using static TorchSharp.torch;
 
 namespace MentorKd.Distillation.Tests;
 
@@ -24,10 +23,15 @@ public class ResumableTrainingTests
         var options = new ReasoningTrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, EvalMaxNewTokens = 8 };
         var dev = questions.Take(4).ToList();
 
+        // Every copy starts from the same weights, taken once: the global torch RNG is shared with tests
+        // running in parallel, so re-seeding per copy would not guarantee identical starts.
+        var config = GptConfig.Small(tokenizer.VocabSize, 1, 2, 32, 96, eosTokenId: tokenizer.EndOfTextId);
+        using var initial = new GptLanguageModel(config);
         GptLanguageModel Fresh()
         {
-            manual_seed(5);
-            return new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, 1, 2, 32, 96, eosTokenId: tokenizer.EndOfTextId));
+            var model = new GptLanguageModel(config);
+            model.load_state_dict(initial.state_dict());
+            return model;
         }
 
         var straight = Path.Combine(Path.GetTempPath(), "mentorkd-tests", Guid.NewGuid().ToString("N"));
