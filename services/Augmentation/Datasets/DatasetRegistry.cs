@@ -62,8 +62,10 @@ public sealed partial class DatasetRegistry(IObjectStore store)
         return JsonSerializer.Deserialize<DatasetRecord>(await ReadTextAsync(key, cancellationToken), JsonLines.Options);
     }
 
-    public async Task<IReadOnlyList<T>> ReadRowsAsync<T>(DatasetRecord dataset, CancellationToken cancellationToken) =>
-        JsonLines.Parse<T>((await ReadTextAsync(dataset.Key, cancellationToken)).Split('\n'), dataset.Key);
+    public Task<IReadOnlyList<T>> ReadRowsAsync<T>(DatasetRecord dataset, CancellationToken cancellationToken) => ReadRowsAsync<T>(dataset.Key, cancellationToken);
+
+    public async Task<IReadOnlyList<T>> ReadRowsAsync<T>(string key, CancellationToken cancellationToken) =>
+        JsonLines.Parse<T>((await ReadTextAsync(key, cancellationToken)).Split('\n'), key);
 
     public async Task<ObjectInfo> WriteRowsAsync<T>(string key, IEnumerable<T> rows, CancellationToken cancellationToken)
     {

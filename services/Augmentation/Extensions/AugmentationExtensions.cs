@@ -1,6 +1,9 @@
-using MentorKd.ServiceDefaults;
+using Grpc.Net.ClientFactory;
+using MassTransit;
 using MentorKd.Augmentation.Datasets;
 using MentorKd.Augmentation.Grpc;
+using MentorKd.Augmentation.Runs;
+using MentorKd.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace MentorKd.Augmentation.Extensions;
@@ -12,14 +15,40 @@ public static class AugmentationExtensions
     {
         builder.Services.AddValidatedOptions<AugmentationOptions>("Augmentation");
         builder.Services.AddSingleton<DatasetRegistry>();
-        builder.Services.AddGrpcClient<Protos.V1.MentorServer.MentorServerClient>((provider, client) =>
-            client.Address = new Uri(provider.GetRequiredService<IOptions<AugmentationOptions>>().Value.MentorServerAddress));
+        builder.Services.AddSingleton<DatasetAugmenter>();
+        builder.Services.AddSingleton<LiveRuns>();
+        builder.Services.AddSingleton<TrainingJobs>();
+        builder.Services.AddSingleton<RunReportWriter>();
+        builder.Services.AddHostedService<RunWorker>();
+        AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
+        AddClient<Protos.V1.TeacherGateway.TeacherGatewayClient>(builder.Services, o => o.TeacherGatewayAddress);
+        AddClient<Protos.V1.Trainer.TrainerClient>(builder.Services, o => o.TrainerAddress);
+        AddClient<Protos.V1.Evaluator.EvaluatorClient>(builder.Services, o => o.EvaluatorAddress);
         return builder;
+    }
+
+    /// <summary>What the augmentation service brings to the host's bus: the run state machine and the run consumers.</summary>
+    public static void AddAugmentationMessaging(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository();
+        bus.AddConsumer<RunSubmittedConsumer>();
+        bus.AddConsumer<RunCancellationConsumer>();
     }
 
     public static WebApplication MapAugmentation(this WebApplication app)
     {
         app.MapGrpcService<DatasetsService>();
+        app.MapGrpcService<RunsService>();
         return app;
     }
+
+    // Cancelling a call surfaces as OperationCanceledException, the same as every other cancelled step of a run.
+    private static void AddClient<TClient>(IServiceCollection services, Func<AugmentationOptions, string> address) where TClient : class =>
+        services.AddGrpcClient<TClient>((provider, client) => client.Address = new Uri(address(provider.GetRequiredService<IOptions<AugmentationOptions>>().Value)))
+            .ConfigureChannel(channel =>
+            {
+                channel.ThrowOperationCanceledOnCancellation = true;
+                channel.MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes;
+                channel.MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes;
+            });
 }

@@ -3,13 +3,11 @@ using MentorKd.Augmentation.Datasets;
 using MentorKd.ModelServing;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
-using Microsoft.Extensions.Options;
-using Question = MentorKd.Distillation.Data.Question;
 
 namespace MentorKd.Augmentation.Grpc;
 
 /// <summary>Dataset registration and mentor augmentation (Mentor-KD step 2.2) through the mentor-server.</summary>
-public sealed class DatasetsService(DatasetRegistry registry, Protos.V1.MentorServer.MentorServerClient mentor, IOptions<AugmentationOptions> options)
+public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter augmenter)
     : Protos.V1.Datasets.DatasetsBase
 {
     public override async Task<Dataset> RegisterDataset(RegisterDatasetRequest request, ServerCallContext context)
@@ -32,33 +30,11 @@ public sealed class DatasetsService(DatasetRegistry registry, Protos.V1.MentorSe
         RpcErrors.Require(request.SamplesPerQuestion > 0, "samples_per_question", $"must be positive (got {request.SamplesPerQuestion}).");
         request.Sampling.ToOptions(request.SamplesPerQuestion, "sampling"); // validates before any work
 
-        var info = await mentor.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: context.CancellationToken);
-        if (!info.Loaded) RpcErrors.FailedPrecondition("the mentor-server has no mentor loaded.");
-        var questions = await registry.ReadRowsAsync<Question>(source, context.CancellationToken);
-        var kept = new List<Distillation.Data.Rationale>();
-        int samples = 0;
-        foreach (var chunk in questions.Chunk(options.Value.QuestionsPerCall))
-        {
-            var generate = new GenerateRequest { SamplesPerQuestion = request.SamplesPerQuestion, Sampling = request.Sampling };
-            generate.Questions.AddRange(chunk.Select(q => q.ToProto()));
-            using var call = mentor.Generate(generate, cancellationToken: context.CancellationToken);
-            await foreach (var response in call.ResponseStream.ReadAllAsync(context.CancellationToken))
-                foreach (var rationale in response.Rationales)
-                {
-                    samples++;
-                    if (rationale.Correct || request.KeepIncorrect) kept.Add(rationale.ToRecord());
-                }
-        }
-
-        var key = $"datasets/{request.OutputDatasetId}/rationales.jsonl";
-        await registry.WriteRowsAsync(key, kept, context.CancellationToken);
-        var record = await registry.RegisterAsync(request.OutputDatasetId, DatasetRegistry.Rationales, key, source.DatasetId, $"mentor:{info.CheckpointKey}", allowEmpty: true, context.CancellationToken);
+        var outcome = await augmenter.AugmentAsync(source, request.OutputDatasetId, $"datasets/{request.OutputDatasetId}/rationales.jsonl",
+            request.SamplesPerQuestion, request.Sampling, request.KeepIncorrect, questionsDone: null, context.CancellationToken);
         return new AugmentDatasetResponse
         {
-            Dataset = ToProto(record),
-            Samples = samples,
-            Correct = kept.Count(r => r.Correct),
-            QuestionsCovered = kept.Where(r => r.Correct).Select(r => r.QuestionId).Distinct().Count(),
+            Dataset = ToProto(outcome.Dataset), Samples = outcome.Samples, Correct = outcome.Correct, QuestionsCovered = outcome.QuestionsCovered,
         };
     }
 
@@ -72,7 +48,7 @@ public sealed class DatasetsService(DatasetRegistry registry, Protos.V1.MentorSe
 
     private static string KindName(DatasetKind kind) => kind == DatasetKind.Questions ? DatasetRegistry.Questions : DatasetRegistry.Rationales;
 
-    private static Dataset ToProto(DatasetRecord record)
+    public static Dataset ToProto(DatasetRecord record)
     {
         var dataset = new Dataset
         {

@@ -65,6 +65,12 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                 .Then(c => c.Saga.FailureReason = c.Message.Reason)
                 .TransitionTo(Cancelled));
 
+        // Submitting a failed or cancelled run again retries it; its finished stages are kept.
+        During(new[] { FailedState, Cancelled },
+            When(Submitted)
+                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (null, null))
+                .TransitionTo(AnnotatingTeacher));
+
         OnUnhandledEvent(x => x.Ignore());
         WhenEnterAny(x => x.Then(c => c.Saga.UpdatedAt = DateTime.UtcNow));
     }

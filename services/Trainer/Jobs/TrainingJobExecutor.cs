@@ -1,4 +1,6 @@
+using System.Text.Json;
 using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Model;
@@ -42,11 +44,12 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
         var (examples, tooLong) = DistillationExamples.Build(rationales.Where(r => questions.ContainsKey(r.QuestionId)), questions, tokenizer, request.Model.ContextLength);
         logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}", job.JobId, examples.Count, tooLong, request.Role);
 
-        var training = ToOptions(request.Training);
+        var training = request.Training.ToOptions();
         manual_seed(training.Seed);
         using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, request.Model.Layers, request.Model.Heads, request.Model.Embedding,
             request.Model.ContextLength, 0, tokenizer.EndOfTextId));
         if (device.type != DeviceType.CPU) model.to(device);
+        job.Update(j => (j.Examples, j.Parameters) = (examples.Count, model.ParameterCount));
 
         using var mentor = LoadInProcessMentor(request.SoftLabels, workspace, token);
         using var channel = request.SoftLabels.Kind == SoftLabelSourceKind.MentorServer ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
@@ -73,11 +76,15 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
             cancellationToken: token);
 
         var best = Wait(store.UploadAsync(Path.Combine(workspace, "checkpoints", "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
+        // The per-epoch history travels as a stored object, so the run's report can draw learning curves.
+        using var history = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(outcome, RunConfig.Json));
+        var outcomeInfo = Wait(store.PutAsync(ObjectKey.Combine(request.OutputKey, "outcome.json"), history, token));
         var selected = outcome.DevSelected;
         job.Update(j =>
         {
             j.State = JobState.Completed;
             j.BestCheckpoint = new ObjectRef { Key = best.Key, Sha256 = best.Sha256, SizeBytes = best.Size };
+            j.Outcome = new ObjectRef { Key = outcomeInfo.Key, Sha256 = outcomeInfo.Sha256, SizeBytes = outcomeInfo.Size };
             j.DevAccuracy = selected.DevAccuracy;
             j.TestAccuracy = selected.TestAccuracy;
             j.SelectedEpoch = selected.Epoch;
@@ -103,25 +110,4 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
     // The job runs on its own thread, outside any dispose scope, so blocking on storage I/O here is safe.
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
     private static void Wait(Task task) => task.GetAwaiter().GetResult();
-
-    public static ReasoningTrainingOptions ToOptions(TrainingParameters p) => new()
-    {
-        Epochs = p.Epochs,
-        BatchSize = p.BatchSize,
-        LearningRate = p.LearningRate,
-        WeightDecay = p.WeightDecay,
-        WarmupSteps = p.WarmupSteps,
-        Seed = p.Seed,
-        KdMode = p.KdMode switch
-        {
-            KdMode.Kl => KnowledgeDistillationMode.Kl,
-            KdMode.Mse => KnowledgeDistillationMode.Mse,
-            KdMode.Ce => KnowledgeDistillationMode.Ce,
-            _ => KnowledgeDistillationMode.None,
-        },
-        KdMask = p.KdMask == KdMask.Faithful ? KnowledgeDistillationMask.Faithful : KnowledgeDistillationMask.Clean,
-        Lambda = p.Lambda,
-        Temperature = p.Temperature,
-        EvalMaxNewTokens = p.EvalMaxNewTokens is 0 ? 96 : p.EvalMaxNewTokens,
-    };
 }

@@ -6,9 +6,9 @@ using Spectre.Console;
 namespace MentorKd.Cli.Commands;
 
 /// <summary>
-/// <c>mentorkd run</c>: a whole Mentor-KD pipeline in this process, from a config file (or the default one built
-/// into the program, kept in the repository as configs/mentor-kd.default.json). Run it again with the same
-/// --out and it continues where it stopped.
+/// <c>mentorkd run</c>: a whole Mentor-KD run from a config file (or the default one built into the program, kept in
+/// the repository as configs/mentor-kd.default.json), through the five services hosted in this process, or with
+/// --in-process through the one-process pipeline. Run it again with the same --out and it continues where it stopped.
 /// </summary>
 internal static class RunCommand
 {
@@ -19,28 +19,27 @@ internal static class RunCommand
         var configPath = new Option<string?>("--config") { Description = "Run config (JSON). Default: the built-in configs/mentor-kd.default.json." };
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
-        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh };
+        var inProcess = new Option<bool>("--in-process") { Description = "Run the one-process pipeline instead of going through the services." };
+        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh, inProcess };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
             RunConfigValidator.Validate(config); // fail before any work, naming the field
             var folder = new RunFolder(result.GetValue(output) ?? Path.Combine("runs", config.Name));
             if (result.GetValue(fresh) && Directory.Exists(folder.Root)) Directory.Delete(folder.Root, recursive: true);
-            AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder.Root}");
+            bool services = !result.GetValue(inProcess);
+            AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder.Root} ({(services ? "through the five services, embedded" : "one-process pipeline")})");
 
-            RunResults results;
-            if (Console.IsOutputRedirected)
-            {
-                results = new MentorKdPipeline(config, folder, new LineProgressObserver()).RunAsync().GetAwaiter().GetResult();
-            }
-            else
-            {
-                results = AnsiConsole.Progress()
+            Func<IPipelineObserver, RunResults> run = services
+                ? observer => ServiceRun.RunAsync(config, folder.Root, observer).GetAwaiter().GetResult()
+                : observer => new MentorKdPipeline(config, folder, observer).RunAsync().GetAwaiter().GetResult();
+            var results = Console.IsOutputRedirected
+                ? run(new LineProgressObserver())
+                : AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .Start(context => new MentorKdPipeline(config, folder, new SpectreProgressObserver(context)).RunAsync().GetAwaiter().GetResult());
-            }
+                    .Start(context => run(new SpectreProgressObserver(context)));
             ResultsTable.Print(results);
-            AnsiConsole.MarkupLineInterpolated($"Report: {folder.Report}");
+            AnsiConsole.MarkupLineInterpolated($"Report: {(services ? Path.Combine(folder.Root, "report", "report.md") : folder.Report)}");
             return 0;
         }));
         return command;

@@ -8,6 +8,14 @@ public static class DatasetPreparation
 {
     public sealed record Splits(IReadOnlyList<Question> Train, IReadOnlyList<Question> Dev, IReadOnlyList<Question> Test);
 
+    /// <summary>The teacher sees a seeded subset of the training questions: scarce teacher data is the setting Mentor-KD is for.</summary>
+    public static IReadOnlyList<Question> TeacherQuestions(RunConfig config, IReadOnlyList<Question> train)
+    {
+        var order = train.ToArray();
+        new Random(config.Seed + 17).Shuffle(order);
+        return order.Take(config.Teacher.AnnotatedQuestions ?? order.Length).ToList();
+    }
+
     public static Splits Prepare(RunConfig config)
     {
         var task = config.Task;

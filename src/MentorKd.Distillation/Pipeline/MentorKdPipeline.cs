@@ -36,7 +36,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         var splits = PrepareData();
         var questions = splits.Train.Concat(splits.Dev).Concat(splits.Test).ToDictionary(q => q.Id);
         var teacherRationales = await AnnotateAsync(splits, cancellationToken);
-        var annotation = Summarize(teacherRationales);
+        var annotation = AnnotationSummary.Of(teacherRationales);
         var tokenizer = BuildTokenizer(splits, teacherRationales);
 
         // Mentor: Fine-tune-CoT on the filtered teacher rationales, at a larger size.
@@ -48,7 +48,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
 
         // Augmentation: the mentor samples rationales for every training question; correct ones are kept.
         var mentorRationales = Augment(mentor, tokenizer, splits.Train);
-        var augmentation = SummarizeAugmentation(splits.Train, teacherRationales, mentorRationales);
+        var augmentation = AugmentationSummary.Of(splits.Train, teacherRationales, mentorRationales);
         var (mentorExamples, _) = DistillationExamples.Build(mentorRationales, questions, tokenizer, config.ContextLength);
 
         // The mentor is frozen: with the clean mask its soft labels are computed once per sequence and reused every epoch.
@@ -66,7 +66,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
             studentParameters = student.ParameterCount;
             var training = config.Student.Training with { KdMode = StudentArms.UsesSoftLabels(arm) ? config.Student.Training.KdMode : KnowledgeDistillationMode.None };
             if (arm == StudentArms.FineTuneCotStepMatched)
-                training = StepMatched(training, examples.Count, teacherExamples.Count + mentorExamples.Count);
+                training = StudentArms.StepMatched(training, examples.Count, teacherExamples.Count + mentorExamples.Count);
             var outcome = TrainOrLoad(arm, student, examples, StudentArms.UsesSoftLabels(arm) ? softLabels : null, training, tokenizer, splits, cancellationToken);
             var test = EvaluateAndSave(arm, student, tokenizer, splits.Test, training);
             arms.Add(new ArmResult(arm, examples.Count, outcome, test));
@@ -95,15 +95,6 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         return results;
     }
 
-    /// <summary>Epochs on <paramref name="examples"/> that take as many steps as the configured epochs on
-    /// <paramref name="referenceExamples"/>, evaluated about as often as the other arms.</summary>
-    private static ReasoningTrainingOptions StepMatched(ReasoningTrainingOptions options, int examples, int referenceExamples)
-    {
-        int Steps(int count) => (count + options.BatchSize - 1) / options.BatchSize;
-        int epochs = (int)Math.Ceiling((double)Steps(referenceExamples) * options.Epochs / Steps(examples));
-        return options with { Epochs = epochs, EvalEveryEpochs = Math.Max(1, epochs / options.Epochs) };
-    }
-
     private DatasetPreparation.Splits PrepareData()
     {
         if (File.Exists(folder.TrainQuestions) && File.Exists(folder.DevQuestions) && File.Exists(folder.TestQuestions))
@@ -121,10 +112,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
     {
         if (File.Exists(folder.TeacherRationales)) return JsonLines.Read<Rationale>(folder.TeacherRationales);
         var teacher = TeacherFactory.Create(config, splits.Train.Concat(splits.Dev).ToList());
-        // The teacher sees a seeded subset of the training questions: scarce teacher data is the setting Mentor-KD is for.
-        var order = splits.Train.ToArray();
-        new Random(config.Seed + 17).Shuffle(order);
-        var asked = order.Take(config.Teacher.AnnotatedQuestions ?? order.Length).ToList();
+        var asked = DatasetPreparation.TeacherQuestions(config, splits.Train);
         observer.StageStarted("teacher", $"teacher annotation ({teacher.Name})", asked.Count);
         var rationales = new List<Rationale>();
         for (int i = 0; i < asked.Count; i++)
@@ -133,24 +121,15 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
             observer.StageProgress("teacher", i + 1, $"{rationales.Count(r => r.Correct)}/{rationales.Count} kept");
         }
         JsonLines.Write(folder.TeacherRationales, rationales);
-        var summary = Summarize(rationales);
+        var summary = AnnotationSummary.Of(rationales);
         observer.StageCompleted("teacher", $"{summary.Kept}/{summary.Rationales} rationales kept ({summary.KeptRate:P1}) for {asked.Count} questions");
         return rationales;
     }
 
-    private static AnnotationSummary Summarize(IReadOnlyList<Rationale> rationales) => new(
-        rationales.Select(r => r.QuestionId).Distinct().Count(), rationales.Count, rationales.Count(r => r.Correct),
-        rationales.Where(r => r.Correct).Select(r => r.QuestionId).Distinct().Count());
-
     private ITokenizer BuildTokenizer(DatasetPreparation.Splits splits, IReadOnlyList<Rationale> teacherRationales)
     {
         if (Directory.Exists(folder.Tokenizer)) return TokenizerFiles.Load(folder.Tokenizer);
-        // Built from what the models are trained on (training prompts and teacher targets); anything else is
-        // spelled in characters by the word tokenizer.
-        var byId = splits.Train.ToDictionary(q => q.Id);
-        var corpus = splits.Train.Select(CotFormat.Prompt)
-            .Concat(teacherRationales.Where(r => byId.ContainsKey(r.QuestionId)).Select(r => CotFormat.Target(r.Text, byId[r.QuestionId].Answer)));
-        ITokenizer tokenizer = config.Tokenizer == "char" ? CharTokenizer.FromCorpus(corpus) : WordTokenizer.FromCorpus(corpus, minCount: 3);
+        var tokenizer = RunTokenizer.Build(config, splits.Train, teacherRationales);
         tokenizer.Save(folder.Tokenizer);
         return tokenizer;
     }
@@ -219,13 +198,6 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         JsonLines.Write(folder.MentorRationales, rationales);
         observer.StageCompleted("augmentation", $"{rationales.Count(r => r.Correct)}/{rationales.Count} mentor rationales correct ({(rationales.Count == 0 ? 0 : (double)rationales.Count(r => r.Correct) / rationales.Count):P1})");
         return rationales;
-    }
-
-    private static AugmentationSummary SummarizeAugmentation(IReadOnlyList<Question> train, IReadOnlyList<Rationale> teacher, IReadOnlyList<Rationale> mentor)
-    {
-        var teacherCovered = teacher.Where(r => r.Correct).Select(r => r.QuestionId).ToHashSet();
-        var mentorCovered = mentor.Where(r => r.Correct).Select(r => r.QuestionId).ToHashSet();
-        return new AugmentationSummary(train.Count, mentor.Count, mentor.Count(r => r.Correct), mentorCovered.Count, mentorCovered.Count(id => !teacherCovered.Contains(id)));
     }
 
     private void Report(string stage, string message)

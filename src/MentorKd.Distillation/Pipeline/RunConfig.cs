@@ -29,6 +29,22 @@ public sealed record RunConfig
 
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(BaseDirectory, path));
 
+    /// <summary>This config with every file path made absolute, so it means the same wherever it is sent.</summary>
+    public RunConfig WithAbsolutePaths() => this with
+    {
+        Task = Task.Files is { } files
+            ? Task with
+            {
+                Files = files with
+                {
+                    TrainQuestions = files.TrainQuestions is { } train ? ResolvePath(train) : null,
+                    Test = files.Test is { } test ? ResolvePath(test) : null,
+                },
+            }
+            : Task,
+        Teacher = Teacher.File is { } file ? Teacher with { File = ResolvePath(file) } : Teacher,
+    };
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -101,7 +117,18 @@ public record ModelConfig
     public ReasoningTrainingOptions Training { get; init; } = new();
 }
 
-public sealed record StudentConfig : ModelConfig;
+public sealed record StudentConfig : ModelConfig
+{
+    /// <summary>Where a run through the services takes the mentor's soft labels from: "in_process" (the trainer loads
+    /// the mentor itself; fastest) or "mentor_server" (top-k log-probs over gRPC). The one-process pipeline always
+    /// computes them in process.</summary>
+    public string SoftLabels { get; init; } = SoftLabelSources.InProcess;
+}
+
+public static class SoftLabelSources
+{
+    public const string InProcess = "in_process", MentorServer = "mentor_server";
+}
 
 public sealed record AugmentationConfig
 {

@@ -46,6 +46,8 @@ public static class RunConfigValidator
 
         ValidateModel(config.Mentor, "mentor");
         ValidateModel(config.Student, "student");
+        Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer, "student.soft_labels",
+            $"must be {SoftLabelSources.InProcess} or {SoftLabelSources.MentorServer} (got '{config.Student.SoftLabels}').");
 
         var augmentation = config.Augmentation;
         Require(augmentation.SamplesPerQuestion >= 0, "augmentation.samples_per_question", $"must not be negative (got {augmentation.SamplesPerQuestion}).");

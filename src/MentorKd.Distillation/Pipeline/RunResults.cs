@@ -24,12 +24,23 @@ public sealed record RunResults
 /// <summary>Teacher annotation: questions asked, rationales written and kept (answer-correct).</summary>
 public sealed record AnnotationSummary(int QuestionsAnnotated, int Rationales, int Kept, int QuestionsWithAKeptRationale)
 {
+    public static AnnotationSummary Of(IReadOnlyList<Data.Rationale> rationales) => new(
+        rationales.Select(r => r.QuestionId).Distinct().Count(), rationales.Count, rationales.Count(r => r.Correct),
+        rationales.Where(r => r.Correct).Select(r => r.QuestionId).Distinct().Count());
+
     public double KeptRate => Rationales == 0 ? 0 : (double)Kept / Rationales;
 }
 
 /// <summary>Mentor augmentation: samples drawn for every training question, and how many were correct.</summary>
 public sealed record AugmentationSummary(int Questions, int Samples, int Correct, int QuestionsCovered, int QuestionsNewlyCovered)
 {
+    public static AugmentationSummary Of(IReadOnlyList<Data.Question> train, IReadOnlyList<Data.Rationale> teacher, IReadOnlyList<Data.Rationale> mentor)
+    {
+        var teacherCovered = teacher.Where(r => r.Correct).Select(r => r.QuestionId).ToHashSet();
+        var mentorCovered = mentor.Where(r => r.Correct).Select(r => r.QuestionId).ToHashSet();
+        return new AugmentationSummary(train.Count, mentor.Count, mentor.Count(r => r.Correct), mentorCovered.Count, mentorCovered.Count(id => !teacherCovered.Contains(id)));
+    }
+
     public double Yield => Samples == 0 ? 0 : (double)Correct / Samples;
 }
 

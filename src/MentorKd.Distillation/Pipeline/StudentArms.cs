@@ -1,3 +1,5 @@
+using MentorKd.Distillation.Training;
+
 namespace MentorKd.Distillation.Pipeline;
 
 /// <summary>The student variants one run compares, all with the same hyper-parameters, epochs and seeds.</summary>
@@ -19,6 +21,15 @@ public static class StudentArms
 
     public static bool UsesMentorRationales(string arm) => arm is MentorKd or NoSoftLabels;
     public static bool UsesSoftLabels(string arm) => arm is MentorKd or NoAugmentation;
+
+    /// <summary>Epochs on <paramref name="examples"/> that take as many steps as the configured epochs on
+    /// <paramref name="referenceExamples"/>, evaluated about as often as the other arms.</summary>
+    public static ReasoningTrainingOptions StepMatched(ReasoningTrainingOptions options, int examples, int referenceExamples)
+    {
+        int Steps(int count) => (Math.Max(1, count) + options.BatchSize - 1) / options.BatchSize;
+        int epochs = (int)Math.Ceiling((double)Steps(referenceExamples) * options.Epochs / Steps(examples));
+        return options with { Epochs = epochs, EvalEveryEpochs = Math.Max(1, epochs / options.Epochs) };
+    }
 
     public static string Title(string arm) => arm switch
     {

@@ -15,11 +15,17 @@ public static class TeacherFactory
         if (teacher.Kind == "simulated")
             return new SimulatedTeacher(SyntheticTasks.Get(config.Task.Name), teacher.ErrorRate, config.Seed);
 
-        var path = config.ResolvePath(teacher.File!);
-        IReadOnlyList<Rationale> recorded = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+        return new ReplayTeacher(ReadRecorded(config, knownQuestions), ReplayName(config));
+    }
+
+    public static string ReplayName(RunConfig config) => $"replay:{Path.GetFileName(config.Teacher.File)}";
+
+    /// <summary>A replay teacher's recorded rationales: our JSONL, or a Mentor-KD JSON file judged with the task's rule.</summary>
+    public static IReadOnlyList<Rationale> ReadRecorded(RunConfig config, IReadOnlyList<Question> knownQuestions)
+    {
+        var path = config.ResolvePath(config.Teacher.File!);
+        return path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
             ? JsonLines.Read<Rationale>(path)
-            : MentorKdJsonImport.ReadRationales(path, knownQuestions, RationaleSource.Teacher, $"replay:{Path.GetFileName(path)}",
-                AnswerRules.For(config.Task.Name).Extract);
-        return new ReplayTeacher(recorded, $"replay:{Path.GetFileName(path)}");
+            : MentorKdJsonImport.ReadRationales(path, knownQuestions, RationaleSource.Teacher, ReplayName(config), AnswerRules.For(config.Task.Name).Extract);
     }
 }

@@ -1,0 +1,158 @@
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using MassTransit;
+using MentorKd.Augmentation.Runs;
+using MentorKd.Contracts;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults;
+using MentorKd.Storage;
+
+namespace MentorKd.Augmentation.Grpc;
+
+/// <summary>
+/// Start, watch, list and cancel Mentor-KD runs, and read their reports. Starting stores the config and publishes
+/// RunSubmitted; the run state machine tracks the run and <see cref="RunWorker"/> does the work.
+/// </summary>
+public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
+    IBus bus, RunReportWriter reports) : Protos.V1.Runs.RunsBase
+{
+    public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
+    {
+        var token = context.CancellationToken;
+        RpcErrors.Require(!string.IsNullOrWhiteSpace(request.ConfigJson), "config_json", "is empty.");
+        var runId = Guid.NewGuid();
+        if (request.RunId.Length > 0) runId = ParseRunId(request.RunId);
+        var config = ParseConfig(request.ConfigJson);
+
+        if (await sagas.Load(runId) is { } existing && !existing.ToProto().Status.IsFinished()) return existing.ToProto();
+        var keys = new RunKeys(runId);
+        var json = JsonSerializer.Serialize(config, RunConfig.Json);
+        if (await store.StatAsync(keys.Config, token) is not null)
+        {
+            // The same run started again (after a restart or a failure) continues; a different config under its id would mix two runs.
+            var stored = await ReadTextAsync(keys.Config, token);
+            if (stored != json) RpcErrors.FailedPrecondition($"run_id: run {keys.Id} was started with a different config.");
+        }
+        else
+        {
+            using var content = new MemoryStream(Encoding.UTF8.GetBytes(json));
+            await store.PutAsync(keys.Config, content, token);
+        }
+        var submittedAt = DateTime.UtcNow;
+        await bus.Publish(new RunSubmitted(runId, config.Name, keys.Config, submittedAt), token);
+        return RunViews.Submitted(runId, config.Name, keys.Config, submittedAt);
+    }
+
+    public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
+    {
+        var runId = ParseRunId(request.RunId);
+        var run = await FindLiveAsync(runId, context.CancellationToken);
+        if (run is null)
+        {
+            // Not worked on by this process since it started: all there is to say is where the run stands.
+            var view = await FindAsync(runId);
+            await responseStream.WriteAsync(new RunEvent
+            {
+                RunId = view.RunId, Kind = view.Status.IsFinished() ? RunEventKind.RunEnded : RunEventKind.StageProgress, Status = view.Status,
+                Message = view.Error, AtUnixMs = view.UpdatedAtUnixMs,
+            }, context.CancellationToken);
+            return;
+        }
+
+        int position = 0;
+        while (true)
+        {
+            var changed = run.Feed.Changed;
+            var events = run.Feed.From(position);
+            foreach (var e in events) await responseStream.WriteAsync(e, context.CancellationToken);
+            position += events.Count;
+            if (events.Count > 0 && events[^1].Kind == RunEventKind.RunEnded) return;
+            await changed.WaitAsync(context.CancellationToken);
+        }
+    }
+
+    public override async Task<Run> GetRun(GetRunRequest request, ServerCallContext context) => await FindAsync(ParseRunId(request.RunId));
+
+    public override async Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
+    {
+        var response = new ListRunsResponse();
+        foreach (var id in await query.Find(new AllRunsQuery()))
+            if (await sagas.Load(id) is { } state) response.Runs.Add(state.ToProto());
+        var ordered = response.Runs.OrderByDescending(r => r.SubmittedAtUnixMs).ToList();
+        response.Runs.Clear();
+        response.Runs.AddRange(ordered);
+        return response;
+    }
+
+    public override async Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context)
+    {
+        var runId = ParseRunId(request.RunId);
+        var view = await FindAsync(runId);
+        if (view.Status.IsFinished()) return view;
+        await bus.Publish(new RunCancellationRequested(runId, request.Reason.Length > 0 ? request.Reason : "cancelled by a client"), context.CancellationToken);
+        live.Cancel(runId); // at once when the run is worked on here; the event reaches any other worker
+        return view;
+    }
+
+    public override async Task<Protos.V1.RunReport> GetReport(GetReportRequest request, ServerCallContext context)
+    {
+        var runId = ParseRunId(request.RunId);
+        var report = await reports.ReadAsync(new RunKeys(runId), context.CancellationToken);
+        if (report is not null) return report;
+        var view = await FindAsync(runId);
+        RpcErrors.FailedPrecondition($"run_id: run {view.RunId} has no report yet (status {view.Status}).");
+        return null!;
+    }
+
+    /// <summary>The run as worked on here. A run just started may still have its RunSubmitted in flight: give it a moment.</summary>
+    private async Task<LiveRun?> FindLiveAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var started = await store.StatAsync(new RunKeys(runId).Config, cancellationToken) is not null;
+        for (int attempt = 0; ; attempt++)
+        {
+            if (live.Find(runId) is { } run) return run;
+            if (!started || attempt == 100 || await sagas.Load(runId) is { } state && state.ToProto().Status.IsFinished()) return null;
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    private async Task<Run> FindAsync(Guid runId)
+    {
+        if (await sagas.Load(runId) is { } state) return state.ToProto();
+        var keys = new RunKeys(runId);
+        if (live.Find(runId) is not null) return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config };
+        RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
+        return null!;
+    }
+
+    private static Guid ParseRunId(string runId)
+    {
+        RpcErrors.Require(Guid.TryParse(runId, out var id) && id != Guid.Empty, "run_id", $"'{runId}' is not a run id (a UUID).");
+        return id;
+    }
+
+    /// <summary>The config as the run will use it: validated (errors name the field) and with absolute file paths.</summary>
+    private static RunConfig ParseConfig(string json)
+    {
+        try
+        {
+            var config = RunConfig.Parse(json, Environment.CurrentDirectory);
+            RunConfigValidator.Validate(config);
+            return config.WithAbsolutePaths();
+        }
+        catch (ConfigException e)
+        {
+            RpcErrors.InvalidArgument($"config_json.{e.Field}", e.Message.Replace($"config: {e.Field}: ", ""));
+            throw;
+        }
+    }
+
+    private async Task<string> ReadTextAsync(string key, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer, cancellationToken);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

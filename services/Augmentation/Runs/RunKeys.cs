@@ -1,0 +1,30 @@
+namespace MentorKd.Augmentation.Runs;
+
+/// <summary>Where one run keeps its objects: runs/{runId}/datasets/…, …/tokenizer/, …/checkpoints/{job}/…, …/reports/…,
+/// plus …/stages/{stage}.json, written last by each stage, which is how a restarted run knows what is done.</summary>
+public sealed record RunKeys(Guid RunId)
+{
+    public string Id => RunId.ToString("D");
+    public string Root => $"runs/{Id}/";
+    public string Config => Root + "config.json";
+    public string TrainQuestions => Root + "datasets/train-questions.jsonl";
+    public string DevQuestions => Root + "datasets/dev-questions.jsonl";
+    public string TestQuestions => Root + "datasets/test-questions.jsonl";
+    public string TeacherRationales => Root + "datasets/teacher-rationales.jsonl";
+    public string MentorRationales => Root + "datasets/mentor-rationales.jsonl";
+    public string Tokenizer => Root + "tokenizer/";
+    public string Reports => Root + "reports/";
+    public string Report => Reports + "report.md";
+    public string Results => Reports + "results.json";
+    public string Lineage => Reports + "lineage.json";
+
+    public string Checkpoints(string job) => Root + $"checkpoints/{job}/";
+    public string Evaluation(string job) => Reports + $"evaluations/{job}.test.jsonl";
+    public string Stage(string stage) => Root + $"stages/{stage}.json";
+
+    /// <summary>Registry ids of the run's datasets, so they can also be read through the Datasets API.</summary>
+    public string DatasetId(string name) => $"{Id}.{name}";
+
+    /// <summary>Trainer job ids: stable per run and job, so a restarted run finds (or resumes) the same job.</summary>
+    public string TrainingJobId(string job) => $"{Id}-{job}";
+}

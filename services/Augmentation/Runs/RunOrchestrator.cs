@@ -1,0 +1,269 @@
+using System.Text;
+using Grpc.Core;
+using MassTransit;
+using MentorKd.Augmentation.Datasets;
+using MentorKd.Contracts;
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.ModelServing;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using Microsoft.Extensions.Options;
+using Question = MentorKd.Distillation.Data.Question;
+using Rationale = MentorKd.Distillation.Data.Rationale;
+
+namespace MentorKd.Augmentation.Runs;
+
+/// <summary>
+/// Drives one Mentor-KD run through the five services: data → teacher-gateway annotation (answer-filtered) →
+/// tokenizer → trainer (mentor) → mentor-server load → mentor augmentation → trainer (every student arm) →
+/// evaluator → report. Each stage publishes its completion event for the run state machine and leaves a stage
+/// record in the store; a run started again (after a crash or restart) skips every stage that has one, and the
+/// trainer resumes unfinished jobs from their last epoch.
+/// </summary>
+public sealed class RunOrchestrator(
+    LiveRun run,
+    IObjectStore store,
+    DatasetRegistry registry,
+    DatasetAugmenter augmenter,
+    TrainingJobs trainingJobs,
+    RunReportWriter reportWriter,
+    Protos.V1.TeacherGateway.TeacherGatewayClient teacher,
+    Protos.V1.MentorServer.MentorServerClient mentor,
+    Protos.V1.Evaluator.EvaluatorClient evaluator,
+    IBus bus,
+    IOptions<AugmentationOptions> options,
+    ILogger<RunOrchestrator> logger)
+{
+    public const string MentorJob = "mentor";
+
+    private readonly RunKeys _keys = new(run.RunId);
+    private readonly RunStageRecords _stages = new(store, new RunKeys(run.RunId));
+    private string _stage = "config";
+    private RunStatus _status = RunStatus.AnnotatingTeacher;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var id = run.RunId;
+        try
+        {
+            var config = await LoadConfigAsync(cancellationToken);
+            var data = await PrepareDataAsync(config, cancellationToken);
+            var splits = await ReadSplitsAsync(cancellationToken);
+            var teacherStage = await AnnotateAsync(config, splits.Train, cancellationToken);
+            await bus.Publish(new TeacherAnnotationCompleted(id, _keys.TeacherRationales, teacherStage.Rationales, teacherStage.Kept), cancellationToken);
+            await BuildTokenizerAsync(config, splits.Train, cancellationToken);
+
+            Enter(RunStatus.TrainingMentor);
+            var mentorJob = await trainingJobs.TrainAsync(_keys, _stages, MentorJob, TrainingRole.Mentor, config.Mentor, config.Mentor.Training, config.ContextLength,
+                [_keys.TeacherRationales], softLabels: null, Report, cancellationToken);
+            await bus.Publish(new MentorTrainingCompleted(id, mentorJob.CheckpointKey, mentorJob.DevAccuracy), cancellationToken);
+
+            // A run that already has its report only replays its events (the state machine may be new, after a restart).
+            bool complete = await store.StatAsync(_keys.Report, cancellationToken) is not null;
+            Enter(RunStatus.LoadingMentor);
+            if (!complete) await LoadMentorAsync(mentorJob, cancellationToken);
+            await bus.Publish(new Contracts.MentorLoaded(id, mentorJob.CheckpointKey), cancellationToken);
+
+            Enter(RunStatus.Augmenting);
+            var augmentation = await AugmentAsync(config, cancellationToken);
+            await bus.Publish(new AugmentationCompleted(id, _keys.MentorRationales, augmentation.Samples, augmentation.Correct), cancellationToken);
+
+            Enter(RunStatus.TrainingStudents);
+            var students = new List<(string Arm, TrainingStage Job)>();
+            foreach (var arm in config.Arms)
+                students.Add((arm, await TrainStudentAsync(config, arm, mentorJob, teacherStage, augmentation, cancellationToken)));
+            await bus.Publish(new StudentTrainingCompleted(id, students.Select(s => s.Job.CheckpointKey).ToList()), cancellationToken);
+
+            Enter(RunStatus.Evaluating);
+            var evaluations = new Dictionary<string, EvaluationStage>();
+            foreach (var (job, training, tokens, batch) in students.Select(s => (s.Arm, s.Job, config.Student.Training.EvalMaxNewTokens, config.Student.Training.EvalBatchSize))
+                         .Prepend((MentorJob, mentorJob, config.Mentor.Training.EvalMaxNewTokens, config.Mentor.Training.EvalBatchSize)))
+                evaluations[job] = await EvaluateAsync(job, training, tokens, batch, cancellationToken);
+
+            _stage = "report";
+            var results = complete
+                ? await reportWriter.ReadResultsAsync(_keys, cancellationToken)
+                : await reportWriter.WriteAsync(_keys, config, data, splits, teacherStage, mentorJob, augmentation, students, evaluations, cancellationToken);
+            Report(RunEventKind.StageCompleted, $"report at {_keys.Report}");
+            await bus.Publish(new EvaluationCompleted(id, _keys.Report), cancellationToken);
+            End(RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogInformation("Run {Run} cancelled during {Stage}", id, _stage);
+            End(RunStatus.Cancelled, $"cancelled during {_stage}");
+        }
+        catch (Exception e)
+        {
+            var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+            logger.LogError(e, "Run {Run} failed during {Stage}", id, _stage);
+            await bus.Publish(new RunFailed(id, _stage, reason), CancellationToken.None);
+            End(RunStatus.Failed, $"{_stage}: {reason}");
+        }
+    }
+
+    private async Task<RunConfig> LoadConfigAsync(CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await store.GetAsync(_keys.Config, buffer, cancellationToken);
+        // The Runs API validated the config and made its paths absolute before storing it.
+        return RunConfig.Parse(Encoding.UTF8.GetString(buffer.ToArray()), Environment.CurrentDirectory);
+    }
+
+    private async Task<DataStage> PrepareDataAsync(RunConfig config, CancellationToken cancellationToken)
+    {
+        _stage = "data";
+        if (await _stages.FindAsync<DataStage>(_stage, cancellationToken) is { } done) return done;
+        Report(RunEventKind.StageStarted, $"preparing {config.Task.Name} questions ({config.Task.Source})");
+        var startedAt = DateTime.UtcNow;
+        var splits = DatasetPreparation.Prepare(config);
+        foreach (var (name, key, rows) in new[] { ("train", _keys.TrainQuestions, splits.Train), ("dev", _keys.DevQuestions, splits.Dev), ("test", _keys.TestQuestions, splits.Test) })
+        {
+            await registry.WriteRowsAsync(key, rows, cancellationToken);
+            await registry.RegisterAsync(_keys.DatasetId(name), DatasetRegistry.Questions, key, null, $"{config.Task.Source}:{config.Task.Name}(seed={config.Seed})", allowEmpty: false, cancellationToken);
+        }
+        var stage = new DataStage(splits.Train.Count, splits.Dev.Count, splits.Test.Count, startedAt);
+        await _stages.SaveAsync(_stage, stage, cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{stage.Train} train / {stage.Dev} dev / {stage.Test} test questions");
+        return stage;
+    }
+
+    private async Task<DatasetPreparation.Splits> ReadSplitsAsync(CancellationToken cancellationToken) => new(
+        await registry.ReadRowsAsync<Question>(_keys.TrainQuestions, cancellationToken),
+        await registry.ReadRowsAsync<Question>(_keys.DevQuestions, cancellationToken),
+        await registry.ReadRowsAsync<Question>(_keys.TestQuestions, cancellationToken));
+
+    private async Task<TeacherStage> AnnotateAsync(RunConfig config, IReadOnlyList<Question> train, CancellationToken cancellationToken)
+    {
+        _stage = "teacher";
+        if (await _stages.FindAsync<TeacherStage>(_stage, cancellationToken) is { } done) return done;
+        var asked = DatasetPreparation.TeacherQuestions(config, train);
+        Report(RunEventKind.StageStarted, $"teacher annotation: {asked.Count} questions × {config.Teacher.RationalesPerQuestion}", total: asked.Count);
+        var rationales = new List<Rationale>();
+        int questionsBefore = 0;
+        foreach (var chunk in asked.Chunk(options.Value.QuestionsPerCall))
+        {
+            var request = new AnnotateRequest { RationalesPerQuestion = config.Teacher.RationalesPerQuestion };
+            request.Questions.AddRange(chunk.Select(q => q.ToProto()));
+            using var call = teacher.Annotate(request, cancellationToken: cancellationToken);
+            int answered = 0;
+            await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                rationales.Add(response.Rationale.ToRecord());
+                if (response.QuestionsDone != answered)
+                {
+                    answered = response.QuestionsDone;
+                    Report(RunEventKind.StageProgress, $"{rationales.Count(r => r.Correct)}/{rationales.Count} kept", questionsBefore + answered, asked.Count);
+                }
+            }
+            questionsBefore += chunk.Length;
+        }
+        // Every rationale is stored, judged; training uses only the answer-correct ones (Mentor-KD's filter).
+        await registry.WriteRowsAsync(_keys.TeacherRationales, rationales, cancellationToken);
+        var name = rationales.FirstOrDefault()?.Producer ?? "teacher-gateway";
+        await registry.RegisterAsync(_keys.DatasetId("teacher"), DatasetRegistry.Rationales, _keys.TeacherRationales, _keys.DatasetId("train"), name, allowEmpty: true, cancellationToken);
+        var stage = new TeacherStage(name, asked.Count, rationales.Count, rationales.Count(r => r.Correct));
+        await _stages.SaveAsync(_stage, stage, cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{stage.Kept}/{stage.Rationales} rationales kept for {stage.Questions} questions ({name})");
+        return stage;
+    }
+
+    private async Task BuildTokenizerAsync(RunConfig config, IReadOnlyList<Question> train, CancellationToken cancellationToken)
+    {
+        _stage = "tokenizer";
+        if (await _stages.FindAsync<TokenizerStage>(_stage, cancellationToken) is not null) return;
+        var teacherRationales = await registry.ReadRowsAsync<Rationale>(_keys.TeacherRationales, cancellationToken);
+        var tokenizer = RunTokenizer.Build(config, train, teacherRationales);
+        var folder = Path.Combine(options.Value.WorkRoot, _keys.Id, "tokenizer");
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        tokenizer.Save(folder);
+        var uploaded = await store.UploadAsync(folder, _keys.Tokenizer, cancellationToken);
+        await _stages.SaveAsync(_stage, new TokenizerStage(config.Tokenizer, tokenizer.VocabSize, uploaded.Sha256), cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{config.Tokenizer} tokenizer, {tokenizer.VocabSize} tokens");
+    }
+
+    private async Task LoadMentorAsync(TrainingStage mentorJob, CancellationToken cancellationToken)
+    {
+        _stage = "mentor-load";
+        Report(RunEventKind.StageStarted, $"mentor-server loads {mentorJob.CheckpointKey}");
+        var info = await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = mentorJob.CheckpointKey }, cancellationToken: cancellationToken);
+        Report(RunEventKind.StageCompleted, $"mentor loaded: {info.Parameters / 1e6:F2}M parameters, {info.Dtype} on {info.Device}");
+    }
+
+    private async Task<AugmentationStage> AugmentAsync(RunConfig config, CancellationToken cancellationToken)
+    {
+        _stage = "augmentation";
+        if (await _stages.FindAsync<AugmentationStage>(_stage, cancellationToken) is { } done) return done;
+        var a = config.Augmentation;
+        var train = await registry.FindAsync(_keys.DatasetId("train"), cancellationToken)
+            ?? throw new InvalidOperationException($"dataset {_keys.DatasetId("train")} is missing from the registry.");
+        AugmentationStage stage;
+        if (a.SamplesPerQuestion == 0)
+        {
+            await registry.WriteRowsAsync(_keys.MentorRationales, Array.Empty<Rationale>(), cancellationToken);
+            await registry.RegisterAsync(_keys.DatasetId("mentor"), DatasetRegistry.Rationales, _keys.MentorRationales, train.DatasetId, "none", allowEmpty: true, cancellationToken);
+            stage = new AugmentationStage(0, 0, 0, "none");
+        }
+        else
+        {
+            Report(RunEventKind.StageStarted, $"mentor augmentation: {a.SamplesPerQuestion} samples × {train.Rows} questions (T={a.Temperature}, top-k {a.TopK})", total: train.Rows);
+            var sampling = new SamplingParameters { Temperature = a.Temperature, TopK = a.TopK, TopP = a.TopP, MaxNewTokens = a.MaxNewTokens, Seed = config.Seed };
+            var outcome = await augmenter.AugmentAsync(train, _keys.DatasetId("mentor"), _keys.MentorRationales, a.SamplesPerQuestion, sampling, keepIncorrect: false,
+                questions => Report(RunEventKind.StageProgress, "", questions, train.Rows), cancellationToken);
+            stage = new AugmentationStage(outcome.Samples, outcome.Correct, outcome.QuestionsCovered, outcome.Dataset.Producer ?? "mentor");
+        }
+        await _stages.SaveAsync(_stage, stage, cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{stage.Correct}/{stage.Samples} mentor rationales correct, {stage.QuestionsCovered} questions covered");
+        return stage;
+    }
+
+    private Task<TrainingStage> TrainStudentAsync(RunConfig config, string arm, TrainingStage mentorJob, TeacherStage teacher, AugmentationStage augmentation,
+        CancellationToken cancellationToken)
+    {
+        _stage = arm;
+        bool augmented = StudentArms.UsesMentorRationales(arm), soft = StudentArms.UsesSoftLabels(arm);
+        var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : Distillation.Training.KnowledgeDistillationMode.None };
+        if (arm == StudentArms.FineTuneCotStepMatched)
+            training = StudentArms.StepMatched(training, teacher.Kept, teacher.Kept + augmentation.Correct);
+        SoftLabelSource? softLabels = !soft ? null
+            : config.Student.SoftLabels == SoftLabelSources.MentorServer
+                ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
+                : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = mentorJob.CheckpointKey };
+        string[] rationales = augmented ? [_keys.TeacherRationales, _keys.MentorRationales] : [_keys.TeacherRationales];
+        return trainingJobs.TrainAsync(_keys, _stages, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, softLabels, Report, cancellationToken);
+    }
+
+    private async Task<EvaluationStage> EvaluateAsync(string job, TrainingStage training, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
+    {
+        _stage = "evaluation";
+        var name = $"evaluation-{job}";
+        if (await _stages.FindAsync<EvaluationStage>(name, cancellationToken) is { } done) return done;
+        Report(RunEventKind.StageStarted, $"evaluating {job} on the test set");
+        var report = await evaluator.EvaluateAsync(new EvaluateRequest
+        {
+            CheckpointKey = training.CheckpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
+        }, cancellationToken: cancellationToken);
+        var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256);
+        await _stages.SaveAsync(name, stage, cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{job}: test accuracy {report.Accuracy:P1} ({report.Correct}/{report.Total})");
+        return stage;
+    }
+
+    private void Enter(RunStatus status) => _status = status;
+
+    private void Report(RunEventKind kind, string message, double done = 0, double total = 0, TrainingProgress? training = null) =>
+        run.Feed.Append(new RunEvent { Kind = kind, Stage = _stage, Message = message, Done = done, Total = total, Training = training, Status = _status });
+
+    private void Report(string stage, RunEventKind kind, string message, double done, double total, TrainingProgress? training)
+    {
+        _stage = stage;
+        Report(kind, message, done, total, training);
+    }
+
+    private void End(RunStatus status, string message)
+    {
+        _status = status;
+        Report(RunEventKind.RunEnded, message);
+    }
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using MentorKd.Distillation.Data;
+using MentorKd.Storage;
+
+namespace MentorKd.Augmentation.Runs;
+
+/// <summary>What each finished stage of a run produced, one small JSON object per stage under runs/{id}/stages/.
+/// A stage writes its record after its outputs, so a record's presence means the stage is complete.</summary>
+public sealed class RunStageRecords(IObjectStore store, RunKeys keys)
+{
+    public async Task<T?> FindAsync<T>(string stage, CancellationToken cancellationToken) where T : class
+    {
+        var key = keys.Stage(stage);
+        if (await store.StatAsync(key, cancellationToken) is null) return null;
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer, cancellationToken);
+        return JsonSerializer.Deserialize<T>(buffer.ToArray(), JsonLines.Options);
+    }
+
+    public async Task SaveAsync<T>(string stage, T record, CancellationToken cancellationToken)
+    {
+        using var json = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(record, JsonLines.Options));
+        await store.PutAsync(keys.Stage(stage), json, cancellationToken);
+    }
+}
+
+public sealed record DataStage(int Train, int Dev, int Test, DateTime StartedAt);
+
+public sealed record TeacherStage(string Teacher, int Questions, int Rationales, int Kept);
+
+public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256);
+
+/// <summary>A finished trainer job: its best checkpoint and per-epoch history.</summary>
+public sealed record TrainingStage(string JobId, string CheckpointKey, string CheckpointSha256, long CheckpointBytes, string OutcomeKey,
+    int Examples, long Parameters, double DevAccuracy, double TestAccuracy, int SelectedEpoch, IReadOnlyList<string> TrainedOn, string? SoftLabelsFrom);
+
+public sealed record AugmentationStage(int Samples, int Correct, int QuestionsCovered, string Producer);
+
+public sealed record EvaluationStage(string Job, double Accuracy, int Correct, int Total, string ReportKey, string ReportSha256);

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Net.Client;
+using MentorKd.Augmentation.Extensions;
+using MentorKd.Evaluator.Extensions;
+using MentorKd.MentorServer.Extensions;
+using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.TeacherGateway.Extensions;
+using MentorKd.Trainer.Extensions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MentorKd.Embedded;
+
+/// <summary>
+/// The teacher-gateway, mentor-server, augmentation, trainer and evaluator services in one process, on one loopback
+/// port: the same extension methods as their own hosts, configured for one machine (MassTransit's in-memory
+/// transport, the filesystem store, every service's address pointing back at this process). Clients talk to it
+/// through real gRPC channels, exactly as they would to the distributed platform.
+/// </summary>
+public sealed class EmbeddedPlatform : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private EmbeddedPlatform(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes });
+    }
+
+    public Uri Address { get; }
+    public GrpcChannel Channel { get; }
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<EmbeddedPlatform> StartAsync(EmbeddedPlatformOptions options, CancellationToken cancellationToken = default)
+    {
+        var root = Path.GetFullPath(options.DataRoot);
+        Directory.CreateDirectory(root);
+        int port = options.Port != 0 ? options.Port : FreeLoopbackPort();
+        var address = new Uri($"http://127.0.0.1:{port}");
+
+        // The content root is the data folder, so no service's appsettings.json is picked up by accident.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Embedded", Args = [] });
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Configuration.AddInMemoryCollection(Settings(options, root, address));
+
+        builder.AddServiceDefaults();
+        builder.AddTeacherGateway();
+        builder.AddMentorServer();
+        builder.AddAugmentation();
+        builder.AddTrainer();
+        builder.AddEvaluator();
+        builder.AddMessaging(bus => bus.AddAugmentationMessaging());
+
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapTeacherGateway();
+        app.MapMentorServer();
+        app.MapAugmentation();
+        app.MapTrainer();
+        app.MapEvaluator();
+        await app.StartAsync(cancellationToken);
+        return new EmbeddedPlatform(app, address);
+    }
+
+    private static Dictionary<string, string?> Settings(EmbeddedPlatformOptions options, string root, Uri address)
+    {
+        string self = address.ToString().TrimEnd('/'), threads = options.Threads.ToString(CultureInfo.InvariantCulture);
+        return new Dictionary<string, string?>
+        {
+            ["ObjectStore:Kind"] = "filesystem",
+            ["ObjectStore:Root"] = Path.Combine(root, "objects"),
+            ["Messaging:Transport"] = MessagingOptions.InMemory,
+            ["TeacherGateway:Kind"] = options.TeacherKind,
+            ["TeacherGateway:ErrorRate"] = options.TeacherErrorRate.ToString(CultureInfo.InvariantCulture),
+            ["TeacherGateway:Seed"] = options.TeacherSeed.ToString(CultureInfo.InvariantCulture),
+            ["TeacherGateway:ReplayFile"] = options.TeacherReplayFile,
+            ["MentorServer:CacheRoot"] = Path.Combine(root, "mentor-server"),
+            ["MentorServer:Device"] = options.Device,
+            ["MentorServer:Threads"] = threads,
+            ["Evaluator:CacheRoot"] = Path.Combine(root, "evaluator"),
+            ["Evaluator:Device"] = options.Device,
+            ["Evaluator:Threads"] = threads,
+            ["Trainer:WorkRoot"] = Path.Combine(root, "trainer"),
+            ["Trainer:Device"] = options.Device,
+            ["Trainer:Threads"] = threads,
+            ["Augmentation:WorkRoot"] = Path.Combine(root, "augmentation"),
+            ["Augmentation:MentorServerAddress"] = self,
+            ["Augmentation:TeacherGatewayAddress"] = self,
+            ["Augmentation:TrainerAddress"] = self,
+            ["Augmentation:EvaluatorAddress"] = self,
+        };
+    }
+
+    // Chosen before Kestrel binds so the services' own clients can be pointed at it; the window for a clash is tiny.
+    private static int FreeLoopbackPort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace MentorKd.Embedded;
+
+/// <summary>How the embedded platform is set up: one data folder for everything it stores, and the offline teacher.</summary>
+public sealed record EmbeddedPlatformOptions
+{
+    /// <summary>Holds objects/ (the filesystem store), trainer/ (job workspaces) and the services' caches.</summary>
+    public required string DataRoot { get; init; }
+    /// <summary>"simulated" or "replay" (then <see cref="TeacherReplayFile"/>, JSONL of rationales).</summary>
+    public string TeacherKind { get; init; } = "simulated";
+    public double TeacherErrorRate { get; init; } = 0.15;
+    public int TeacherSeed { get; init; } = 42;
+    public string? TeacherReplayFile { get; init; }
+    public string Device { get; init; } = "cpu";
+    /// <summary>Torch threads; 0 = the library's default.</summary>
+    public int Threads { get; init; }
+    /// <summary>Loopback port the services listen on; 0 = a free one.</summary>
+    public int Port { get; init; }
+    /// <summary>Minimum level of the services' console logs (progress goes through the Runs API instead).</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+}

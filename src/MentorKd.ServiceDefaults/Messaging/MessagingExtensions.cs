@@ -1,0 +1,39 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace MentorKd.ServiceDefaults.Messaging;
+
+/// <summary>MassTransit for a host: the transport from the "Messaging" section, the consumers and sagas the host's
+/// services bring. Called once per host (MassTransit allows one bus per container), which is why services hand in
+/// their registrations instead of calling AddMassTransit themselves: the embedded host combines all of them.</summary>
+public static class MessagingExtensions
+{
+    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder, params Action<IBusRegistrationConfigurator>[] registrations)
+    {
+        builder.Services.AddValidatedOptions<MessagingOptions>("Messaging");
+        // The transport decides how the bus is built, so it is read now; its settings are read when the bus starts.
+        var transport = builder.Configuration.GetValue<string>("Messaging:Transport") ?? MessagingOptions.InMemory;
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetKebabCaseEndpointNameFormatter();
+            foreach (var register in registrations) register(bus);
+            if (transport == MessagingOptions.RabbitMq)
+                bus.UsingRabbitMq((context, rabbit) =>
+                {
+                    var options = context.GetRequiredService<IOptions<MessagingOptions>>().Value;
+                    rabbit.Host(options.Host, (ushort)options.Port, options.VirtualHost, host =>
+                    {
+                        host.Username(options.Username);
+                        host.Password(options.Password);
+                    });
+                    rabbit.ConfigureEndpoints(context);
+                });
+            else
+                bus.UsingInMemory((context, memory) => memory.ConfigureEndpoints(context));
+        });
+        return builder;
+    }
+}

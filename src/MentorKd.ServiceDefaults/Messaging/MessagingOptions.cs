@@ -1,0 +1,19 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MentorKd.ServiceDefaults.Messaging;
+
+/// <summary>"Messaging" configuration section: which MassTransit transport carries the platform's events.</summary>
+public sealed record MessagingOptions
+{
+    public const string InMemory = "in-memory", RabbitMq = "rabbitmq";
+
+    /// <summary>"in-memory" (embedded: every service in one process) or "rabbitmq" (distributed).</summary>
+    [Required, RegularExpression("^(in-memory|rabbitmq)$", ErrorMessage = "Messaging:Transport must be in-memory or rabbitmq.")]
+    public string Transport { get; init; } = InMemory;
+
+    public string Host { get; init; } = "localhost";
+    [Range(1, 65535)] public int Port { get; init; } = 5672;
+    public string VirtualHost { get; init; } = "/";
+    public string Username { get; init; } = "guest";
+    public string Password { get; init; } = "guest";
+}
