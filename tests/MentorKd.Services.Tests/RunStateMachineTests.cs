@@ -102,4 +102,33 @@ public class RunStateMachineTests
         Assert.Equal("mentor_training", saga.Sagas.Contains(failing)!.FailedStage);
         Assert.Equal("FailedState", saga.Sagas.Contains(failing)!.CurrentState);
     }
+
+    [Fact]
+    public async Task Submitting_a_failed_run_again_retries_it_but_a_completed_run_stays_completed()
+    {
+        var (provider, harness, saga) = await Start();
+        await using var _ = provider;
+        var id = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(id, "retry", "k", DateTime.UtcNow));
+        await harness.Bus.Publish(new RunFailed(id, "teacher", "gateway unreachable"));
+        Assert.NotNull(await saga.Exists(id, x => x.FailedState));
+
+        await harness.Bus.Publish(new RunSubmitted(id, "retry", "k", DateTime.UtcNow));
+        Assert.NotNull(await saga.Exists(id, x => x.AnnotatingTeacher));
+        Assert.Null(saga.Sagas.Contains(id)!.FailureReason);
+
+        var done = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(done, "done", "k", DateTime.UtcNow));
+        foreach (var message in new object[]
+                 {
+                     new TeacherAnnotationCompleted(done, "t", 1, 1), new MentorTrainingCompleted(done, "m", 1), new MentorLoaded(done, "m"),
+                     new AugmentationCompleted(done, "a", 1, 1), new StudentTrainingCompleted(done, ["s"]), new EvaluationCompleted(done, "r"),
+                 })
+            await harness.Bus.Publish(message);
+        Assert.NotNull(await saga.Exists(done, x => x.Completed));
+        await harness.Bus.Publish(new RunSubmitted(done, "done", "k", DateTime.UtcNow));
+        for (int i = 0; i < 200 && saga.Consumed.Select<RunSubmitted>(x => x.Context.Message.CorrelationId == done).Count() < 2; i++) await Task.Delay(25);
+        Assert.Equal(2, saga.Consumed.Select<RunSubmitted>(x => x.Context.Message.CorrelationId == done).Count());
+        Assert.Equal("Completed", saga.Sagas.Contains(done)!.CurrentState);
+    }
 }

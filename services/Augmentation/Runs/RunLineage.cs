@@ -26,17 +26,18 @@ public static class RunLineage
             };
             entries.Add(Entry(name, record.Key, record.Sha256, record.SizeBytes, record.Producer ?? "", derivedFrom));
         }
-        entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, 0, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)", ["train-questions", "teacher-rationales"]));
+        entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, tokenizer.Bytes, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)", ["train-questions", "teacher-rationales"]));
         names[keys.Tokenizer] = "tokenizer";
 
         foreach (var (job, stage) in students.Prepend((RunOrchestrator.MentorJob, mentor)))
         {
             var inputs = stage.TrainedOn.Select(k => names.GetValueOrDefault(k, k)).Append("tokenizer").Append("dev-questions").ToList();
             if (stage.SoftLabelsFrom is { } soft) inputs.Add(soft == mentor.CheckpointKey ? "checkpoint:mentor" : soft);
-            entries.Add(Entry($"checkpoint:{job}", stage.CheckpointKey, stage.CheckpointSha256, stage.CheckpointBytes, $"trainer job {stage.JobId}", inputs));
+            var producer = $"trainer job {stage.JobId}" + (stage.SoftLabelsVia is { } via ? $", soft labels {via}" : "");
+            entries.Add(Entry($"checkpoint:{job}", stage.CheckpointKey, stage.CheckpointSha256, stage.CheckpointBytes, producer, inputs));
         }
         foreach (var (job, evaluation) in evaluations)
-            entries.Add(Entry($"evaluation:{job}", evaluation.ReportKey, evaluation.ReportSha256, 0, "evaluator", [$"checkpoint:{job}", "test-questions"]));
+            entries.Add(Entry($"evaluation:{job}", evaluation.ReportKey, evaluation.ReportSha256, evaluation.ReportBytes, "evaluator", [$"checkpoint:{job}", "test-questions"]));
         return entries;
     }
 

@@ -56,7 +56,7 @@ public sealed class RunOrchestrator(
 
             Enter(RunStatus.TrainingMentor);
             var mentorJob = await trainingJobs.TrainAsync(_keys, _stages, MentorJob, TrainingRole.Mentor, config.Mentor, config.Mentor.Training, config.ContextLength,
-                [_keys.TeacherRationales], softLabels: null, Report, cancellationToken);
+                [_keys.TeacherRationales], softLabels: null, softLabelsCheckpoint: null, Report, cancellationToken);
             await bus.Publish(new MentorTrainingCompleted(id, mentorJob.CheckpointKey, mentorJob.DevAccuracy), cancellationToken);
 
             // A run that already has its report only replays its events (the state machine may be new, after a restart).
@@ -173,13 +173,14 @@ public sealed class RunOrchestrator(
     {
         _stage = "tokenizer";
         if (await _stages.FindAsync<TokenizerStage>(_stage, cancellationToken) is not null) return;
+        Report(RunEventKind.StageStarted, $"building the {config.Tokenizer} tokenizer");
         var teacherRationales = await registry.ReadRowsAsync<Rationale>(_keys.TeacherRationales, cancellationToken);
         var tokenizer = RunTokenizer.Build(config, train, teacherRationales);
         var folder = Path.Combine(options.Value.WorkRoot, _keys.Id, "tokenizer");
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         tokenizer.Save(folder);
         var uploaded = await store.UploadAsync(folder, _keys.Tokenizer, cancellationToken);
-        await _stages.SaveAsync(_stage, new TokenizerStage(config.Tokenizer, tokenizer.VocabSize, uploaded.Sha256), cancellationToken);
+        await _stages.SaveAsync(_stage, new TokenizerStage(config.Tokenizer, tokenizer.VocabSize, uploaded.Sha256, uploaded.Size), cancellationToken);
         Report(RunEventKind.StageCompleted, $"{config.Tokenizer} tokenizer, {tokenizer.VocabSize} tokens");
     }
 
@@ -231,7 +232,7 @@ public sealed class RunOrchestrator(
                 ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
                 : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = mentorJob.CheckpointKey };
         string[] rationales = augmented ? [_keys.TeacherRationales, _keys.MentorRationales] : [_keys.TeacherRationales];
-        return trainingJobs.TrainAsync(_keys, _stages, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, softLabels, Report, cancellationToken);
+        return trainingJobs.TrainAsync(_keys, _stages, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, softLabels, mentorJob.CheckpointKey, Report, cancellationToken);
     }
 
     private async Task<EvaluationStage> EvaluateAsync(string job, TrainingStage training, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
@@ -244,7 +245,7 @@ public sealed class RunOrchestrator(
         {
             CheckpointKey = training.CheckpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
         }, cancellationToken: cancellationToken);
-        var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256);
+        var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256, report.Report.SizeBytes);
         await _stages.SaveAsync(name, stage, cancellationToken);
         Report(RunEventKind.StageCompleted, $"{job}: test accuracy {report.Accuracy:P1} ({report.Correct}/{report.Total})");
         return stage;

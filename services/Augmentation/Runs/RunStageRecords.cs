@@ -28,12 +28,12 @@ public sealed record DataStage(int Train, int Dev, int Test, DateTime StartedAt)
 
 public sealed record TeacherStage(string Teacher, int Questions, int Rationales, int Kept);
 
-public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256);
+public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256, long Bytes);
 
-/// <summary>A finished trainer job: its best checkpoint and per-epoch history.</summary>
+/// <summary>A finished trainer job: its best checkpoint, per-epoch history, and what it learned from (soft labels: the mentor checkpoint, and how they were served).</summary>
 public sealed record TrainingStage(string JobId, string CheckpointKey, string CheckpointSha256, long CheckpointBytes, string OutcomeKey,
-    int Examples, long Parameters, double DevAccuracy, double TestAccuracy, int SelectedEpoch, IReadOnlyList<string> TrainedOn, string? SoftLabelsFrom);
+    int Examples, long Parameters, double DevAccuracy, double TestAccuracy, int SelectedEpoch, IReadOnlyList<string> TrainedOn, string? SoftLabelsFrom, string? SoftLabelsVia);
 
 public sealed record AugmentationStage(int Samples, int Correct, int QuestionsCovered, string Producer);
 
-public sealed record EvaluationStage(string Job, double Accuracy, int Correct, int Total, string ReportKey, string ReportSha256);
+public sealed record EvaluationStage(string Job, double Accuracy, int Correct, int Total, string ReportKey, string ReportSha256, long ReportBytes);

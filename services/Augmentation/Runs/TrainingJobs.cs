@@ -17,7 +17,7 @@ public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer)
 {
     public async Task<TrainingStage> TrainAsync(RunKeys keys, RunStageRecords stages, string job, TrainingRole role, ModelConfig model,
         ReasoningTrainingOptions training, int contextLength, IReadOnlyList<string> rationaleKeys, SoftLabelSource? softLabels,
-        StageReporter report, CancellationToken cancellationToken)
+        string? softLabelsCheckpoint, StageReporter report, CancellationToken cancellationToken)
     {
         var stageName = $"training-{job}";
         if (await stages.FindAsync<TrainingStage>(stageName, cancellationToken) is { } done) return done;
@@ -59,7 +59,8 @@ public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer)
 
         var stage = new TrainingStage(request.JobId, finished.BestCheckpoint.Key, finished.BestCheckpoint.Sha256, finished.BestCheckpoint.SizeBytes, finished.Outcome.Key,
             finished.Examples, finished.Parameters, finished.DevAccuracy, finished.TestAccuracy, finished.SelectedEpoch, rationaleKeys,
-            softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server:{softLabels.MentorServerAddress}" : softLabels.MentorCheckpointKey);
+            softLabels is null ? null : softLabelsCheckpoint,
+            softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process");
         await stages.SaveAsync(stageName, stage, cancellationToken);
         report(job, RunEventKind.StageCompleted, $"{job}: dev-selected epoch {stage.SelectedEpoch}: dev {stage.DevAccuracy:P1}, test {stage.TestAccuracy:P1}", 0, 0, null);
         return stage;

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Distillation.Training;
+using MentorKd.Embedded;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MentorKd.Services.Tests;
+
+/// <summary>A whole Mentor-KD run through the five services in embedded mode, driven by a gRPC client of the Runs API.</summary>
+public class EmbeddedRunTests
+{
+    [Fact]
+    public async Task A_run_through_all_five_services_completes_with_its_report_and_lineage_and_a_restarted_platform_replays_it()
+    {
+        var root = EmbeddedTestRuns.NewDataRoot();
+        var runId = Guid.NewGuid();
+        var events = new List<RunEvent>();
+        var clock = Stopwatch.StartNew();
+        Run run;
+        Protos.V1.RunReport report;
+        await using (var platform = await EmbeddedTestRuns.StartAsync(root))
+        {
+            var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+            run = await RunSession.RunAsync(runs, runId, EmbeddedTestRuns.Tiny(), events.Add);
+            Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+
+            // The state machine recorded what every stage produced.
+            Assert.EndsWith("datasets/teacher-rationales.jsonl", run.TeacherRationalesKey);
+            Assert.EndsWith("checkpoints/mentor/best/", run.MentorCheckpointKey);
+            Assert.EndsWith("datasets/mentor-rationales.jsonl", run.MentorRationalesKey);
+            Assert.Equal(2, run.StudentCheckpointKeys.Count);
+            Assert.EndsWith("reports/report.md", run.ReportKey);
+            Assert.Contains((await runs.ListRunsAsync(new ListRunsRequest())).Runs, r => r.RunId == run.RunId && r.Status == RunStatus.Completed);
+
+            // Events came in order, stage by stage, with training progress from the trainer.
+            Assert.Equal(Enumerable.Range(0, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+            var stages = events.Select(e => e.Stage).Distinct().ToList();
+            Assert.Equal(["data", "teacher", "tokenizer", "mentor", "mentor-load", "augmentation", "fine_tune_cot", "mentor_kd", "evaluation", "report"], stages);
+            Assert.Contains(events, e => e.Stage == "mentor_kd" && e.Training is { Loss: > 0, TokensPerSecond: > 0 });
+            Assert.Equal(RunEventKind.RunEnded, events[^1].Kind);
+
+            report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+            Assert.True(report.MentorTestAccuracy > 0.75, $"mentor test accuracy {report.MentorTestAccuracy}");
+            var mentorKd = report.Arms.Single(a => a.Arm == StudentArms.MentorKd);
+            Assert.True(mentorKd.TestAccuracy > 0.75, $"Mentor-KD student test accuracy {mentorKd.TestAccuracy} should be well above chance (0.5)");
+            Assert.True(mentorKd.Examples > report.Arms.Single(a => a.Arm == StudentArms.FineTuneCot).Examples, "the mentor's rationales add examples");
+            Assert.Contains("## Lineage", report.Markdown);
+
+            // The student trained on soft labels served by the mentor-server, and its loss fell.
+            var store = platform.Services.GetRequiredService<IObjectStore>();
+            var outcome = await ReadJsonAsync<TrainingOutcome>(store, $"runs/{run.RunId}/checkpoints/mentor_kd/outcome.json");
+            Assert.All(outcome.History, h => Assert.NotNull(h.SoftTerm));
+            Assert.True(outcome.History[^1].TrainLoss < outcome.History[0].TrainLoss * 0.7, $"loss {outcome.History[0].TrainLoss} -> {outcome.History[^1].TrainLoss}");
+
+            // Lineage: every artefact is stored with the hash recorded, and the Mentor-KD student traces back to the mentor.
+            var lineage = report.Lineage.ToDictionary(e => e.Name);
+            Assert.Contains("mentor-rationales", lineage["checkpoint:mentor_kd"].DerivedFrom);
+            Assert.Contains("checkpoint:mentor", lineage["checkpoint:mentor_kd"].DerivedFrom);
+            Assert.DoesNotContain("mentor-rationales", lineage["checkpoint:fine_tune_cot"].DerivedFrom);
+            Assert.Contains("checkpoint:mentor", lineage["mentor-rationales"].DerivedFrom);
+            foreach (var name in new[] { "train-questions", "teacher-rationales", "mentor-rationales", "evaluation:mentor_kd" })
+                Assert.Equal((await store.StatAsync(lineage[name].Object.Key))!.Sha256, lineage[name].Object.Sha256);
+            Assert.All(report.Lineage, e => Assert.Equal(64, e.Object.Sha256.Length));
+
+            // The run's datasets are registered with the augmentation service.
+            var mentorDataset = await new Protos.V1.Datasets.DatasetsClient(platform.Channel).GetDatasetAsync(new GetDatasetRequest { DatasetId = $"{run.RunId}.mentor" });
+            Assert.Equal($"{run.RunId}.train", mentorDataset.DerivedFrom);
+            Assert.StartsWith("mentor:", mentorDataset.Producer);
+            Assert.True((await new Protos.V1.TeacherGateway.TeacherGatewayClient(platform.Channel).GetUsageAsync(new GetUsageRequest())).Questions >= 200);
+        }
+        var firstRun = clock.Elapsed;
+
+        // A new platform on the same data (a restart) knows nothing in memory; starting the run again finds every stage done.
+        clock.Restart();
+        await using (var restarted = await EmbeddedTestRuns.StartAsync(root))
+        {
+            var runs = new Protos.V1.Runs.RunsClient(restarted.Channel);
+            var again = await RunSession.RunAsync(runs, runId, EmbeddedTestRuns.Tiny(), _ => { });
+            Assert.Equal(RunStatus.Completed, again.Status);
+            var replayed = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+            Assert.Equal(report.Arms.Select(a => a.TestAccuracy), replayed.Arms.Select(a => a.TestAccuracy));
+        }
+        Assert.True(clock.Elapsed < firstRun / 3, $"replaying a finished run took {clock.Elapsed.TotalSeconds:F0}s vs {firstRun.TotalSeconds:F0}s for the run");
+    }
+
+    private static async Task<T> ReadJsonAsync<T>(IObjectStore store, string key)
+    {
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer);
+        return JsonSerializer.Deserialize<T>(buffer.ToArray(), Augmentation.Runs.RunReportWriter.ResultsJson)!;
+    }
+}
