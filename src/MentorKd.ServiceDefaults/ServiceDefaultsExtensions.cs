@@ -62,6 +62,7 @@ public static class ServiceDefaultsExtensions
             var client = new MinioClient().WithEndpoint(options.Endpoint).WithCredentials(options.AccessKey, options.SecretKey).WithSSL(options.UseTls).Build();
             return new MinioObjectStore(client, options.Bucket);
         });
+        services.AddHostedService<ObjectStoreStartupCheck>();
         return services;
     }
 }

@@ -15,6 +15,7 @@ public sealed class MinioObjectStore(IMinioClient client, string bucket) : IObje
     private const string HashMetadata = "x-amz-meta-sha256";
 
     public string Bucket => bucket;
+    public IMinioClient Client => client;
 
     public async Task<ObjectInfo> PutAsync(string key, Stream content, CancellationToken cancellationToken = default)
     {

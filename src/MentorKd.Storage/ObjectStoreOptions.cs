@@ -18,4 +18,8 @@ public sealed record ObjectStoreOptions
     public string? SecretKey { get; init; }
     public string Bucket { get; init; } = "mentorkd";
     public bool UseTls { get; init; }
+    /// <summary>Create the bucket at start when it is missing (otherwise a missing bucket stops the service).</summary>
+    public bool CreateBucket { get; init; }
+    /// <summary>How long a service waits for the S3 endpoint at start before giving up with an error.</summary>
+    [Range(1, 3600)] public int StartupTimeoutSeconds { get; init; } = 30;
 }

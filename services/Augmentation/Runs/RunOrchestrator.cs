@@ -39,6 +39,7 @@ public sealed class RunOrchestrator(
 
     private readonly RunKeys _keys = new(run.RunId);
     private readonly RunStageRecords _stages = new(store, new RunKeys(run.RunId));
+    private readonly TransientRetry _retry = new(TimeSpan.FromSeconds(options.Value.RetrySeconds), logger);
     private string _stage = "config";
     private RunStatus _status = RunStatus.AnnotatingTeacher;
 
@@ -51,29 +52,29 @@ public sealed class RunOrchestrator(
             var data = await PrepareDataAsync(config, cancellationToken);
             var splits = await ReadSplitsAsync(cancellationToken);
             var teacherStage = await AnnotateAsync(config, splits.Train, cancellationToken);
-            await bus.Publish(new TeacherAnnotationCompleted(id, _keys.TeacherRationales, teacherStage.Rationales, teacherStage.Kept), cancellationToken);
+            await PublishAsync(new TeacherAnnotationCompleted(id, _keys.TeacherRationales, teacherStage.Rationales, teacherStage.Kept), cancellationToken);
             await BuildTokenizerAsync(config, splits.Train, cancellationToken);
 
             Enter(RunStatus.TrainingMentor);
             var mentorJob = await trainingJobs.TrainAsync(_keys, _stages, MentorJob, TrainingRole.Mentor, config.Mentor, config.Mentor.Training, config.ContextLength,
                 [_keys.TeacherRationales], softLabels: null, softLabelsCheckpoint: null, Report, cancellationToken);
-            await bus.Publish(new MentorTrainingCompleted(id, mentorJob.CheckpointKey, mentorJob.DevAccuracy), cancellationToken);
+            await PublishAsync(new MentorTrainingCompleted(id, mentorJob.CheckpointKey, mentorJob.DevAccuracy), cancellationToken);
 
             // A run that already has its report only replays its events (the state machine may be new, after a restart).
             bool complete = await store.StatAsync(_keys.Report, cancellationToken) is not null;
             Enter(RunStatus.LoadingMentor);
             if (!complete) await LoadMentorAsync(mentorJob, cancellationToken);
-            await bus.Publish(new Contracts.MentorLoaded(id, mentorJob.CheckpointKey), cancellationToken);
+            await PublishAsync(new Contracts.MentorLoaded(id, mentorJob.CheckpointKey), cancellationToken);
 
             Enter(RunStatus.Augmenting);
             var augmentation = await AugmentAsync(config, cancellationToken);
-            await bus.Publish(new AugmentationCompleted(id, _keys.MentorRationales, augmentation.Samples, augmentation.Correct), cancellationToken);
+            await PublishAsync(new AugmentationCompleted(id, _keys.MentorRationales, augmentation.Samples, augmentation.Correct), cancellationToken);
 
             Enter(RunStatus.TrainingStudents);
             var students = new List<(string Arm, TrainingStage Job)>();
             foreach (var arm in config.Arms)
                 students.Add((arm, await TrainStudentAsync(config, arm, mentorJob, teacherStage, augmentation, cancellationToken)));
-            await bus.Publish(new StudentTrainingCompleted(id, students.Select(s => s.Job.CheckpointKey).ToList()), cancellationToken);
+            await PublishAsync(new StudentTrainingCompleted(id, students.Select(s => s.Job.CheckpointKey).ToList()), cancellationToken);
 
             Enter(RunStatus.Evaluating);
             var evaluations = new Dictionary<string, EvaluationStage>();
@@ -86,7 +87,7 @@ public sealed class RunOrchestrator(
                 ? await reportWriter.ReadResultsAsync(_keys, cancellationToken)
                 : await reportWriter.WriteAsync(_keys, config, data, splits, teacherStage, mentorJob, augmentation, students, evaluations, cancellationToken);
             Report(RunEventKind.StageCompleted, $"report at {_keys.Report}");
-            await bus.Publish(new EvaluationCompleted(id, _keys.Report), cancellationToken);
+            await PublishAsync(new EvaluationCompleted(id, _keys.Report), cancellationToken);
             End(RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -98,7 +99,7 @@ public sealed class RunOrchestrator(
         {
             var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
             logger.LogError(e, "Run {Run} failed during {Stage}", id, _stage);
-            await bus.Publish(new RunFailed(id, _stage, reason), CancellationToken.None);
+            await PublishAsync(new RunFailed(id, _stage, reason), CancellationToken.None);
             End(RunStatus.Failed, $"{_stage}: {reason}");
         }
     }
@@ -146,17 +147,23 @@ public sealed class RunOrchestrator(
         {
             var request = new AnnotateRequest { RationalesPerQuestion = config.Teacher.RationalesPerQuestion };
             request.Questions.AddRange(chunk.Select(q => q.ToProto()));
-            using var call = teacher.Annotate(request, cancellationToken: cancellationToken);
-            int answered = 0;
-            await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
+            // A chunk is asked again whole if the gateway goes away halfway through it.
+            var written = await _retry.RunAsync("teacher annotation", async () =>
             {
-                rationales.Add(response.Rationale.ToRecord());
-                if (response.QuestionsDone != answered)
+                var chunkRationales = new List<Rationale>();
+                using var call = teacher.Annotate(request, cancellationToken: cancellationToken);
+                int answered = 0;
+                await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
                 {
+                    chunkRationales.Add(response.Rationale.ToRecord());
+                    if (response.QuestionsDone == answered) continue;
                     answered = response.QuestionsDone;
-                    Report(RunEventKind.StageProgress, $"{rationales.Count(r => r.Correct)}/{rationales.Count} kept", questionsBefore + answered, asked.Count);
+                    Report(RunEventKind.StageProgress, $"{rationales.Count(r => r.Correct) + chunkRationales.Count(r => r.Correct)}/{rationales.Count + chunkRationales.Count} kept",
+                        questionsBefore + answered, asked.Count);
                 }
-            }
+                return chunkRationales;
+            }, cancellationToken);
+            rationales.AddRange(written);
             questionsBefore += chunk.Length;
         }
         // Every rationale is stored, judged; training uses only the answer-correct ones (Mentor-KD's filter).
@@ -188,7 +195,8 @@ public sealed class RunOrchestrator(
     {
         _stage = "mentor-load";
         Report(RunEventKind.StageStarted, $"mentor-server loads {mentorJob.CheckpointKey}");
-        var info = await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = mentorJob.CheckpointKey }, cancellationToken: cancellationToken);
+        var info = await _retry.RunAsync("loading the mentor", async () =>
+            await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = mentorJob.CheckpointKey }, cancellationToken: cancellationToken), cancellationToken);
         Report(RunEventKind.StageCompleted, $"mentor loaded: {info.Parameters / 1e6:F2}M parameters, {info.Dtype} on {info.Device}");
     }
 
@@ -241,10 +249,11 @@ public sealed class RunOrchestrator(
         var name = $"evaluation-{job}";
         if (await _stages.FindAsync<EvaluationStage>(name, cancellationToken) is { } done) return done;
         Report(RunEventKind.StageStarted, $"evaluating {job} on the test set");
-        var report = await evaluator.EvaluateAsync(new EvaluateRequest
+        var request = new EvaluateRequest
         {
             CheckpointKey = training.CheckpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
-        }, cancellationToken: cancellationToken);
+        };
+        var report = await _retry.RunAsync($"evaluating {job}", async () => await evaluator.EvaluateAsync(request, cancellationToken: cancellationToken), cancellationToken);
         var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256, report.Report.SizeBytes);
         await _stages.SaveAsync(name, stage, cancellationToken);
         Report(RunEventKind.StageCompleted, $"{job}: test accuracy {report.Accuracy:P1} ({report.Correct}/{report.Total})");
@@ -252,6 +261,10 @@ public sealed class RunOrchestrator(
     }
 
     private void Enter(RunStatus status) => _status = status;
+
+    // Events must reach the state machine: a publish that fails while the broker reconnects is tried again.
+    private Task PublishAsync<T>(T message, CancellationToken cancellationToken) where T : class =>
+        _retry.RunAsync($"publishing {typeof(T).Name}", () => bus.Publish(message, cancellationToken), cancellationToken, anyFailureIsTransient: true);
 
     private void Report(RunEventKind kind, string message, double done = 0, double total = 0, TrainingProgress? training = null) =>
         run.Feed.Append(new RunEvent { Kind = kind, Stage = _stage, Message = message, Done = done, Total = total, Training = training, Status = _status });

@@ -40,7 +40,8 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             StudentParameters = students.Count > 0 ? students[0].Job.Parameters : 0,
             Mentor = await ReadOutcomeAsync(mentor, cancellationToken),
             MentorTestAccuracy = evaluations[RunOrchestrator.MentorJob].Accuracy,
-            Augmentation = AugmentationSummary.Of(splits.Train, teacherRationales, mentorRationales),
+            // Only correct samples are stored; the stage counted every sample drawn.
+            Augmentation = AugmentationSummary.Of(splits.Train, teacherRationales, mentorRationales) with { Samples = augmentation.Samples },
             Arms = arms,
             Seconds = (DateTime.UtcNow - data.StartedAt).TotalSeconds,
         };

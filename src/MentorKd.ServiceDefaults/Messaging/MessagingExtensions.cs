@@ -19,6 +19,7 @@ public static class MessagingExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            bus.DisableUsageTelemetry(); // it would phone home to masstransit.io
             foreach (var register in registrations) register(bus);
             if (transport == MessagingOptions.RabbitMq)
                 bus.UsingRabbitMq((context, rabbit) =>
@@ -28,11 +29,19 @@ public static class MessagingExtensions
                     {
                         host.Username(options.Username);
                         host.Password(options.Password);
+                        if (options.UseTls) host.UseSsl(ssl => ssl.ServerName = options.Host);
                     });
                     rabbit.ConfigureEndpoints(context);
                 });
             else
                 bus.UsingInMemory((context, memory) => memory.ConfigureEndpoints(context));
+        });
+        // Start only once the bus is connected: an unreachable or misconfigured broker stops the host with its error.
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<MessagingOptions>>((host, messaging) =>
+        {
+            host.WaitUntilStarted = true;
+            host.StartTimeout = TimeSpan.FromSeconds(messaging.Value.StartupTimeoutSeconds);
+            host.StopTimeout = TimeSpan.FromSeconds(30);
         });
         return builder;
     }

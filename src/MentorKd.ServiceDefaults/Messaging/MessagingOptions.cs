@@ -16,4 +16,7 @@ public sealed record MessagingOptions
     public string VirtualHost { get; init; } = "/";
     public string Username { get; init; } = "guest";
     public string Password { get; init; } = "guest";
+    public bool UseTls { get; init; }
+    /// <summary>How long a service waits for the broker at start before stopping with an error.</summary>
+    [Range(1, 3600)] public int StartupTimeoutSeconds { get; init; } = 60;
 }
