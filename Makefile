@@ -5,7 +5,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run lm-demo test bench build clean
+.PHONY: run lm-demo test test-infra bench build clean
 
 ## run: the main job: a whole Mentor-KD pipeline in one process, ending with the comparison table
 run: build
@@ -16,9 +16,21 @@ lm-demo: build
 	$(CLI) lm train --data samples/tiny-corpus.txt --out $(RUN_DIR)/model --steps 600 --layers 4 --heads 4 --embd 144 --context 128 --fresh
 	$(CLI) lm generate --model $(RUN_DIR)/model --prompt "The mentor" --prompt "Small models" --max-new-tokens 100
 
-## test: every test in the solution
-test:
+# Integration tests run RabbitMQ and an S3 server in containers (Testcontainers). test-infra gets a Docker engine
+# and the images when they are missing; these settings point Testcontainers at them.
+export MENTORKD_RABBITMQ_IMAGE ?= local/mentorkd-rabbitmq:test
+export MENTORKD_S3_IMAGE ?= local/mentorkd-s3rver:test
+export DOCKER_API_VERSION ?= 1.41
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
+
+## test: every test in the solution, after preparing the integration tests' Docker engine and images
+test: test-infra
 	$(DOTNET) test MentorKd.Platform.sln -c $(CONFIGURATION) --logger "console;verbosity=normal"
+
+## test-infra: a Docker engine and the test images (installs docker.io, starts dockerd, builds images as needed)
+test-infra:
+	bash infra/test-images/prepare.sh
 
 ## bench: training and generation throughput (see bench/README.md)
 bench:

@@ -63,7 +63,11 @@ rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$ro
 log "importing $BASE_IMAGE"
 tar --numeric-owner -C "$rootfs" -c . | docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
 log "building $RABBITMQ_IMAGE and $S3_IMAGE"
-docker build -q -t "$RABBITMQ_IMAGE" --build-arg BASE="$BASE_IMAGE" -f "$here/rabbitmq.Dockerfile" "$here" >/dev/null
-docker build -q -t "$S3_IMAGE" --build-arg BASE="$BASE_IMAGE" -f "$here/s3rver.Dockerfile" "$here" >/dev/null
+build() { # image dockerfile; quiet unless it fails (the classic builder prints a deprecation notice every time)
+  local out
+  out=$(docker build -q -t "$1" --build-arg BASE="$BASE_IMAGE" -f "$here/$2" "$here" 2>&1) || { echo "$out" >&2; exit 1; }
+}
+build "$RABBITMQ_IMAGE" rabbitmq.Dockerfile
+build "$S3_IMAGE" s3rver.Dockerfile
 log "done"
 docker image ls --filter 'reference=local/mentorkd-*'

@@ -1,10 +1,12 @@
 using MentorKd.Evaluator.Extensions;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
 builder.AddEvaluator();
+builder.AddMessaging(); // every host has its bus connection; the run's consumers live in the augmentation service
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -1,10 +1,12 @@
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
 builder.AddMentorServer();
+builder.AddMessaging(); // every host has its bus connection; the run's consumers live in the augmentation service
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

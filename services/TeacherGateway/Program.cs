@@ -1,10 +1,12 @@
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.TeacherGateway.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
 builder.AddTeacherGateway();
+builder.AddMessaging(); // every host has its bus connection; the run's consumers live in the augmentation service
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

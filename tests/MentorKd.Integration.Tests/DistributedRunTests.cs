@@ -1,0 +1,91 @@
+using Grpc.Net.Client;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Embedded;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+
+namespace MentorKd.Integration.Tests;
+
+/// <summary>Mentor-KD runs through the five services as separate processes, on RabbitMQ and an S3 server.</summary>
+[Collection(InfrastructureCollection.Name)]
+public class DistributedRunTests(Infrastructure infrastructure)
+{
+    private static RunConfig Tiny() => RunConfig.Load(Path.Combine(ServiceProcess.RepositoryRoot(), "configs", "mentor-kd.tiny.json"));
+
+    [Fact]
+    public async Task A_run_across_five_processes_completes_with_every_artefact_in_the_bucket_and_its_events_on_the_broker()
+    {
+        await using var observer = await RunEventObserver.StartAsync(infrastructure);
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
+        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var runId = Guid.NewGuid();
+
+        var run = await RunSession.RunAsync(runs, runId, Tiny(), _ => { });
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}\n{platform["Augmentation"].Output}");
+
+        var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        Assert.True(report.Arms.Single(a => a.Arm == StudentArms.MentorKd).TestAccuracy > 0.75, "the Mentor-KD student should be well above chance");
+
+        var store = new MinioObjectStore(infrastructure.NewMinioClient(), Infrastructure.Bucket);
+        var keys = new List<string>();
+        await foreach (var info in store.ListAsync($"runs/{run.RunId}/")) keys.Add(info.Key[$"runs/{run.RunId}/".Length..]);
+        foreach (var expected in new[]
+                 {
+                     "config.json", "datasets/train-questions.jsonl", "datasets/teacher-rationales.jsonl", "datasets/mentor-rationales.jsonl",
+                     "tokenizer/tokenizer.json", "checkpoints/mentor/best/model.safetensors", "checkpoints/mentor/outcome.json",
+                     "checkpoints/fine_tune_cot/best/model.safetensors", "checkpoints/mentor_kd/best/model.safetensors",
+                     "reports/report.md", "reports/results.json", "reports/lineage.json", "reports/evaluations/mentor_kd.test.jsonl",
+                 })
+            Assert.Contains(expected, keys);
+        foreach (var entry in report.Lineage.Where(e => !e.Object.Key.EndsWith('/')))
+            Assert.Equal((await store.StatAsync(entry.Object.Key))!.Sha256, entry.Object.Sha256);
+
+        await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(30));
+        Assert.Equal(RunEventObserver.RunEvents.Order(), observer.Seen(runId).Order());
+    }
+
+    [Fact]
+    public async Task A_run_survives_its_trainer_being_killed_mid_training_and_the_broker_restarting()
+    {
+        await using var observer = await RunEventObserver.StartAsync(infrastructure);
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
+        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var runId = Guid.NewGuid();
+        var config = Tiny() with { Mentor = Tiny().Mentor with { Training = Tiny().Mentor.Training with { Epochs = 16 } } };
+
+        int killedAtEpoch = 0, firstEpochAfterRestart = 0;
+        bool brokerRestarted = false;
+        Task faults = Task.CompletedTask;
+        var run = await RunSession.RunAsync(runs, runId, config, e =>
+        {
+            if (e.Stage == "mentor" && e.Training is { Epoch: >= 4 } progress && killedAtEpoch == 0 && faults.IsCompleted)
+            {
+                killedAtEpoch = progress.Epoch;
+                faults = platform.RestartAsync("Trainer");
+            }
+            else if (e.Stage == "mentor" && e.Training is { } resumed && killedAtEpoch > 0 && firstEpochAfterRestart == 0 && faults.IsCompleted)
+                firstEpochAfterRestart = resumed.Epoch;
+            else if (e.Stage == "fine_tune_cot" && !brokerRestarted && faults.IsCompleted)
+            {
+                brokerRestarted = true;
+                faults = infrastructure.RestartRabbitMqAsync(TimeSpan.FromSeconds(3));
+            }
+        });
+        await faults;
+
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}\n{platform["Augmentation"].Output}");
+        Assert.True(killedAtEpoch >= 4 && brokerRestarted, $"faults injected: trainer killed at epoch {killedAtEpoch}, broker restarted {brokerRestarted}");
+        // The restarted trainer resumed the mentor job from its last epoch checkpoint instead of starting over.
+        Assert.True(firstEpochAfterRestart >= killedAtEpoch - 1, $"the mentor job went back to epoch {firstEpochAfterRestart} after being killed at {killedAtEpoch}");
+        await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(60));
+        Assert.DoesNotContain("RunFailed", observer.Seen(runId));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition() && DateTime.UtcNow < deadline) await Task.Delay(200);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+
+namespace MentorKd.Integration.Tests;
+
+/// <summary>
+/// One service host as its own operating-system process (the built services/&lt;Name&gt; program), configured
+/// through environment variables like a container would be. Its output is kept for the failure message.
+/// </summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServiceProcess(string name, int port, Process process)
+    {
+        Name = name;
+        Port = port;
+        _process = process;
+    }
+
+    public string Name { get; }
+    public int Port { get; }
+    public string Address => $"http://127.0.0.1:{Port}";
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    /// <param name="project">Folder under services/, e.g. "Trainer".</param>
+    public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int port = 0)
+    {
+        port = port == 0 ? FreePort() : port;
+        var program = Path.Combine(RepositoryRoot(), "services", project, "bin", BuildConfiguration(), "net10.0", $"MentorKd.{project}.dll");
+        if (!File.Exists(program)) throw new FileNotFoundException($"build the solution first: {program} is missing.");
+        var start = new ProcessStartInfo("dotnet", [program])
+        {
+            WorkingDirectory = Path.GetDirectoryName(program)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings) start.Environment[key] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {project}.");
+        var service = new ServiceProcess(project, port, process);
+        process.OutputDataReceived += (_, e) => service.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await service.WaitHealthyAsync(TimeSpan.FromSeconds(90));
+        return service;
+    }
+
+    /// <summary>Kills the process at once, as a crash or an OOM kill would.</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var channel = GrpcChannel.ForAddress(Address);
+        var health = new Health.HealthClient(channel);
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode}:\n{Output}");
+            try
+            {
+                var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
+                if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving) return;
+            }
+            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < deadline) { }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{Name} did not become healthy in {timeout.TotalSeconds:F0}s:\n{Output}");
+            await Task.Delay(250);
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process.Dispose();
+    }
+
+    public static string RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+            if (File.Exists(Path.Combine(folder.FullName, "MentorKd.Platform.sln"))) return folder.FullName;
+        throw new InvalidOperationException("MentorKd.Platform.sln not found above the test folder.");
+    }
+
+    // The services were built with the tests, in the same configuration (the folder above net10.0 says which).
+    private static string BuildConfiguration() => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
