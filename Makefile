@@ -5,7 +5,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run lm-demo test test-infra bench build clean
+.PHONY: run lm-demo test test-infra compose-smoke up down bench build clean
 
 ## run: the main job: a whole Mentor-KD pipeline in one process, ending with the comparison table
 run: build
@@ -24,9 +24,24 @@ export DOCKER_API_VERSION ?= 1.41
 export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
-## test: every test in the solution, after preparing the integration tests' Docker engine and images
+## test: every test in the solution (after preparing the integration tests' Docker engine and images), then the
+## compose smoke run
 test: test-infra
 	$(DOTNET) test MentorKd.Platform.sln -c $(CONFIGURATION) --logger "console;verbosity=normal"
+	CONFIGURATION=$(CONFIGURATION) bash infra/compose-smoke.sh
+
+## compose-smoke: docker-compose.yml up on local images, a tiny run pushed through the five containers, down
+compose-smoke: build
+	CONFIGURATION=$(CONFIGURATION) bash infra/compose-smoke.sh
+
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+## up / down: the distributed platform with docker-compose (official images; needs a registry)
+up:
+	$(COMPOSE) -p mentorkd up -d --build
+
+down:
+	$(COMPOSE) -p mentorkd down
 
 ## test-infra: a Docker engine and the test images (installs docker.io, starts dockerd, builds images as needed)
 test-infra:

@@ -2,6 +2,8 @@ using MentorKd.Augmentation.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 
+if (HealthProbe.IsRequested(args)) return await HealthProbe.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
@@ -11,4 +13,5 @@ builder.AddMessaging(bus => bus.AddAugmentationMessaging());
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapAugmentation();
-app.Run();
+await app.RunAsync();
+return 0;

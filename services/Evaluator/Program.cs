@@ -2,6 +2,8 @@ using MentorKd.Evaluator.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 
+if (HealthProbe.IsRequested(args)) return await HealthProbe.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
@@ -11,4 +13,5 @@ builder.AddMessaging(); // every host has its bus connection; the run's consumer
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEvaluator();
-app.Run();
+await app.RunAsync();
+return 0;

@@ -2,6 +2,8 @@ using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.TeacherGateway.Extensions;
 
+if (HealthProbe.IsRequested(args)) return await HealthProbe.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
 builder.UseHttp2ByDefault();
 builder.AddServiceDefaults();
@@ -11,4 +13,5 @@ builder.AddMessaging(); // every host has its bus connection; the run's consumer
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapTeacherGateway();
-app.Run();
+await app.RunAsync();
+return 0;

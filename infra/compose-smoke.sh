@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Brings docker-compose.yml up with local images (no registry needed) and pushes a tiny Mentor-KD run through the
+# five containers with `mentorkd submit`. Run by `make compose-smoke` (and so by `make test`); cleans up after itself.
+#   1. Docker engine and the local RabbitMQ / S3 / Debian base images (infra/test-images/prepare.sh);
+#   2. docker-compose (Debian's) when no compose is installed;
+#   3. one image with the five services: framework-dependent publishes plus this machine's .NET runtime on the base;
+#   4. compose up with infra/docker/compose.local.yml, wait for the health-gated start, submit, compose down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOCKER_API_VERSION=${DOCKER_API_VERSION:-1.41} DOCKER_BUILDKIT=0
+CONFIGURATION=${CONFIGURATION:-Release}
+IMAGE=local/mentorkd-services:smoke
+PROJECT=mentorkd-smoke
+started=$SECONDS
+log() { echo "[compose-smoke +$((SECONDS - started))s] $*"; }
+
+bash infra/test-images/prepare.sh
+if docker compose version >/dev/null 2>&1; then compose=(docker compose)
+else
+  command -v docker-compose >/dev/null || {
+    log "installing docker-compose"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  }
+  compose=(docker-compose)
+fi
+compose+=(-p "$PROJECT" -f docker-compose.yml -f infra/docker/compose.local.yml)
+
+context=$(mktemp -d /tmp/mentorkd-smoke.XXXXXX)
+cleanup() {
+  local status=$?
+  if [ $status -ne 0 ]; then "${compose[@]}" logs --no-color --tail 60 2>/dev/null || true; fi
+  "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  rm -rf "$context"
+  exit $status
+}
+trap cleanup EXIT
+
+log "publishing the five services"
+services=(TeacherGateway MentorServer Augmentation Trainer Evaluator)
+for service in "${services[@]}"; do
+  dotnet publish "services/$service" -c "$CONFIGURATION" -o "$context/services/$service" -v quiet -nologo >/dev/null
+  # Only linux-x64 natives are needed in the image.
+  find "$context/services/$service/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
+done
+# The services share almost every file (libtorch above all): identical files become hard links, stored once.
+first="$context/services/${services[0]}"
+for service in "${services[@]:1}"; do
+  (cd "$context/services/$service" && find . -type f) | while read -r file; do
+    if [ -f "$first/$file" ] && cmp -s "$first/$file" "$context/services/$service/$file"; then ln -f "$first/$file" "$context/services/$service/$file"; fi
+  done
+done
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+mkdir -p "$context/dotnet"
+cp -a "$dotnet_root/dotnet" "$dotnet_root/host" "$dotnet_root/shared" "$context/dotnet/"
+log "building $IMAGE ($(du -sh "$context" | cut -f1) of context)"
+out=$(docker build -q -t "$IMAGE" -f infra/docker/prebuilt.Dockerfile "$context" 2>&1) || { echo "$out" >&2; exit 1; }
+
+log "compose up"
+"${compose[@]}" up -d --no-build
+container=$("${compose[@]}" ps -q augmentation)
+for _ in $(seq 120); do
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$container")" = healthy ] && break
+  sleep 2
+done
+[ "$(docker inspect -f '{{.State.Health.Status}}' "$container")" = healthy ] || { log "augmentation never became healthy"; exit 1; }
+"${compose[@]}" ps
+
+log "submitting configs/mentor-kd.tiny.json"
+dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json
+log "passed"
