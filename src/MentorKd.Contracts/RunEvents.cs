@@ -30,3 +30,10 @@ public sealed record RunFailed(Guid CorrelationId, string Stage, string Reason);
 
 /// <summary>A client asked to stop the run.</summary>
 public sealed record RunCancellationRequested(Guid CorrelationId, string Reason);
+
+/// <summary>New training questions for a run arrived (Runs API, CLI or a bucket upload): they start a retraining round.
+/// <paramref name="Sha256"/> is the content's hash, so the same questions announced twice make one round.</summary>
+public sealed record RunQuestionsAdded(Guid CorrelationId, string QuestionsKey, string Sha256, string Source);
+
+/// <summary>A retraining round finished: the student retrained on everything so far was evaluated.</summary>
+public sealed record RetrainingRoundCompleted(Guid CorrelationId, int Round, string QuestionsSha256, string CheckpointKey, double StudentTestAccuracy);

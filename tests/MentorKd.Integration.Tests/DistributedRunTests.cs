@@ -83,6 +83,78 @@ public class DistributedRunTests(Infrastructure infrastructure)
         Assert.DoesNotContain("RunFailed", observer.Seen(runId));
     }
 
+    [Fact]
+    public async Task Questions_uploaded_to_a_runs_incoming_prefix_and_announced_twice_by_the_bucket_make_one_retraining_round()
+    {
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
+        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), Tiny(), _ => { });
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+
+        // A user uploads new questions under the run's incoming/ prefix; MinIO announces the upload (here, twice).
+        var store = new MinioObjectStore(infrastructure.NewMinioClient(), Infrastructure.Bucket);
+        var key = $"runs/{run.RunId}/incoming/batch 1.jsonl";
+        var task = new Distillation.Tasks.Synthetic.CoinFlipTask();
+        var random = new Random(77);
+        var questions = Enumerable.Range(0, 80).Select(i => task.Generate(random, $"upload-{i:D3}", 3)).ToList();
+        var jsonl = string.Concat(questions.Select(q => System.Text.Json.JsonSerializer.Serialize(q, Distillation.Data.JsonLines.Options) + "\n"));
+        var uploaded = await store.PutAsync(key, new MemoryStream(System.Text.Encoding.UTF8.GetBytes(jsonl)));
+        var notification = MinioNotification(Infrastructure.Bucket, key, uploaded.Size);
+        await PublishRawAsync(BucketNotificationExchange, notification);
+        await PublishRawAsync(BucketNotificationExchange, notification);
+
+        var deadline = DateTime.UtcNow.AddMinutes(4);
+        Protos.V1.RunReport report;
+        do
+        {
+            await Task.Delay(1000);
+            report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        } while (report.Rounds.Count == 0 && DateTime.UtcNow < deadline);
+        await Task.Delay(3000);
+        report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        var round = Assert.Single(report.Rounds);
+        Assert.Equal(80, round.QuestionsAdded);
+        Assert.True(round.StudentTestAccuracy > 0.75, $"retrained student test accuracy {round.StudentTestAccuracy}");
+        Assert.Equal(uploaded.Sha256, round.QuestionsSha256);
+        foreach (var expected in new[] { "rounds/1/teacher-rationales.jsonl", "rounds/1/mentor-rationales.jsonl", "rounds/1/train-questions.jsonl", "reports/rounds.md" })
+            Assert.NotNull(await store.StatAsync($"runs/{run.RunId}/{expected}"));
+    }
+
+    private const string BucketNotificationExchange = "mentorkd-bucket-events";
+
+    /// <summary>What MinIO's AMQP target publishes for an upload: plain JSON, the object key URL-encoded.</summary>
+    private static string MinioNotification(string bucket, string key, long size) => System.Text.Json.JsonSerializer.Serialize(new
+    {
+        EventName = "s3:ObjectCreated:Put",
+        Key = $"{bucket}/{key}",
+        Records = new[]
+        {
+            new
+            {
+                eventVersion = "2.0", eventSource = "minio:s3", eventTime = DateTime.UtcNow.ToString("O"), eventName = "s3:ObjectCreated:Put",
+                s3 = new
+                {
+                    s3SchemaVersion = "1.0", configurationId = "Config",
+                    bucket = new { name = bucket, arn = $"arn:aws:s3:::{bucket}" },
+                    @object = new { key = Uri.EscapeDataString(key), size, eTag = "0123456789abcdef", contentType = "application/octet-stream", sequencer = "1" },
+                },
+            },
+        },
+    });
+
+    private async Task PublishRawAsync(string exchange, string json)
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory
+        {
+            HostName = infrastructure.RabbitHost, Port = infrastructure.RabbitPort, UserName = Infrastructure.RabbitUser, Password = Infrastructure.RabbitPassword,
+        };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var properties = new RabbitMQ.Client.BasicProperties { ContentType = "application/json", DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent };
+        await channel.BasicPublishAsync(exchange, "", mandatory: false, properties, System.Text.Encoding.UTF8.GetBytes(json));
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

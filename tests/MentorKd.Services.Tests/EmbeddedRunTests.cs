@@ -70,6 +70,23 @@ public class EmbeddedRunTests
             Assert.Equal($"{run.RunId}.train", mentorDataset.DerivedFrom);
             Assert.StartsWith("mentor:", mentorDataset.Producer);
             Assert.True((await new Protos.V1.TeacherGateway.TeacherGatewayClient(platform.Channel).GetUsageAsync(new GetUsageRequest())).Questions >= 200);
+
+            // New questions make a retraining round; the same questions added twice make one.
+            var added = new AddQuestionsRequest { RunId = run.RunId };
+            added.Questions.AddRange(EmbeddedTestRuns.NewQuestions(80, seed: 99));
+            var first = await runs.AddQuestionsAsync(added);
+            var second = await runs.AddQuestionsAsync(added);
+            Assert.Equal(first.Questions.Sha256, second.Questions.Sha256);
+            var withRound = await WaitForRoundsAsync(runs, run.RunId, 1);
+            var round = Assert.Single(withRound.Rounds);
+            Assert.Equal(80, round.QuestionsAdded);
+            Assert.Equal(480, round.TrainQuestions);
+            Assert.True(round.TeacherKept > 40 && round.MentorCorrect > 40, $"round data: {round}");
+            Assert.True(round.StudentTestAccuracy > 0.75, $"the retrained student's accuracy {round.StudentTestAccuracy}");
+            await Task.Delay(2000);
+            Assert.Single((await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId })).Rounds);
+            Assert.Equal(RunStatus.Completed, (await runs.GetRunAsync(new GetRunRequest { RunId = run.RunId })).Status);
+            report = withRound;
         }
         var firstRun = clock.Elapsed;
 
@@ -82,8 +99,20 @@ public class EmbeddedRunTests
             Assert.Equal(RunStatus.Completed, again.Status);
             var replayed = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
             Assert.Equal(report.Arms.Select(a => a.TestAccuracy), replayed.Arms.Select(a => a.TestAccuracy));
+            Assert.Single(replayed.Rounds); // the finished round is not done again
         }
         Assert.True(clock.Elapsed < firstRun / 3, $"replaying a finished run took {clock.Elapsed.TotalSeconds:F0}s vs {firstRun.TotalSeconds:F0}s for the run");
+    }
+
+    private static async Task<Protos.V1.RunReport> WaitForRoundsAsync(Protos.V1.Runs.RunsClient runs, string runId, int rounds)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(4);
+        while (true)
+        {
+            var report = await runs.GetReportAsync(new GetReportRequest { RunId = runId });
+            if (report.Rounds.Count >= rounds || DateTime.UtcNow > deadline) return report;
+            await Task.Delay(500);
+        }
     }
 
     private static async Task<T> ReadJsonAsync<T>(IObjectStore store, string key)

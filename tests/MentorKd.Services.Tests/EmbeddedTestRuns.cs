@@ -16,6 +16,15 @@ internal static class EmbeddedTestRuns
         throw new InvalidOperationException("MentorKd.Platform.sln not found above the test folder.");
     }
 
+    /// <summary>Coin-flip questions for the tiny run's task, as a client would send them.</summary>
+    public static IEnumerable<Protos.V1.Question> NewQuestions(int count, int seed)
+    {
+        var task = new Distillation.Tasks.Synthetic.CoinFlipTask();
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(i => task.Generate(random, $"new-{i:D3}", 3))
+            .Select(q => new Protos.V1.Question { Id = q.Id, Task = q.Task, Text = q.Text, Answer = q.Answer });
+    }
+
     public static string NewDataRoot() => Path.Combine(Path.GetTempPath(), "mentorkd-embedded-tests", Guid.NewGuid().ToString("N"));
 
     public static Task<EmbeddedPlatform> StartAsync(string dataRoot, RunConfig? config = null) =>

@@ -41,6 +41,7 @@ public class RunsServiceTests
         });
         await AssertStatus(StatusCode.InvalidArgument, "run_id", () => runs.GetRunAsync(new GetRunRequest { RunId = "run-1" }).ResponseAsync);
         await AssertStatus(StatusCode.InvalidArgument, "run_id", () => runs.StartRunAsync(new StartRunRequest { RunId = "../x", ConfigJson = "{}" }).ResponseAsync);
+        await AssertStatus(StatusCode.NotFound, "run_id", () => runs.AddQuestionsAsync(new AddQuestionsRequest { RunId = unknown, QuestionsKey = "x.jsonl" }).ResponseAsync);
         Assert.Empty((await runs.ListRunsAsync(new ListRunsRequest())).Runs);
     }
 
@@ -55,6 +56,16 @@ public class RunsServiceTests
         await runs.StartRunAsync(new StartRunRequest { RunId = runId, ConfigJson = json });
         // Starting the same run again while it works returns it instead of starting a second one.
         Assert.Equal(runId, (await runs.StartRunAsync(new StartRunRequest { RunId = runId, ConfigJson = json })).RunId);
+
+        // New questions must be for the run's task, with gold answers, given one way.
+        var wrongTask = new AddQuestionsRequest { RunId = runId };
+        wrongTask.Questions.Add(new Question { Id = "q1", Task = "last_letter_concatenation", Text = "Take the last letters of \"ab cd\".", Answer = "bd" });
+        await AssertStatus(StatusCode.InvalidArgument, "questions[0].task", () => runs.AddQuestionsAsync(wrongTask).ResponseAsync);
+        var noAnswer = new AddQuestionsRequest { RunId = runId };
+        noAnswer.Questions.AddRange(EmbeddedTestRuns.NewQuestions(1, seed: 1).Select(q => { q.Answer = ""; return q; }));
+        await AssertStatus(StatusCode.InvalidArgument, "questions[0].answer", () => runs.AddQuestionsAsync(noAnswer).ResponseAsync);
+        await AssertStatus(StatusCode.InvalidArgument, "questions", () => runs.AddQuestionsAsync(new AddQuestionsRequest { RunId = runId }).ResponseAsync);
+        await AssertStatus(StatusCode.NotFound, "questions_key", () => runs.AddQuestionsAsync(new AddQuestionsRequest { RunId = runId, QuestionsKey = "nowhere/q.jsonl" }).ResponseAsync);
 
         var seen = new List<RunEvent>();
         using (var watch = runs.WatchRun(new WatchRunRequest { RunId = runId }))
@@ -85,6 +96,9 @@ public class RunsServiceTests
         Assert.True(job.Progress.Epoch < 200, "the mentor job stopped early");
         Assert.Equal(RunStatus.Cancelled, (await runs.GetRunAsync(new GetRunRequest { RunId = runId })).Status);
         await AssertStatus(StatusCode.FailedPrecondition, "run_id", () => runs.GetReportAsync(new GetReportRequest { RunId = runId }).ResponseAsync);
+        var forCancelled = new AddQuestionsRequest { RunId = runId };
+        forCancelled.Questions.AddRange(EmbeddedTestRuns.NewQuestions(2, seed: 3));
+        await AssertStatus(StatusCode.FailedPrecondition, "run_id", () => runs.AddQuestionsAsync(forCancelled).ResponseAsync);
 
         var different = JsonSerializer.Serialize(config with { Seed = 8 }, RunConfig.Json);
         await AssertStatus(StatusCode.FailedPrecondition, "run_id", () => runs.StartRunAsync(new StartRunRequest { RunId = runId, ConfigJson = different }).ResponseAsync);

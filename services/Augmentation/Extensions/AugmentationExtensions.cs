@@ -33,6 +33,8 @@ public static class AugmentationExtensions
         bus.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository();
         bus.AddConsumer<RunSubmittedConsumer>();
         bus.AddConsumer<RunCancellationConsumer>();
+        bus.AddConsumer<RunQuestionsAddedConsumer>();
+        bus.AddConsumer<BucketNotificationConsumer, BucketNotificationConsumerDefinition>();
     }
 
     public static WebApplication MapAugmentation(this WebApplication app)

@@ -4,7 +4,9 @@ using Grpc.Core;
 using MassTransit;
 using MentorKd.Augmentation.Runs;
 using MentorKd.Contracts;
+using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Pipeline;
+using MentorKd.ModelServing;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
@@ -116,6 +118,56 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
             if (!started || attempt == 100 || await sagas.Load(runId) is { } state && state.ToProto().Status.IsFinished()) return null;
             await Task.Delay(50, cancellationToken);
         }
+    }
+
+    public override async Task<AddQuestionsResponse> AddQuestions(AddQuestionsRequest request, ServerCallContext context)
+    {
+        var token = context.CancellationToken;
+        var runId = ParseRunId(request.RunId);
+        var keys = new RunKeys(runId);
+        if (await store.StatAsync(keys.Config, token) is null) RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
+        var config = RunConfig.Parse(await ReadTextAsync(keys.Config, token), Environment.CurrentDirectory);
+        if (await sagas.Load(runId) is { } state && state.ToProto().Status is RunStatus.Failed or RunStatus.Cancelled)
+            RpcErrors.FailedPrecondition($"run_id: run {keys.Id} is {state.ToProto().Status}; start it again before adding questions.");
+        RpcErrors.Require(request.Questions.Count > 0 != request.QuestionsKey.Length > 0, "questions", "give either questions or questions_key.");
+
+        IReadOnlyList<Distillation.Data.Question> questions;
+        string text;
+        if (request.Questions.Count > 0)
+        {
+            questions = request.Questions.ToQuestions("questions");
+            text = string.Concat(questions.Select(q => JsonSerializer.Serialize(q, JsonLines.Options) + "\n"));
+        }
+        else
+        {
+            RpcErrors.RequireKey(request.QuestionsKey, "questions_key");
+            if (await store.StatAsync(request.QuestionsKey, token) is null) RpcErrors.NotFound($"questions_key: no object at '{request.QuestionsKey}'.");
+            text = await ReadTextAsync(request.QuestionsKey, token);
+            try { questions = JsonLines.Parse<Distillation.Data.Question>(text.Split('\n'), request.QuestionsKey); }
+            catch (InvalidDataException e) { RpcErrors.InvalidArgument("questions_key", $"'{request.QuestionsKey}' is not a JSONL of questions ({e.Message})."); throw; }
+            RpcErrors.Require(questions.Count > 0, "questions_key", $"'{request.QuestionsKey}' holds no questions.");
+        }
+        for (int i = 0; i < questions.Count; i++)
+        {
+            RpcErrors.Require(questions[i].Task == config.Task.Name, $"questions[{i}].task", $"'{questions[i].Task}' is not this run's task ({config.Task.Name}).");
+            RpcErrors.Require(questions[i].Answer.Length > 0, $"questions[{i}].answer", "is empty: the teacher's and the mentor's rationales are judged against it.");
+        }
+
+        // Identified by the stored bytes' hash (as a bucket upload is), so the same questions added twice make one round.
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        var key = request.QuestionsKey.Length > 0 ? request.QuestionsKey : $"{keys.Incoming}api-{sha256[..16]}.jsonl";
+        ObjectInfo info;
+        if (request.Questions.Count > 0)
+        {
+            using var content = new MemoryStream(Encoding.UTF8.GetBytes(text));
+            info = await store.PutAsync(key, content, token);
+        }
+        else info = (await store.StatAsync(key, token))!;
+        await bus.Publish(new RunQuestionsAdded(runId, key, sha256, request.Questions.Count > 0 ? "runs-api" : "runs-api:key"), token);
+        return new AddQuestionsResponse
+        {
+            RunId = keys.Id, Count = questions.Count, Questions = new ObjectRef { Key = info.Key, Sha256 = sha256, SizeBytes = info.Size },
+        };
     }
 
     private async Task<Run> FindAsync(Guid runId)

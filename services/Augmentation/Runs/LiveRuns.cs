@@ -15,8 +15,9 @@ public sealed class LiveRuns
 
     public ChannelReader<LiveRun> Queue => _queue.Reader;
 
-    /// <summary>True when the run is now queued: it was unknown here, or its previous attempt has ended (a retry);
-    /// false while an attempt is queued or working.</summary>
+    /// <summary>True when the run is now queued: it was unknown here, or its previous attempt has finished (a retry,
+    /// or new work such as a retraining round); false while an attempt is queued or working, which is then told that
+    /// more work arrived (<see cref="LiveRun.TryFinish"/>).</summary>
     public bool TryBegin(Guid runId)
     {
         var run = new LiveRun(runId);
@@ -24,7 +25,7 @@ public sealed class LiveRuns
         {
             if (_runs.TryAdd(runId, run)) break;
             if (!_runs.TryGetValue(runId, out var previous)) continue;
-            if (!previous.Feed.Ended) return false;
+            if (previous.TryAskForMoreWork()) return false;
             if (_runs.TryUpdate(runId, run, previous)) break;
         }
         _queue.Writer.TryWrite(run);
@@ -39,7 +40,37 @@ public sealed class LiveRuns
 /// <summary>One run in this process: what it reported, and how to stop it.</summary>
 public sealed class LiveRun(Guid runId)
 {
+    private readonly object _gate = new();
+    private bool _finished, _moreWork;
+
     public Guid RunId { get; } = runId;
     public RunProgressFeed Feed { get; } = new(runId);
     public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>The worker is done when nothing arrived meanwhile; otherwise it goes round again. Checked and set
+    /// under one lock with <see cref="TryAskForMoreWork"/>, so no request falls between the two.</summary>
+    public bool TryFinish()
+    {
+        lock (_gate)
+        {
+            if (_moreWork) { _moreWork = false; return false; }
+            return _finished = true;
+        }
+    }
+
+    /// <summary>Ends the attempt whatever was asked meanwhile (it failed or was cancelled; requests stay stored).</summary>
+    public void Finish()
+    {
+        lock (_gate) (_finished, _moreWork) = (true, false);
+    }
+
+    /// <summary>False once the attempt has finished (a new one must begin).</summary>
+    public bool TryAskForMoreWork()
+    {
+        lock (_gate)
+        {
+            if (_finished) return false;
+            return _moreWork = true;
+        }
+    }
 }

@@ -19,6 +19,14 @@ public sealed record RunKeys(Guid RunId)
     public string Lineage => Reports + "lineage.json";
 
     public string Checkpoints(string job) => Root + $"checkpoints/{job}/";
+    /// <summary>Questions added to the run; an upload here is announced by the bucket's notification.</summary>
+    public string Incoming => Root + "incoming/";
+    /// <summary>One accepted batch of new questions, by content hash, waiting for (or done as) a retraining round.</summary>
+    public string RoundRequest(string sha256) => Root + $"rounds/requests/{sha256}.json";
+    public string RoundRequests => Root + "rounds/requests/";
+    public string Round(int round) => Root + $"rounds/{round}/";
+    public string Rounds => Reports + "rounds.json";
+    public string RoundsReport => Reports + "rounds.md";
     public string Evaluation(string job) => Reports + $"evaluations/{job}.test.jsonl";
     public string Stage(string stage) => Root + $"stages/{stage}.json";
 

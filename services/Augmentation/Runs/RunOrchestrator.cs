@@ -21,7 +21,7 @@ namespace MentorKd.Augmentation.Runs;
 /// record in the store; a run started again (after a crash or restart) skips every stage that has one, and the
 /// trainer resumes unfinished jobs from their last epoch.
 /// </summary>
-public sealed class RunOrchestrator(
+public sealed partial class RunOrchestrator(
     LiveRun run,
     IObjectStore store,
     DatasetRegistry registry,
@@ -63,6 +63,7 @@ public sealed class RunOrchestrator(
             // A run that already has its report only replays its events (the state machine may be new, after a restart).
             bool complete = await store.StatAsync(_keys.Report, cancellationToken) is not null;
             Enter(RunStatus.LoadingMentor);
+            _stage = "mentor-load";
             if (!complete) await LoadMentorAsync(mentorJob, cancellationToken);
             await PublishAsync(new Contracts.MentorLoaded(id, mentorJob.CheckpointKey), cancellationToken);
 
@@ -88,11 +89,17 @@ public sealed class RunOrchestrator(
                 : await reportWriter.WriteAsync(_keys, config, data, splits, teacherStage, mentorJob, augmentation, students, evaluations, cancellationToken);
             Report(RunEventKind.StageCompleted, $"report at {_keys.Report}");
             await PublishAsync(new EvaluationCompleted(id, _keys.Report), cancellationToken);
+
+            // New questions that arrived for the run (before or while it worked) are retraining rounds, done in order.
+            var baseline = students.FirstOrDefault(s => s.Arm == StudentArms.MentorKd) is { Job: not null } kd ? kd : students[0];
+            do await RunPendingRoundsAsync(config, splits.Train, mentorJob, baseline.Arm, baseline.Job, evaluations[baseline.Arm], cancellationToken);
+            while (!run.TryFinish());
             End(RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             logger.LogInformation("Run {Run} cancelled during {Stage}", id, _stage);
+            run.Finish();
             End(RunStatus.Cancelled, $"cancelled during {_stage}");
         }
         catch (Exception e)
@@ -100,6 +107,7 @@ public sealed class RunOrchestrator(
             var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
             logger.LogError(e, "Run {Run} failed during {Stage}", id, _stage);
             await PublishAsync(new RunFailed(id, _stage, reason), CancellationToken.None);
+            run.Finish();
             End(RunStatus.Failed, $"{_stage}: {reason}");
         }
     }
@@ -140,6 +148,20 @@ public sealed class RunOrchestrator(
         _stage = "teacher";
         if (await _stages.FindAsync<TeacherStage>(_stage, cancellationToken) is { } done) return done;
         var asked = DatasetPreparation.TeacherQuestions(config, train);
+        var rationales = await AnnotateQuestionsAsync(config, asked, cancellationToken);
+        // Every rationale is stored, judged; training uses only the answer-correct ones (Mentor-KD's filter).
+        await registry.WriteRowsAsync(_keys.TeacherRationales, rationales, cancellationToken);
+        var name = rationales.FirstOrDefault()?.Producer ?? "teacher-gateway";
+        await registry.RegisterAsync(_keys.DatasetId("teacher"), DatasetRegistry.Rationales, _keys.TeacherRationales, _keys.DatasetId("train"), name, allowEmpty: true, cancellationToken);
+        var stage = new TeacherStage(name, asked.Count, rationales.Count, rationales.Count(r => r.Correct));
+        await _stages.SaveAsync(_stage, stage, cancellationToken);
+        Report(RunEventKind.StageCompleted, $"{stage.Kept}/{stage.Rationales} rationales kept for {stage.Questions} questions ({name})");
+        return stage;
+    }
+
+    /// <summary>The teacher-gateway's rationales for <paramref name="asked"/>, with progress, asked in chunks.</summary>
+    private async Task<List<Rationale>> AnnotateQuestionsAsync(RunConfig config, IReadOnlyList<Question> asked, CancellationToken cancellationToken)
+    {
         Report(RunEventKind.StageStarted, $"teacher annotation: {asked.Count} questions × {config.Teacher.RationalesPerQuestion}", total: asked.Count);
         var rationales = new List<Rationale>();
         int questionsBefore = 0;
@@ -166,14 +188,7 @@ public sealed class RunOrchestrator(
             rationales.AddRange(written);
             questionsBefore += chunk.Length;
         }
-        // Every rationale is stored, judged; training uses only the answer-correct ones (Mentor-KD's filter).
-        await registry.WriteRowsAsync(_keys.TeacherRationales, rationales, cancellationToken);
-        var name = rationales.FirstOrDefault()?.Producer ?? "teacher-gateway";
-        await registry.RegisterAsync(_keys.DatasetId("teacher"), DatasetRegistry.Rationales, _keys.TeacherRationales, _keys.DatasetId("train"), name, allowEmpty: true, cancellationToken);
-        var stage = new TeacherStage(name, asked.Count, rationales.Count, rationales.Count(r => r.Correct));
-        await _stages.SaveAsync(_stage, stage, cancellationToken);
-        Report(RunEventKind.StageCompleted, $"{stage.Kept}/{stage.Rationales} rationales kept for {stage.Questions} questions ({name})");
-        return stage;
+        return rationales;
     }
 
     private async Task BuildTokenizerAsync(RunConfig config, IReadOnlyList<Question> train, CancellationToken cancellationToken)
@@ -193,7 +208,6 @@ public sealed class RunOrchestrator(
 
     private async Task LoadMentorAsync(TrainingStage mentorJob, CancellationToken cancellationToken)
     {
-        _stage = "mentor-load";
         Report(RunEventKind.StageStarted, $"mentor-server loads {mentorJob.CheckpointKey}");
         var info = await _retry.RunAsync("loading the mentor", async () =>
             await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = mentorJob.CheckpointKey }, cancellationToken: cancellationToken), cancellationToken);
@@ -215,17 +229,26 @@ public sealed class RunOrchestrator(
             stage = new AugmentationStage(0, 0, 0, "none");
         }
         else
-        {
-            Report(RunEventKind.StageStarted, $"mentor augmentation: {a.SamplesPerQuestion} samples × {train.Rows} questions (T={a.Temperature}, top-k {a.TopK})", total: train.Rows);
-            var sampling = new SamplingParameters { Temperature = a.Temperature, TopK = a.TopK, TopP = a.TopP, MaxNewTokens = a.MaxNewTokens, Seed = config.Seed };
-            var outcome = await augmenter.AugmentAsync(train, _keys.DatasetId("mentor"), _keys.MentorRationales, a.SamplesPerQuestion, sampling, keepIncorrect: false,
-                questions => Report(RunEventKind.StageProgress, "", questions, train.Rows), cancellationToken);
-            stage = new AugmentationStage(outcome.Samples, outcome.Correct, outcome.QuestionsCovered, outcome.Dataset.Producer ?? "mentor");
-        }
+            stage = await AugmentQuestionsAsync(config, train, _keys.DatasetId("mentor"), _keys.MentorRationales, cancellationToken);
         await _stages.SaveAsync(_stage, stage, cancellationToken);
         Report(RunEventKind.StageCompleted, $"{stage.Correct}/{stage.Samples} mentor rationales correct, {stage.QuestionsCovered} questions covered");
         return stage;
     }
+
+    /// <summary>The mentor-server's correct rationales for every question of a registered question set, stored and registered.</summary>
+    private async Task<AugmentationStage> AugmentQuestionsAsync(RunConfig config, DatasetRecord questions, string outputId, string outputKey, CancellationToken cancellationToken)
+    {
+        var a = config.Augmentation;
+        Report(RunEventKind.StageStarted, $"mentor augmentation: {a.SamplesPerQuestion} samples × {questions.Rows} questions (T={a.Temperature}, top-k {a.TopK})", total: questions.Rows);
+        var sampling = new SamplingParameters { Temperature = a.Temperature, TopK = a.TopK, TopP = a.TopP, MaxNewTokens = a.MaxNewTokens, Seed = config.Seed };
+        var outcome = await _retry.RunAsync("mentor augmentation", () => augmenter.AugmentAsync(questions, outputId, outputKey, a.SamplesPerQuestion, sampling, keepIncorrect: false,
+            done => Report(RunEventKind.StageProgress, "", done, questions.Rows), cancellationToken), cancellationToken);
+        return new AugmentationStage(outcome.Samples, outcome.Correct, outcome.QuestionsCovered, outcome.Dataset.Producer ?? "mentor");
+    }
+
+    private SoftLabelSource SoftLabelsFrom(RunConfig config, TrainingStage mentorJob) => config.Student.SoftLabels == SoftLabelSources.MentorServer
+        ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
+        : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = mentorJob.CheckpointKey };
 
     private Task<TrainingStage> TrainStudentAsync(RunConfig config, string arm, TrainingStage mentorJob, TeacherStage teacher, AugmentationStage augmentation,
         CancellationToken cancellationToken)
@@ -235,23 +258,26 @@ public sealed class RunOrchestrator(
         var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : Distillation.Training.KnowledgeDistillationMode.None };
         if (arm == StudentArms.FineTuneCotStepMatched)
             training = StudentArms.StepMatched(training, teacher.Kept, teacher.Kept + augmentation.Correct);
-        SoftLabelSource? softLabels = !soft ? null
-            : config.Student.SoftLabels == SoftLabelSources.MentorServer
-                ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
-                : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = mentorJob.CheckpointKey };
+        var softLabels = soft ? SoftLabelsFrom(config, mentorJob) : null;
         string[] rationales = augmented ? [_keys.TeacherRationales, _keys.MentorRationales] : [_keys.TeacherRationales];
         return trainingJobs.TrainAsync(_keys, _stages, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, softLabels, mentorJob.CheckpointKey, Report, cancellationToken);
     }
 
-    private async Task<EvaluationStage> EvaluateAsync(string job, TrainingStage training, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
+    private Task<EvaluationStage> EvaluateAsync(string job, TrainingStage training, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
     {
         _stage = "evaluation";
+        return EvaluateCheckpointAsync(job, training.CheckpointKey, maxNewTokens, batchSize, cancellationToken);
+    }
+
+    /// <summary>The evaluator's test accuracy for a checkpoint, with the per-example report under reports/evaluations/{job}.</summary>
+    private async Task<EvaluationStage> EvaluateCheckpointAsync(string job, string checkpointKey, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
+    {
         var name = $"evaluation-{job}";
         if (await _stages.FindAsync<EvaluationStage>(name, cancellationToken) is { } done) return done;
         Report(RunEventKind.StageStarted, $"evaluating {job} on the test set");
         var request = new EvaluateRequest
         {
-            CheckpointKey = training.CheckpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
+            CheckpointKey = checkpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
         };
         var report = await _retry.RunAsync($"evaluating {job}", async () => await evaluator.EvaluateAsync(request, cancellationToken: cancellationToken), cancellationToken);
         var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256, report.Report.SizeBytes);

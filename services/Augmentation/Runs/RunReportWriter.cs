@@ -100,6 +100,15 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             Arm = a.Arm, Title = a.Title, Examples = a.Examples, TestAccuracy = a.TestAccuracy,
             BestTestEpochAccuracy = a.Outcome.BestTest.TestAccuracy, SelectedEpoch = a.Outcome.DevSelected.Epoch,
         }));
+        if (await store.StatAsync(keys.Rounds, cancellationToken) is not null)
+        {
+            var rounds = JsonSerializer.Deserialize<List<RoundStage>>(await ReadBytesAsync(keys.Rounds, cancellationToken), Distillation.Data.JsonLines.Options)!;
+            report.Rounds.AddRange(rounds.Where(r => r.Round > 0).Select(r => new RoundSummary
+            {
+                Round = r.Round, QuestionsAdded = r.QuestionsAdded, TrainQuestions = r.TrainQuestions, TeacherKept = r.TeacherKept,
+                MentorCorrect = r.MentorCorrect, StudentTestAccuracy = r.TestAccuracy, CheckpointKey = r.CheckpointKey, QuestionsSha256 = r.QuestionsSha256,
+            }));
+        }
         using var lineage = JsonDocument.Parse(await ReadBytesAsync(keys.Lineage, cancellationToken));
         report.Lineage.AddRange(lineage.RootElement.EnumerateArray().Select(e => LineageEntry.Parser.ParseJson(e.GetRawText())));
         return report;

@@ -37,3 +37,10 @@ public sealed record TrainingStage(string JobId, string CheckpointKey, string Ch
 public sealed record AugmentationStage(int Samples, int Correct, int QuestionsCovered, string Producer);
 
 public sealed record EvaluationStage(string Job, double Accuracy, int Correct, int Total, string ReportKey, string ReportSha256, long ReportBytes);
+
+/// <summary>New questions accepted for a run, waiting for their retraining round.</summary>
+public sealed record RoundRequest(string QuestionsKey, string Sha256, string Source, DateTime RequestedAt);
+
+/// <summary>A finished retraining round (round 0 is the run's own student).</summary>
+public sealed record RoundStage(int Round, string QuestionsSha256, int QuestionsAdded, int TrainQuestions, int TeacherKept, int MentorCorrect,
+    string CheckpointKey, double TestAccuracy);

@@ -21,6 +21,7 @@ public sealed class RunState : SagaStateMachineInstance
     public int MentorCorrect { get; set; }
     public List<string> StudentCheckpointKeys { get; set; } = [];
     public string? ReportKey { get; set; }
+    public int RetrainingRounds { get; set; }
     public string? FailedStage { get; set; }
     public string? FailureReason { get; set; }
 }

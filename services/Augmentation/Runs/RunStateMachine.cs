@@ -5,7 +5,8 @@ namespace MentorKd.Augmentation.Runs;
 
 /// <summary>
 /// The whole Mentor-KD run as one state machine: teacher annotation → mentor training → mentor loaded →
-/// augmentation → student training → evaluation → completed, or failed / cancelled from any active state.
+/// augmentation → student training → evaluation → completed, or failed / cancelled from any active state; a completed
+/// run goes to retraining while a round on newly added questions is under way.
 /// Delivery is at least once, so an event that arrives again after its stage has passed is ignored rather than
 /// faulted: handling a message twice changes nothing.
 /// </summary>
@@ -23,6 +24,8 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
         Event(() => Evaluated, x => x.CorrelateById(c => c.Message.CorrelationId));
         Event(() => Failed, x => x.CorrelateById(c => c.Message.CorrelationId));
         Event(() => CancellationRequested, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => QuestionsAdded, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => RoundCompleted, x => x.CorrelateById(c => c.Message.CorrelationId));
 
         Initially(
             When(Submitted)
@@ -65,6 +68,17 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                 .Then(c => c.Saga.FailureReason = c.Message.Reason)
                 .TransitionTo(Cancelled));
 
+        // After completion, new questions start retraining rounds; the run is completed again after each one.
+        During(Completed,
+            When(QuestionsAdded).TransitionTo(Retraining));
+        During(Retraining,
+            When(RoundCompleted)
+                .Then(c => c.Saga.RetrainingRounds = Math.Max(c.Saga.RetrainingRounds, c.Message.Round))
+                .TransitionTo(Completed),
+            When(Failed)
+                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (c.Message.Stage, c.Message.Reason))
+                .TransitionTo(Completed));
+
         // Submitting a failed or cancelled run again retries it; its finished stages are kept.
         During(new[] { FailedState, Cancelled },
             When(Submitted)
@@ -84,6 +98,7 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
     public State Completed { get; private set; } = null!;
     public State FailedState { get; private set; } = null!;
     public State Cancelled { get; private set; } = null!;
+    public State Retraining { get; private set; } = null!;
 
     public Event<RunSubmitted> Submitted { get; private set; } = null!;
     public Event<TeacherAnnotationCompleted> TeacherAnnotated { get; private set; } = null!;
@@ -94,4 +109,6 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
     public Event<EvaluationCompleted> Evaluated { get; private set; } = null!;
     public Event<RunFailed> Failed { get; private set; } = null!;
     public Event<RunCancellationRequested> CancellationRequested { get; private set; } = null!;
+    public Event<RunQuestionsAdded> QuestionsAdded { get; private set; } = null!;
+    public Event<RetrainingRoundCompleted> RoundCompleted { get; private set; } = null!;
 }

@@ -40,6 +40,7 @@ public static class RunViews
         nameof(RunStateMachine.Completed) => RunStatus.Completed,
         nameof(RunStateMachine.FailedState) => RunStatus.Failed,
         nameof(RunStateMachine.Cancelled) => RunStatus.Cancelled,
+        nameof(RunStateMachine.Retraining) => RunStatus.Retraining,
         _ => RunStatus.Submitted,
     };
 

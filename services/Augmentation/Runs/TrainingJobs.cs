@@ -20,7 +20,7 @@ public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer, IOptio
 
     public async Task<TrainingStage> TrainAsync(RunKeys keys, RunStageRecords stages, string job, TrainingRole role, ModelConfig model,
         ReasoningTrainingOptions training, int contextLength, IReadOnlyList<string> rationaleKeys, SoftLabelSource? softLabels,
-        string? softLabelsCheckpoint, StageReporter report, CancellationToken cancellationToken)
+        string? softLabelsCheckpoint, StageReporter report, CancellationToken cancellationToken, string? trainQuestionsKey = null)
     {
         var stageName = $"training-{job}";
         if (await stages.FindAsync<TrainingStage>(stageName, cancellationToken) is { } done) return done;
@@ -29,7 +29,7 @@ public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer, IOptio
         {
             JobId = keys.TrainingJobId(job),
             Role = role,
-            TrainQuestionsKey = keys.TrainQuestions,
+            TrainQuestionsKey = trainQuestionsKey ?? keys.TrainQuestions,
             DevQuestionsKey = keys.DevQuestions,
             TestQuestionsKey = keys.TestQuestions,
             TokenizerKey = keys.Tokenizer,
