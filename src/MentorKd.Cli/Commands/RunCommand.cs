@@ -20,7 +20,8 @@ internal static class RunCommand
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
         var inProcess = new Option<bool>("--in-process") { Description = "Run the one-process pipeline instead of going through the services." };
-        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh, inProcess };
+        var questions = new Option<string?>("--questions") { Description = "JSONL of new training questions, added once the run has completed: a retraining round." };
+        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh, inProcess, questions };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
@@ -28,10 +29,12 @@ internal static class RunCommand
             var folder = new RunFolder(result.GetValue(output) ?? Path.Combine("runs", config.Name));
             if (result.GetValue(fresh) && Directory.Exists(folder.Root)) Directory.Delete(folder.Root, recursive: true);
             bool services = !result.GetValue(inProcess);
+            var newQuestions = result.GetValue(questions) is { } file ? Distillation.Data.JsonLines.Read<Distillation.Data.Question>(file) : null;
+            if (newQuestions is not null && !services) throw new ArgumentException("--questions needs the services (retraining rounds are theirs); drop --in-process.");
             AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder.Root} ({(services ? "through the five services, embedded" : "one-process pipeline")})");
 
             Func<IPipelineObserver, RunResults> run = services
-                ? observer => ServiceRun.RunAsync(config, folder.Root, observer).GetAwaiter().GetResult()
+                ? observer => ServiceRun.RunAsync(config, folder.Root, observer, newQuestions).GetAwaiter().GetResult()
                 : observer => new MentorKdPipeline(config, folder, observer).RunAsync().GetAwaiter().GetResult();
             var results = Console.IsOutputRedirected
                 ? run(new LineProgressObserver())

@@ -14,7 +14,9 @@ namespace MentorKd.Cli.Commands;
 /// </summary>
 internal static class ServiceRun
 {
-    public static async Task<RunResults> RunAsync(RunConfig config, string folder, IPipelineObserver observer, CancellationToken cancellationToken = default)
+    /// <param name="newQuestions">Questions to add once the run has completed: each new batch is a retraining round.</param>
+    public static async Task<RunResults> RunAsync(RunConfig config, string folder, IPipelineObserver observer, IReadOnlyList<Distillation.Data.Question>? newQuestions = null,
+        CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(folder);
         var runId = RunId(folder);
@@ -24,6 +26,9 @@ internal static class ServiceRun
         var run = await RunSession.RunAsync(runs, runId, config, bridge.On, cancellationToken);
         if (run.Status != RunStatus.Completed)
             throw new InvalidOperationException($"run {run.RunId} ended {run.Status}{(run.FailedStage.Length > 0 ? $" in {run.FailedStage}" : "")}: {run.Error}");
+
+        if (newQuestions is { Count: > 0 })
+            await RoundClient.AddAndFollowAsync(runs, run.RunId, newQuestions, wait: true, cancellationToken);
 
         // The report's objects, copied next to the platform's data for reading.
         var store = platform.Services.GetRequiredService<IObjectStore>();
