@@ -66,5 +66,6 @@ done
 "${compose[@]}" ps
 
 log "submitting configs/mentor-kd.tiny.json"
+dotnet build src/MentorKd.Cli -c "$CONFIGURATION" -v quiet -nologo >/dev/null
 dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json
 log "passed"
