@@ -85,7 +85,9 @@ public class EmbeddedRunTests
             Assert.True(round.StudentTestAccuracy > 0.75, $"the retrained student's accuracy {round.StudentTestAccuracy}");
             await Task.Delay(2000);
             Assert.Single((await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId })).Rounds);
-            Assert.Equal(RunStatus.Completed, (await runs.GetRunAsync(new GetRunRequest { RunId = run.RunId })).Status);
+            var afterRound = await runs.GetRunAsync(new GetRunRequest { RunId = run.RunId });
+            Assert.Equal(RunStatus.Completed, afterRound.Status);
+            Assert.Equal(1, afterRound.RetrainingRounds);
             report = withRound;
         }
         var firstRun = clock.Elapsed;

@@ -131,4 +131,33 @@ public class RunStateMachineTests
         Assert.Equal(2, saga.Consumed.Select<RunSubmitted>(x => x.Context.Message.CorrelationId == done).Count());
         Assert.Equal("Completed", saga.Sagas.Contains(done)!.CurrentState);
     }
+
+    [Fact]
+    public async Task New_questions_for_a_completed_run_go_through_retraining_and_back_to_completed()
+    {
+        var (provider, harness, saga) = await Start();
+        await using var _ = provider;
+        var id = NewId.NextGuid();
+        await harness.Bus.Publish(new RunSubmitted(id, "rounds", "k", DateTime.UtcNow));
+        foreach (var message in new object[]
+                 {
+                     new TeacherAnnotationCompleted(id, "t", 1, 1), new MentorTrainingCompleted(id, "m", 1), new MentorLoaded(id, "m"),
+                     new AugmentationCompleted(id, "a", 1, 1), new StudentTrainingCompleted(id, ["s"]), new EvaluationCompleted(id, "r"),
+                 })
+            await harness.Bus.Publish(message);
+        Assert.NotNull(await saga.Exists(id, x => x.Completed));
+
+        await harness.Bus.Publish(new RunQuestionsAdded(id, "runs/x/incoming/q.jsonl", new string('b', 64), "test"));
+        Assert.NotNull(await saga.Exists(id, x => x.Retraining));
+        await harness.Bus.Publish(new RetrainingRoundCompleted(id, 1, new string('b', 64), "runs/x/checkpoints/round1-mentor_kd/best/", 0.9));
+        Assert.NotNull(await saga.Exists(id, x => x.Completed));
+        for (int i = 0; i < 100 && saga.Sagas.Contains(id)!.RetrainingRounds == 0; i++) await Task.Delay(20);
+        Assert.Equal(1, saga.Sagas.Contains(id)!.RetrainingRounds);
+
+        // A round that finishes without its QuestionsAdded having been seen (added while the run worked) is counted too.
+        await harness.Bus.Publish(new RetrainingRoundCompleted(id, 2, new string('c', 64), "runs/x/checkpoints/round2-mentor_kd/best/", 0.9));
+        for (int i = 0; i < 100 && saga.Sagas.Contains(id)!.RetrainingRounds < 2; i++) await Task.Delay(20);
+        Assert.Equal(2, saga.Sagas.Contains(id)!.RetrainingRounds);
+        Assert.Equal("Completed", saga.Sagas.Contains(id)!.CurrentState);
+    }
 }

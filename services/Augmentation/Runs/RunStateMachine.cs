@@ -70,7 +70,9 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
 
         // After completion, new questions start retraining rounds; the run is completed again after each one.
         During(Completed,
-            When(QuestionsAdded).TransitionTo(Retraining));
+            When(QuestionsAdded).TransitionTo(Retraining),
+            // Questions added while the run still worked are done right after it, with no QuestionsAdded seen here.
+            When(RoundCompleted).Then(c => c.Saga.RetrainingRounds = Math.Max(c.Saga.RetrainingRounds, c.Message.Round)));
         During(Retraining,
             When(RoundCompleted)
                 .Then(c => c.Saga.RetrainingRounds = Math.Max(c.Saga.RetrainingRounds, c.Message.Round))

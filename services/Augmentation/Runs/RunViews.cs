@@ -20,6 +20,7 @@ public static class RunViews
         MentorRationalesKey = state.MentorRationalesKey ?? "",
         StudentCheckpointKeys = { state.StudentCheckpointKeys },
         ReportKey = state.ReportKey ?? "",
+        RetrainingRounds = state.RetrainingRounds,
     };
 
     public static Run Submitted(Guid runId, string name, string configKey, DateTime submittedAt) => new()
