@@ -1,3 +1,5 @@
+using Grpc.Net.Client;
+
 namespace MentorKd.Integration.Tests;
 
 /// <summary>The five services as separate processes, each with its own broker connection and S3 client.</summary>
@@ -7,15 +9,20 @@ public sealed class DistributedPlatform : IAsyncDisposable
     private readonly Infrastructure _infrastructure;
     private readonly string _workRoot;
 
+    private readonly GrpcChannel _augmentation;
+
     private DistributedPlatform(Dictionary<string, ServiceProcess> services, Infrastructure infrastructure, string workRoot)
     {
         _services = services;
         _infrastructure = infrastructure;
         _workRoot = workRoot;
+        _augmentation = GrpcChannel.ForAddress(services["Augmentation"].Address);
+        Runs = new Protos.V1.Runs.RunsClient(_augmentation);
     }
 
     public ServiceProcess this[string project] => _services[project];
-    public string AugmentationAddress => _services["Augmentation"].Address;
+    /// <summary>The Runs API of the augmentation process, as a client team would call it.</summary>
+    public Protos.V1.Runs.RunsClient Runs { get; }
 
     public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure)
     {
@@ -61,6 +68,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _augmentation.Dispose();
         foreach (var service in _services.Values) await service.DisposeAsync();
     }
 }

@@ -1,4 +1,3 @@
-using Grpc.Net.Client;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Embedded;
 using MentorKd.Protos.V1;
@@ -17,8 +16,7 @@ public class DistributedRunTests(Infrastructure infrastructure)
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);
         await using var platform = await DistributedPlatform.StartAsync(infrastructure);
-        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
-        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var runs = platform.Runs;
         var runId = Guid.NewGuid();
 
         var run = await RunSession.RunAsync(runs, runId, Tiny(), _ => { });
@@ -50,8 +48,7 @@ public class DistributedRunTests(Infrastructure infrastructure)
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);
         await using var platform = await DistributedPlatform.StartAsync(infrastructure);
-        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
-        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var runs = platform.Runs;
         var runId = Guid.NewGuid();
         var config = Tiny() with { Mentor = Tiny().Mentor with { Training = Tiny().Mentor.Training with { Epochs = 16 } } };
 
@@ -87,8 +84,7 @@ public class DistributedRunTests(Infrastructure infrastructure)
     public async Task Questions_uploaded_to_a_runs_incoming_prefix_and_announced_twice_by_the_bucket_make_one_retraining_round()
     {
         await using var platform = await DistributedPlatform.StartAsync(infrastructure);
-        using var channel = GrpcChannel.ForAddress(platform.AugmentationAddress);
-        var runs = new Protos.V1.Runs.RunsClient(channel);
+        var runs = platform.Runs;
         var run = await RunSession.RunAsync(runs, Guid.NewGuid(), Tiny(), _ => { });
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
 

@@ -119,12 +119,7 @@ public class RunStateMachineTests
 
         var done = NewId.NextGuid();
         await harness.Bus.Publish(new RunSubmitted(done, "done", "k", DateTime.UtcNow));
-        foreach (var message in new object[]
-                 {
-                     new TeacherAnnotationCompleted(done, "t", 1, 1), new MentorTrainingCompleted(done, "m", 1), new MentorLoaded(done, "m"),
-                     new AugmentationCompleted(done, "a", 1, 1), new StudentTrainingCompleted(done, ["s"]), new EvaluationCompleted(done, "r"),
-                 })
-            await harness.Bus.Publish(message);
+        await PublishStagesAsync(harness, done);
         Assert.NotNull(await saga.Exists(done, x => x.Completed));
         await harness.Bus.Publish(new RunSubmitted(done, "done", "k", DateTime.UtcNow));
         for (int i = 0; i < 200 && saga.Consumed.Select<RunSubmitted>(x => x.Context.Message.CorrelationId == done).Count() < 2; i++) await Task.Delay(25);
@@ -139,12 +134,7 @@ public class RunStateMachineTests
         await using var _ = provider;
         var id = NewId.NextGuid();
         await harness.Bus.Publish(new RunSubmitted(id, "rounds", "k", DateTime.UtcNow));
-        foreach (var message in new object[]
-                 {
-                     new TeacherAnnotationCompleted(id, "t", 1, 1), new MentorTrainingCompleted(id, "m", 1), new MentorLoaded(id, "m"),
-                     new AugmentationCompleted(id, "a", 1, 1), new StudentTrainingCompleted(id, ["s"]), new EvaluationCompleted(id, "r"),
-                 })
-            await harness.Bus.Publish(message);
+        await PublishStagesAsync(harness, id);
         Assert.NotNull(await saga.Exists(id, x => x.Completed));
 
         await harness.Bus.Publish(new RunQuestionsAdded(id, "runs/x/incoming/q.jsonl", new string('b', 64), "test"));
@@ -159,5 +149,16 @@ public class RunStateMachineTests
         for (int i = 0; i < 100 && saga.Sagas.Contains(id)!.RetrainingRounds < 2; i++) await Task.Delay(20);
         Assert.Equal(2, saga.Sagas.Contains(id)!.RetrainingRounds);
         Assert.Equal("Completed", saga.Sagas.Contains(id)!.CurrentState);
+    }
+
+    /// <summary>Every stage's completion event of a run that went well, in order.</summary>
+    private static async Task PublishStagesAsync(ITestHarness harness, Guid id)
+    {
+        foreach (var message in new object[]
+                 {
+                     new TeacherAnnotationCompleted(id, "t", 1, 1), new MentorTrainingCompleted(id, "m", 1), new MentorLoaded(id, "m"),
+                     new AugmentationCompleted(id, "a", 1, 1), new StudentTrainingCompleted(id, ["s"]), new EvaluationCompleted(id, "r"),
+                 })
+            await harness.Bus.Publish(message);
     }
 }
