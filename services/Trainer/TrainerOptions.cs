@@ -11,4 +11,6 @@ public sealed record TrainerOptions
     [Range(1, 10_000)] public int QueueCapacity { get; init; } = 32;
     [Required] public string Device { get; init; } = "cpu";
     [Range(0, 1024)] public int Threads { get; init; }
+    /// <summary>Least time between two progress reports of a training step (epoch ends are always reported).</summary>
+    [Range(0, 60_000)] public int ProgressIntervalMilliseconds { get; init; } = 250;
 }

@@ -62,16 +62,23 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
+        var progressClock = new ReportingInterval(TimeSpan.FromMilliseconds(options.ProgressIntervalMilliseconds));
         var outcome = trainer.Train(job.JobId, model, examples, softLabels, Path.Combine(workspace, "checkpoints"),
-            progress: p => job.Update(j =>
+            progress: p =>
             {
-                j.State = JobState.Running;
-                j.Progress = new TrainingProgress
+                // Every update wakes the job's watchers (gRPC streams, the run's feed); on a small machine doing that per
+                // step takes CPU from the training threads, so steps are reported a few times a second at most.
+                if (p.Phase == "train" && p.Step < p.TotalSteps && !progressClock.Due()) return;
+                job.Update(j =>
                 {
-                    JobId = job.JobId, Epoch = p.Epoch, Epochs = p.Epochs, Step = p.Step, TotalSteps = p.TotalSteps, Loss = p.Loss,
-                    TokensPerSecond = p.TokensPerSecond, DevAccuracy = j.Progress?.DevAccuracy ?? 0,
-                };
-            }),
+                    j.State = JobState.Running;
+                    j.Progress = new TrainingProgress
+                    {
+                        JobId = job.JobId, Epoch = p.Epoch, Epochs = p.Epochs, Step = p.Step, TotalSteps = p.TotalSteps, Loss = p.Loss,
+                        TokensPerSecond = p.TokensPerSecond, DevAccuracy = j.Progress?.DevAccuracy ?? 0,
+                    };
+                });
+            },
             onEpoch: record => job.Update(j => j.Progress.DevAccuracy = record.DevAccuracy),
             cancellationToken: token);
 
