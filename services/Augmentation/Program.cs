@@ -2,16 +2,5 @@ using MentorKd.Augmentation.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 
-if (HealthProbe.IsRequested(args)) return await HealthProbe.RunAsync(args);
-
-var builder = WebApplication.CreateBuilder(args);
-builder.UseHttp2ByDefault();
-builder.AddServiceDefaults();
-builder.AddAugmentation();
-builder.AddMessaging(bus => bus.AddAugmentationMessaging());
-
-var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapAugmentation();
-await app.RunAsync();
-return 0;
+// The run state machine and the run consumers live here; the other hosts' buses carry no consumers.
+return await ServiceHost.RunAsync(args, builder => builder.AddAugmentation().AddMessaging(bus => bus.AddAugmentationMessaging()), app => app.MapAugmentation());

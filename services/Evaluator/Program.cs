@@ -2,16 +2,4 @@ using MentorKd.Evaluator.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 
-if (HealthProbe.IsRequested(args)) return await HealthProbe.RunAsync(args);
-
-var builder = WebApplication.CreateBuilder(args);
-builder.UseHttp2ByDefault();
-builder.AddServiceDefaults();
-builder.AddEvaluator();
-builder.AddMessaging(); // every host has its bus connection; the run's consumers live in the augmentation service
-
-var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapEvaluator();
-await app.RunAsync();
-return 0;
+return await ServiceHost.RunAsync(args, builder => builder.AddEvaluator().AddMessaging(), app => app.MapEvaluator());
