@@ -1,3 +1,4 @@
+using MentorKd.Modeling.Runtime;
 using MentorKd.ModelServing;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
@@ -38,7 +39,7 @@ public static class SoftLabelComputation
         {
             using var scope = NewDisposeScope();
             var ids = tensor(sequence.TokenIds.Select(t => (long)t).ToArray(), device: resident.Model.Device).unsqueeze(0);
-            var logProbs = (resident.Model.forward(ids)[0].to(ScalarType.Float32) / request.Temperature).log_softmax(-1).cpu();
+            var logProbs = resident.Model.forward(ids)[0].to(ScalarType.Float32).DividedBy(request.Temperature).log_softmax(-1).cpu();
             var (values, indices) = logProbs[sequence.ScoreFrom..].topk(request.TopK, dim: -1);
             var top = values.data<float>().ToArray();
             var idx = indices.data<long>().ToArray();

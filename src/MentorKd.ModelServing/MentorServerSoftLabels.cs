@@ -1,4 +1,5 @@
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Runtime;
 using MentorKd.Modeling.Training;
 using MentorKd.Protos.V1;
 using static TorchSharp.torch;
@@ -54,6 +55,6 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             }
         }
         // Scaled by T so that softmax(logits / T) in the loss gives back these probabilities.
-        return (tensor(logProbs, [rows, width, vocabSize]) * temperature).to(batch.InputIds.device);
+        return tensor(logProbs, [rows, width, vocabSize]).Times(temperature).to(batch.InputIds.device);
     }
 }

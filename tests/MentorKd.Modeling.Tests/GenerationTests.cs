@@ -1,5 +1,6 @@
 using MentorKd.Modeling.Generation;
 using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Runtime;
 
 namespace MentorKd.Modeling.Tests;
 
@@ -61,7 +62,7 @@ public class GenerationTests
         {
             var wte = model.state_dict()["transformer.wte.weight"];
             var ln = model.state_dict()["transformer.ln_f.bias"];
-            ln.copy_(wte[0] * 50);
+            ln.copy_(wte[0].Times(50));
         }
         var stopped = Generator(model).Generate(Prompts, GenerationOptions.Greedy(30));
         Assert.All(stopped, s => Assert.Empty(s[0]));

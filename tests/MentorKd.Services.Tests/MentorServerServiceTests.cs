@@ -2,6 +2,7 @@ using Grpc.Core;
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ModelServing;
 using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Runtime;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,7 +90,7 @@ public class MentorServerServiceTests
 
         using var model = GptCheckpoint.LoadModel(local);
         using var guard = no_grad();
-        var logProbs = (model.forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0] / 2.0).log_softmax(-1);
+        var logProbs = model.forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0].DividedBy(2.0).log_softmax(-1);
         var (values, indices) = logProbs[2..].topk(5);
         var positions = response.Sequences.Single().Positions;
         Assert.Equal(ids.Length - 2, positions.Count);
@@ -112,8 +113,8 @@ public class MentorServerServiceTests
             [new([3, 4, 5], [6, 7, 8, 9]), new([3, 4], [10, 11])], padId: 1, maxLength: 96);
 
         using var guard = no_grad();
-        var remote = (source.Logits(batch) / 2.0).softmax(-1);
-        var local_ = (model.forward(batch.InputIds) / 2.0).softmax(-1);
+        var remote = source.Logits(batch).DividedBy(2.0).softmax(-1);
+        var local_ = model.forward(batch.InputIds).DividedBy(2.0).softmax(-1);
         // Every position that predicts a target token: the mentor's 8 most likely tokens carry the same probability.
         foreach (var (row, length) in new[] { (0, 7), (1, 4) })
             for (int p = 0; p < length - 1; p++)

@@ -1,3 +1,4 @@
+using MentorKd.Modeling.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -26,7 +27,8 @@ public static class DistillationLoss
 
         if (!mentor.shape.SequenceEqual(student.shape))
             throw new ArgumentException($"mentor logits [{string.Join(", ", mentor.shape)}] do not match the student's [{string.Join(", ", student.shape)}]: mentor and student need the same tokenizer.", nameof(mentor));
-        var selected = (mask == KnowledgeDistillationMask.Clean ? labels[.., 1..] != -100 : afterPrompt[.., 1..]).reshape(-1);
+        using var ignored = HeldScalars.Hold(-100);
+        var selected = (mask == KnowledgeDistillationMask.Clean ? labels[.., 1..] != ignored : afterPrompt[.., 1..]).reshape(-1);
         var rows = selected.nonzero().squeeze(1);
         var s = studentNext.index_select(0, rows);
         var m = mentor[.., ..^1].reshape(-1, vocab).to(ScalarType.Float32).index_select(0, rows).detach();
@@ -35,20 +37,20 @@ public static class DistillationLoss
         {
             case KnowledgeDistillationMode.Kl:
             {
-                var studentLog = functional.log_softmax(s / temperature, 1);
-                var mentorLog = functional.log_softmax(m / temperature, 1);
+                var studentLog = functional.log_softmax(s.DividedBy(temperature), 1);
+                var mentorLog = functional.log_softmax(m.DividedBy(temperature), 1);
                 // KL(mentor ‖ student) summed over the vocabulary, averaged over rows ("batchmean").
-                var kl = (mentorLog.exp() * (mentorLog - studentLog)).sum() / Math.Max(1, rows.shape[0]);
-                return new Parts((1 - lambda) * hard + lambda * kl, hard, kl);
+                var kl = (mentorLog.exp() * (mentorLog - studentLog)).sum().DividedBy(Math.Max(1, rows.shape[0]));
+                return new Parts(hard.Times(1 - lambda).Plus(kl.Times(lambda)), hard, kl);
             }
             case KnowledgeDistillationMode.Mse:
             {
                 var mse = functional.mse_loss(s, m);
-                return new Parts((1 - lambda) * hard + lambda * mse, hard, mse);
+                return new Parts(hard.Times(1 - lambda).Plus(mse.Times(lambda)), hard, mse);
             }
             default:
             {
-                var softCe = -(functional.softmax(m, 1) * functional.log_softmax(s, 1)).sum() / Math.Max(1, rows.shape[0]);
+                var softCe = -(functional.softmax(m, 1) * functional.log_softmax(s, 1)).sum().DividedBy(Math.Max(1, rows.shape[0]));
                 return new Parts(softCe, hard, softCe);
             }
         }

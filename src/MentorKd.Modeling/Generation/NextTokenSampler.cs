@@ -1,3 +1,4 @@
+using MentorKd.Modeling.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,20 +15,21 @@ internal static class NextTokenSampler
         logits = logits.to(ScalarType.Float32);
         if (options.Temperature == 0) return logits.argmax(-1).MoveToOuterDisposeScope();
 
-        logits = logits / options.Temperature;
+        logits = logits.DividedBy(options.Temperature);
         if (options.TopK > 0 && options.TopK < logits.shape[^1])
         {
             var kth = logits.topk(options.TopK, dim: -1).values[.., ^1..];
-            logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
+            logits = logits.FilledWhere(logits < kth, double.NegativeInfinity);
         }
         if (options.TopP < 1.0)
         {
             var (sorted, order) = logits.sort(-1, descending: true);
             var probabilities = sorted.softmax(-1);
             // Drop a token when the tokens ranked above it already reach p (so the top token always stays).
-            var drop = (probabilities.cumsum(-1) - probabilities) >= options.TopP;
+            using var topP = HeldScalars.Hold(options.TopP);
+            var drop = (probabilities.cumsum(-1) - probabilities) >= topP;
             var dropInVocabOrder = zeros_like(drop).scatter(-1, order, drop);
-            logits = logits.masked_fill(dropInVocabOrder, double.NegativeInfinity);
+            logits = logits.FilledWhere(dropInVocabOrder, double.NegativeInfinity);
         }
         return multinomial(logits.softmax(-1), 1, generator: generator).squeeze(-1).MoveToOuterDisposeScope();
     }

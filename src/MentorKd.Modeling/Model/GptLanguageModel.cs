@@ -1,4 +1,5 @@
 using TorchSharp;
+using MentorKd.Modeling.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -51,13 +52,13 @@ public sealed class GptLanguageModel : Module
         Tensor? mask = null;
         if (attentionMask is null)
         {
-            positions = arange(past, past + time, dtype: ScalarType.Int64, device: inputIds.device).unsqueeze(0);
+            positions = HeldScalars.Range(past, past + time, inputIds.device).unsqueeze(0);
         }
         else
         {
             // Left-padded rows: positions count real tokens only; padding keys are hidden from every query.
             var real = attentionMask.to(ScalarType.Int64);
-            positions = (real.cumsum(1) - 1).clamp_min(0)[.., (int)past..];
+            positions = real.cumsum(1).Minus(1).AtLeast(0)[.., (int)past..];
             mask = AttentionMask(attentionMask.to(ScalarType.Bool), past, time);
         }
 
@@ -72,8 +73,8 @@ public sealed class GptLanguageModel : Module
     {
         long total = past + time;
         var device = keyIsReal.device;
-        var queryPosition = arange(past, total, device: device).unsqueeze(1);
-        var keyPosition = arange(0, total, device: device).unsqueeze(0);
+        var queryPosition = HeldScalars.Range(past, total, device).unsqueeze(1);
+        var keyPosition = HeldScalars.Range(0, total, device).unsqueeze(0);
         var causal = keyPosition <= queryPosition;
         var self = keyPosition == queryPosition;
         var allowed = causal.unsqueeze(0) & keyIsReal.unsqueeze(1);

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using MentorKd.Modeling.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -32,7 +33,7 @@ public sealed class GptTransformer : Module
     public Tensor forward(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
-        var x = drop.forward(wte.forward(inputIds) + wpe.forward(positions));
+        var x = drop.forward(wte.forward(inputIds).Plus(wpe.forward(positions)));
         for (int layer = 0; layer < h.Count; layer++)
             x = h[layer].forward(x, mask, cache, layer);
         return ln_f.forward(x).MoveToOuterDisposeScope();

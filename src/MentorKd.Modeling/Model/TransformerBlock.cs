@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using MentorKd.Modeling.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -24,8 +25,8 @@ public sealed class TransformerBlock : Module
     public Tensor forward(Tensor x, Tensor? mask, KeyValueCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        x = x + attn.forward(ln_1.forward(x), mask, cache, layer);
-        x = x + mlp.forward(ln_2.forward(x));
+        x = x.Plus(attn.forward(ln_1.forward(x), mask, cache, layer));
+        x = x.Plus(mlp.forward(ln_2.forward(x)));
         return x.MoveToOuterDisposeScope();
     }
 }

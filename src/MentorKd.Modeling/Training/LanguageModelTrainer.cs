@@ -15,7 +15,7 @@ public sealed class LanguageModelTrainer : IDisposable
 {
     private readonly GptLanguageModel _model;
     private readonly TrainingOptions _options;
-    private readonly AdamW _optimizer;
+    private readonly AdamWOptimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly List<Parameter> _parameters;
 
@@ -26,14 +26,13 @@ public sealed class LanguageModelTrainer : IDisposable
         _options = options;
         _schedule = options.Schedule;
         _parameters = model.parameters().ToList();
-        var decayed = model.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
-        var notDecayed = model.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
-        _optimizer = optim.AdamW(
+        var named = model.named_parameters().ToList();
+        _optimizer = new AdamWOptimizer(
             [
-                new AdamW.ParamGroup(decayed, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2, weight_decay: options.WeightDecay),
-                new AdamW.ParamGroup(notDecayed, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2, weight_decay: 0.0),
+                new(named.Where(p => p.parameter.dim() >= 2).ToList(), options.WeightDecay),
+                new(named.Where(p => p.parameter.dim() < 2).ToList(), 0.0),
             ],
-            lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
+            options.Beta1, options.Beta2);
     }
 
     /// <summary>Optimiser steps taken so far (restored with <see cref="LoadState"/>).</summary>
@@ -52,13 +51,11 @@ public sealed class LanguageModelTrainer : IDisposable
         using (var scope = NewDisposeScope())
         {
             _model.train();
-            double rate = _schedule.At(Step);
-            foreach (var group in _optimizer.ParamGroups) group.LearningRate = rate;
-            _optimizer.zero_grad();
+            _model.zero_grad();
             var total = loss(_model);
             total.backward();
             if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters, _options.GradientClip);
-            _optimizer.step();
+            _optimizer.Step(_schedule.At(Step));
             value = total.item<float>();
         }
         GC.Collect();
@@ -86,12 +83,12 @@ public sealed class LanguageModelTrainer : IDisposable
     }
 
     /// <summary>Saves the optimiser moments so a restarted job continues the same trajectory.</summary>
-    public void SaveOptimizer(string path) => _optimizer.save_state_dict(path);
+    public void SaveOptimizer(string path) => _optimizer.Save(path);
 
     /// <summary>Restores the optimiser saved at <paramref name="step"/>.</summary>
     public void RestoreOptimizer(string path, int step)
     {
-        _optimizer.load_state_dict(path);
+        _optimizer.Restore(path);
         Step = step;
     }
 

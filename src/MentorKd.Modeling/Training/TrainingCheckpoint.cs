@@ -11,7 +11,7 @@ namespace MentorKd.Modeling.Training;
 /// </summary>
 public static class TrainingCheckpoint
 {
-    public const string OptimizerFile = "optimizer.bin";
+    public const string OptimizerFile = "optimizer.safetensors";
     public const string StateFile = "trainer_state.json";
 
     public sealed record State(int Step, int TotalSteps, float LastLoss, float? ValidationLoss, int Seed);
