@@ -7,7 +7,10 @@ public class AnswerRuleTests
     [Theory]
     [InlineData(TaskNames.Gsm8k, "She has 1,200 apples, then 18 more --> 1,218 and 5", "1218")]
     [InlineData(TaskNames.Gsm8k, "First 3 then 4 so 7", "7")]
-    [InlineData(TaskNames.Gsm8k, "no numbers here", "no numbers here")]
+    [InlineData(TaskNames.Gsm8k, "no numbers here ", "no numbers here ")]
+    [InlineData(TaskNames.Gsm8k, "First 3 then 4 --> seven", " seven")]
+    [InlineData(TaskNames.StrategyQa, "Yes, it could --> perhaps", " perhaps")]
+    [InlineData(TaskNames.CommonsenseQa, "A or B --> none", " none")]
     [InlineData(TaskNames.Svamp, "x is -3.5 --> -3.50", "-3.50")]
     [InlineData(TaskNames.CommonsenseQa, "Because A bank is near --> B. library", "B")]
     [InlineData(TaskNames.CommonsenseQa, "The answer is Cat, I think E", "E")]
@@ -18,6 +21,7 @@ public class AnswerRuleTests
     [InlineData(TaskNames.StrategyQa, "Is it? YES: it is", "yes")]
     [InlineData(TaskNames.LastLetterConcatenation, "a b c --> \"Yajc\".", "Yajc")]
     [InlineData(TaskNames.LastLetterConcatenation, "so it's y a j c.", "soitsyajc")]
+    [InlineData(TaskNames.LastLetterConcatenation, "y a j c --> \".\"", "")]
     [InlineData(TaskNames.CoinFlip, "flips twice, heads up --> yes", "yes")]
     public void Extracts_the_reference_candidate(string task, string output, string expected) =>
         Assert.Equal(expected, AnswerRules.For(task).Extract(output));

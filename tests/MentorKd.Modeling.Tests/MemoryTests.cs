@@ -1,10 +1,16 @@
 using System.Diagnostics;
 using MentorKd.Modeling.Training;
 using TorchSharp;
+using Xunit.Abstractions;
 
 namespace MentorKd.Modeling.Tests;
 
-public class MemoryTests
+/// <summary>Resident memory is the whole process's: measured with no other test class running beside it.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestsRunAlone;
+
+[Collection(nameof(MemoryTests))]
+public class MemoryTests(ITestOutputHelper output)
 {
     [Fact]
     public void Live_tensors_and_resident_memory_stay_flat_over_200_training_steps()
@@ -29,6 +35,7 @@ public class MemoryTests
 
         Assert.True(liveAfter - liveAfterWarmup <= 0, $"live tensors grew from {liveAfterWarmup} to {liveAfter}");
         double growthMb = (rssAfter - rssAfterWarmup) / 1e6;
+        output.WriteLine($"live tensors {liveAfterWarmup} -> {liveAfter}; resident {rssAfterWarmup / 1e6:F1} -> {rssAfter / 1e6:F1} MB");
         Assert.True(growthMb < 40, $"resident memory grew {growthMb:F1} MB over 200 steps");
     }
 }

@@ -36,9 +36,9 @@ public static partial class AnswerRules
         g => g.Trim().ToLowerInvariant(),
         (a, b) => a == b);
 
-    /// <summary>Last letter concatenation: quotes, periods and whitespace deleted, the whole rest is one candidate; case-insensitive.</summary>
+    /// <summary>Last letter concatenation: quotes, periods and whitespace deleted, the whole rest (even empty) is the one candidate; case-insensitive.</summary>
     public static readonly IAnswerRule LastLetters = new CandidateAnswerRule(
-        text => Whitespace().Replace(text.Replace("\"", "").Replace("'", "").Replace(".", ""), "") is { Length: > 0 } cleaned ? [cleaned] : [],
+        text => [Whitespace().Replace(text.Replace("\"", "").Replace("'", "").Replace(".", ""), "")],
         g => g.Trim(),
         (a, b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase));
 

@@ -3,8 +3,9 @@ using System.Text.RegularExpressions;
 namespace MentorKd.Distillation.Tasks;
 
 /// <summary>
-/// The Mentor-KD evaluator's scheme (reference §1.8): clean the text, find candidates with a per-task pattern;
-/// after "-->" take the first candidate, otherwise the last; with no candidate fall back to the whole string.
+/// The Mentor-KD evaluator's scheme (reference §1.8, src/evaluator.py): with "-->" in the output, the first candidate
+/// in the text after it, or that text itself (as written) when it holds none; without the marker, the last
+/// candidate in the whole output, or the whole output (as written) when it holds none.
 /// </summary>
 public sealed class CandidateAnswerRule(
     Func<string, IReadOnlyList<string>> candidates,
@@ -18,11 +19,12 @@ public sealed class CandidateAnswerRule(
         int marker = output.IndexOf(AnswerMarker, StringComparison.Ordinal);
         if (marker >= 0)
         {
-            var after = candidates(output[(marker + AnswerMarker.Length)..]);
-            if (after.Count > 0) return after[0];
+            var afterMarker = output[(marker + AnswerMarker.Length)..];
+            var after = candidates(afterMarker);
+            return after.Count > 0 ? after[0] : afterMarker;
         }
         var all = candidates(output);
-        return all.Count > 0 ? all[^1] : output.Trim();
+        return all.Count > 0 ? all[^1] : output;
     }
 
     public bool IsCorrect(string predicted, string gold) => equal(predicted, cleanGold(gold));
