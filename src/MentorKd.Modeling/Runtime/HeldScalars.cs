@@ -27,43 +27,19 @@ public static class HeldScalars
     /// <summary><paramref name="left"/> + <paramref name="right"/> (element-wise, broadcasting).</summary>
     public static Tensor Plus(this Tensor left, Tensor right) => left.add(right, One);
 
-    public static Tensor Minus(this Tensor tensor, double value)
-    {
-        using var held = Hold(value);
-        return tensor.sub(held);
-    }
+    public static Tensor Minus(this Tensor tensor, double value) => WithHeld(Hold(value), tensor.sub);
 
     /// <summary>Subtracts an integer, so an integer tensor stays integer.</summary>
-    public static Tensor Minus(this Tensor tensor, long value)
-    {
-        using var held = Hold(value);
-        return tensor.sub(held);
-    }
+    public static Tensor Minus(this Tensor tensor, long value) => WithHeld(Hold(value), tensor.sub);
 
-    public static Tensor Times(this Tensor tensor, double factor)
-    {
-        using var held = Hold(factor);
-        return tensor.mul(held);
-    }
+    public static Tensor Times(this Tensor tensor, double factor) => WithHeld(Hold(factor), tensor.mul);
 
-    public static Tensor DividedBy(this Tensor tensor, double divisor)
-    {
-        using var held = Hold(divisor);
-        return tensor.div(held);
-    }
+    public static Tensor DividedBy(this Tensor tensor, double divisor) => WithHeld(Hold(divisor), s => tensor.div(s));
 
-    public static Tensor AtLeast(this Tensor tensor, long minimum)
-    {
-        using var held = Hold(minimum);
-        return tensor.clamp_min(held);
-    }
+    public static Tensor AtLeast(this Tensor tensor, long minimum) => WithHeld(Hold(minimum), tensor.clamp_min);
 
     /// <summary>A copy with <paramref name="value"/> where <paramref name="mask"/> is true.</summary>
-    public static Tensor FilledWhere(this Tensor tensor, Tensor mask, double value)
-    {
-        using var held = Hold(value);
-        return tensor.masked_fill(mask, held);
-    }
+    public static Tensor FilledWhere(this Tensor tensor, Tensor mask, double value) => WithHeld(Hold(value), s => tensor.masked_fill(mask, s));
 
     /// <summary>start, start+1, …, stop-1 as Int64 (torch.arange with held bounds).</summary>
     public static Tensor Range(long start, long stop, Device? device = null)
@@ -71,5 +47,11 @@ public static class HeldScalars
         using var first = Hold(start);
         using var end = Hold(stop);
         return arange(first, end, One, ScalarType.Int64, device);
+    }
+
+    /// <summary>Runs <paramref name="operation"/> and only then frees <paramref name="held"/>.</summary>
+    private static Tensor WithHeld(Scalar held, Func<Scalar, Tensor> operation)
+    {
+        using (held) return operation(held);
     }
 }
