@@ -26,14 +26,12 @@ public class AdamWOptimizerTests
         var random = new Random(2);
         for (int step = 0; step < 5; step++)
         {
-            using var batch = LanguageModelBatch.Collate(
-                Enumerable.Range(0, 4).Select(_ => new LanguageModelExample([], Enumerable.Range(0, 12).Select(_ => random.Next(3, 24)).ToArray())).ToList(), 1, 16);
+            using var batch = RandomBatch(random);
             using var scope = NewDisposeScope();
-            ours.zero_grad();
-            LanguageModelLoss.CrossEntropy(ours.forward(batch.InputIds), batch.Labels).backward();
+            Backward(ours, batch);
             optimizer.Step(0.01);
             torchAdamW.zero_grad();
-            LanguageModelLoss.CrossEntropy(reference.forward(batch.InputIds), batch.Labels).backward();
+            Backward(reference, batch);
 #pragma warning disable RS0030 // the reference implementation, on one thread with no collector running
             torchAdamW.step();
 #pragma warning restore RS0030
@@ -80,12 +78,20 @@ public class AdamWOptimizerTests
         var random = new Random(seed);
         for (int step = 0; step < steps; step++)
         {
-            using var batch = LanguageModelBatch.Collate(
-                Enumerable.Range(0, 4).Select(_ => new LanguageModelExample([], Enumerable.Range(0, 12).Select(_ => random.Next(3, 24)).ToArray())).ToList(), 1, 16);
+            using var batch = RandomBatch(random);
             using var scope = NewDisposeScope();
-            model.zero_grad();
-            LanguageModelLoss.CrossEntropy(model.forward(batch.InputIds), batch.Labels).backward();
+            Backward(model, batch);
             optimizer.Step(0.01);
         }
+    }
+
+    private static LanguageModelBatch RandomBatch(Random random) => LanguageModelBatch.Collate(
+        Enumerable.Range(0, 4).Select(_ => new LanguageModelExample([], Enumerable.Range(0, 12).Select(_ => random.Next(3, 24)).ToArray())).ToList(), 1, 16);
+
+    /// <summary>Fresh gradients of the batch's cross-entropy on every parameter.</summary>
+    private static void Backward(GptLanguageModel model, LanguageModelBatch batch)
+    {
+        model.zero_grad();
+        LanguageModelLoss.CrossEntropy(model.forward(batch.InputIds), batch.Labels).backward();
     }
 }
