@@ -4,7 +4,8 @@
 #   1. Docker engine and the local RabbitMQ / S3 / Debian base images (infra/test-images/prepare.sh);
 #   2. docker-compose (Debian's) when no compose is installed;
 #   3. one image with the five services: framework-dependent publishes plus this machine's .NET runtime on the base;
-#   4. compose up with infra/docker/compose.local.yml, wait for the health-gated start, submit, compose down.
+#   4. compose up with infra/docker/compose.local.yml and two trainer replicas, wait for the health-gated start,
+#      submit, check that both replicas trained jobs of the run, compose down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOCKER_API_VERSION=${DOCKER_API_VERSION:-1.41} DOCKER_BUILDKIT=0
@@ -56,7 +57,7 @@ log "building $IMAGE ($(du -sh "$context" | cut -f1) of context)"
 out=$(docker build -q -t "$IMAGE" -f infra/docker/prebuilt.Dockerfile "$context" 2>&1) || { echo "$out" >&2; exit 1; }
 
 log "compose up"
-"${compose[@]}" up -d --no-build
+"${compose[@]}" up -d --no-build --scale trainer=2
 container=$("${compose[@]}" ps -q augmentation)
 for _ in $(seq 120); do
   [ "$(docker inspect -f '{{.State.Health.Status}}' "$container")" = healthy ] && break
@@ -68,4 +69,11 @@ done
 log "submitting configs/mentor-kd.tiny.json"
 dotnet build src/MentorKd.Cli -c "$CONFIGURATION" -v quiet -nologo >/dev/null
 dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json
+
+# The run's training jobs (mentor, then the student arms together) went through the shared queue: both replicas took some.
+for replica in $("${compose[@]}" ps -q trainer); do
+  jobs=$(docker logs "$replica" 2>&1 | grep -oE 'Job [0-9a-f-]{36}-[a-z_]+: [0-9]+ examples' | sed -E 's/^Job [0-9a-f-]{36}-([a-z_]+):.*/\1/' | sort -u | tr '\n' ' ' || true)
+  log "trainer replica ${replica:0:12} trained: ${jobs:-nothing}"
+  [ -n "$jobs" ] || { log "a trainer replica took no job"; exit 1; }
+done
 log "passed"

@@ -1,5 +1,4 @@
 using MentorKd.Evaluator.Extensions;
 using MentorKd.ServiceDefaults;
-using MentorKd.ServiceDefaults.Messaging;
 
-return await ServiceHost.RunAsync(args, builder => builder.AddEvaluator().AddMessaging(), app => app.MapEvaluator());
+return await ServiceHost.RunAsync(args, builder => builder.AddEvaluator(), app => app.MapEvaluator());

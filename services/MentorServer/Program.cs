@@ -1,5 +1,4 @@
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ServiceDefaults;
-using MentorKd.ServiceDefaults.Messaging;
 
-return await ServiceHost.RunAsync(args, builder => builder.AddMentorServer().AddMessaging(), app => app.MapMentorServer());
+return await ServiceHost.RunAsync(args, builder => builder.AddMentorServer(), app => app.MapMentorServer());

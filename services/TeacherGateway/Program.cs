@@ -1,5 +1,4 @@
 using MentorKd.ServiceDefaults;
-using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.TeacherGateway.Extensions;
 
-return await ServiceHost.RunAsync(args, builder => builder.AddTeacherGateway().AddMessaging(), app => app.MapTeacherGateway());
+return await ServiceHost.RunAsync(args, builder => builder.AddTeacherGateway(), app => app.MapTeacherGateway());

@@ -5,12 +5,15 @@ namespace MentorKd.Trainer;
 /// <summary>"Trainer" configuration section.</summary>
 public sealed record TrainerOptions
 {
-    /// <summary>Local folder for job workspaces; a job restarted on the same folder resumes from its last epoch.</summary>
+    /// <summary>Local scratch space for the slice training now; the job's state lives in the object store.</summary>
     [Required] public string WorkRoot { get; init; } = Path.Combine(Path.GetTempPath(), "mentorkd-trainer");
-    /// <summary>Jobs that may wait behind the running one before StartJob answers ResourceExhausted.</summary>
-    [Range(1, 10_000)] public int QueueCapacity { get; init; } = 32;
     [Required] public string Device { get; init; } = "cpu";
     [Range(0, 1024)] public int Threads { get; init; }
     /// <summary>Least time between two progress reports of a training step (epoch ends are always reported).</summary>
     [Range(0, 60_000)] public int ProgressIntervalMilliseconds { get; init; } = 250;
+    /// <summary>How long a replica trains a job before handing it back to the queue (at the next epoch's end): bounds
+    /// how long a message stays unacknowledged, and lets waiting jobs take turns. 0: one epoch per slice.</summary>
+    [Range(0, 86_400)] public int SliceSeconds { get; init; } = 300;
+    /// <summary>A job's lease length: how long after its replica dies another takes the job over.</summary>
+    [Range(2, 3_600)] public int LeaseSeconds { get; init; } = 30;
 }

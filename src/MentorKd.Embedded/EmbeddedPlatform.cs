@@ -58,7 +58,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         builder.AddAugmentation();
         builder.AddTrainer();
         builder.AddEvaluator();
-        builder.AddMessaging(bus => bus.AddAugmentationMessaging());
+        builder.AddMessaging(bus => bus.AddAugmentationMessaging(), bus => bus.AddTrainerMessaging());
 
         var app = builder.Build();
         app.MapDefaultEndpoints();
@@ -95,7 +95,6 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Augmentation:WorkRoot"] = Path.Combine(root, "augmentation"),
             ["Augmentation:MentorServerAddress"] = self,
             ["Augmentation:TeacherGatewayAddress"] = self,
-            ["Augmentation:TrainerAddress"] = self,
             ["Augmentation:EvaluatorAddress"] = self,
         };
     }

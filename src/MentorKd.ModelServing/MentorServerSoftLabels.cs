@@ -11,9 +11,12 @@ namespace MentorKd.ModelServing;
 /// returns the top-k log-probabilities of softmax(z/T) per target position and the mass outside them; this
 /// source rebuilds a full distribution (the remaining mass spread evenly over the other tokens) and hands it
 /// back as "logits" T·log p, so the loss's own softmax(·/T) reproduces it. Exact on the top k, an approximation
-/// beyond (documented deviation). Runs synchronously: it is called on the training thread.
+/// beyond (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
+/// in-process mentor does); with the clean mask rows are cut after their last label. Runs synchronously: it is called
+/// on the training thread.
 /// </summary>
-public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize) : ISoftLabelSource
+public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize,
+    KnowledgeDistillationMask mask) : ISoftLabelSource
 {
     public string Name => $"mentor-server (top-{topK})";
 
@@ -28,7 +31,7 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
         {
             int length = 0;
             for (int c = 0; c < width; c++) if (labels[r * width + c] != LanguageModelBatch.IgnoreIndex) length = c + 1;
-            lengths[r] = Math.Max(1, length);
+            lengths[r] = mask == KnowledgeDistillationMask.Faithful ? width : Math.Max(1, length);
             var sequence = new TokenSequence { ScoreFrom = 0 };
             sequence.TokenIds.AddRange(ids.Skip(r * width).Take(lengths[r]).Select(t => (int)t));
             request.Sequences.Add(sequence);

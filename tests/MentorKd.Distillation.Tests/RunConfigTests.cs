@@ -23,6 +23,8 @@ public class RunConfigTests
     [InlineData("\"student\": { \"heads\": 3, \"embedding\": 64 }", "student.embedding")]
     [InlineData("\"arms\": [\"mentor_kd\", \"magic\"]", "arms")]
     [InlineData("\"task\": { \"name\": \"gsm8k\" }", "task.name")]
+    [InlineData("\"student\": { \"soft_labels\": \"mentor_server\", \"training\": { \"kd_mode\": \"mse\" } }", "student.training.kd_mode")]
+    [InlineData("\"student\": { \"soft_labels\": \"mentor_server\", \"training\": { \"kd_mode\": \"ce\" } }", "student.training.kd_mode")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
     {
         var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());

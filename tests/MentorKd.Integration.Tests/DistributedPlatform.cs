@@ -20,21 +20,23 @@ public sealed class DistributedPlatform : IAsyncDisposable
         Runs = new Protos.V1.Runs.RunsClient(_augmentation);
     }
 
-    public ServiceProcess this[string project] => _services[project];
+    /// <summary>A service by name: its project ("Trainer"), or "Trainer-2", … for further trainer replicas.</summary>
+    public ServiceProcess this[string name] => _services[name];
+    /// <summary>The trainer replicas, sharing one queue.</summary>
+    public IReadOnlyList<ServiceProcess> Trainers => _services.Values.Where(s => s.Name.StartsWith("Trainer")).ToList();
     /// <summary>The Runs API of the augmentation process, as a client team would call it.</summary>
     public Protos.V1.Runs.RunsClient Runs { get; }
 
-    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure)
+    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure, int trainers = 1)
     {
         var workRoot = Path.Combine(Path.GetTempPath(), "mentorkd-it", Guid.NewGuid().ToString("N"));
-        var started = await Task.WhenAll(new[] { "TeacherGateway", "MentorServer", "Trainer", "Evaluator" }
-            .Select(project => ServiceProcess.StartAsync(project, Settings(project, infrastructure, workRoot, []))));
+        var names = new[] { "TeacherGateway", "MentorServer", "Evaluator" }.Concat(Enumerable.Range(1, trainers).Select(i => i == 1 ? "Trainer" : $"Trainer-{i}"));
+        var started = await Task.WhenAll(names.Select(name => ServiceProcess.StartAsync(Project(name), Settings(name, infrastructure, workRoot, []), name: name)));
         var services = started.ToDictionary(s => s.Name);
         var addresses = new Dictionary<string, string>
         {
             ["Augmentation__TeacherGatewayAddress"] = services["TeacherGateway"].Address,
             ["Augmentation__MentorServerAddress"] = services["MentorServer"].Address,
-            ["Augmentation__TrainerAddress"] = services["Trainer"].Address,
             ["Augmentation__EvaluatorAddress"] = services["Evaluator"].Address,
         };
         services["Augmentation"] = await ServiceProcess.StartAsync("Augmentation", Settings("Augmentation", infrastructure, workRoot, addresses));
@@ -42,21 +44,28 @@ public sealed class DistributedPlatform : IAsyncDisposable
     }
 
     /// <summary>Kills a service and starts it again on the same port with the same settings and local folders.</summary>
-    public async Task RestartAsync(string project)
+    public async Task RestartAsync(string name)
     {
-        var old = _services[project];
+        var old = _services[name];
         await old.KillAsync();
-        _services[project] = await ServiceProcess.StartAsync(project, Settings(project, _infrastructure, _workRoot, []), old.Port);
+        _services[name] = await ServiceProcess.StartAsync(Project(name), Settings(name, _infrastructure, _workRoot, []), old.Port, name);
         await old.DisposeAsync();
     }
 
-    private static Dictionary<string, string> Settings(string project, Infrastructure infrastructure, string workRoot, Dictionary<string, string> extra)
+    private static string Project(string name) => name.Split('-')[0];
+
+    private static Dictionary<string, string> Settings(string name, Infrastructure infrastructure, string workRoot, Dictionary<string, string> extra)
     {
         var settings = infrastructure.ServiceSettings();
-        var local = Path.Combine(workRoot, project.ToLowerInvariant());
-        switch (project)
+        var local = Path.Combine(workRoot, name.ToLowerInvariant());
+        switch (Project(name))
         {
-            case "Trainer": settings["Trainer__WorkRoot"] = local; settings["Trainer__Threads"] = "2"; break;
+            case "Trainer":
+                settings["Trainer__WorkRoot"] = local;
+                settings["Trainer__Threads"] = "2";
+                settings["Trainer__LeaseSeconds"] = "6"; // a dead replica's job is taken over after 6 s
+                settings["Logging__LogLevel__MentorKd.Trainer.Jobs"] = "Information"; // which replica trains which job
+                break;
             case "MentorServer": settings["MentorServer__CacheRoot"] = local; settings["MentorServer__Threads"] = "2"; break;
             case "Evaluator": settings["Evaluator__CacheRoot"] = local; settings["Evaluator__Threads"] = "2"; break;
             case "Augmentation": settings["Augmentation__WorkRoot"] = local; break;

@@ -12,10 +12,10 @@ public class DistributedRunTests(Infrastructure infrastructure)
     private static RunConfig Tiny() => RunConfig.Load(Path.Combine(ServiceProcess.RepositoryRoot(), "configs", "mentor-kd.tiny.json"));
 
     [Fact]
-    public async Task A_run_across_five_processes_completes_with_every_artefact_in_the_bucket_and_its_events_on_the_broker()
+    public async Task A_run_across_six_processes_with_two_trainer_replicas_completes_with_every_artefact_in_the_bucket_and_its_events_on_the_broker()
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);
-        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure, trainers: 2);
         var runs = platform.Runs;
         var runId = Guid.NewGuid();
 
@@ -41,29 +41,36 @@ public class DistributedRunTests(Infrastructure infrastructure)
 
         await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(30));
         Assert.Equal(RunEventObserver.RunEvents.Order(), observer.Seen(runId).Order());
+
+        // The student arms went to the trainers' queue together: each replica took one.
+        var studentJobs = report.Arms.Select(a => $"Job {run.RunId}-{a.Arm}:").ToList();
+        foreach (var trainer in platform.Trainers)
+            Assert.True(studentJobs.Any(trainer.Output.Contains), $"{trainer.Name} trained no student:\n{trainer.Output}");
     }
 
     [Fact]
-    public async Task A_run_survives_its_trainer_being_killed_mid_training_and_the_broker_restarting()
+    public async Task A_run_survives_the_trainer_replica_holding_its_mentor_being_killed_and_the_broker_restarting()
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);
-        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure, trainers: 2);
         var runs = platform.Runs;
         var runId = Guid.NewGuid();
         var config = Tiny() with { Mentor = Tiny().Mentor with { Training = Tiny().Mentor.Training with { Epochs = 16 } } };
+        var mentorJob = $"Job {runId:D}-mentor:";
 
-        int killedAtEpoch = 0, firstEpochAfterRestart = 0;
+        int killedAtEpoch = 0;
+        ServiceProcess? killed = null;
         bool brokerRestarted = false;
         Task faults = Task.CompletedTask;
         var run = await RunSession.RunAsync(runs, runId, config, e =>
         {
-            if (e.Stage == "mentor" && e.Training is { Epoch: >= 4 } progress && killedAtEpoch == 0 && faults.IsCompleted)
+            if (e.Stage == "mentor" && e.Training is { Epoch: >= 4 } progress && killed is null)
             {
+                // Kill the replica training the mentor, as a crash would; the other one is left to take the job over.
                 killedAtEpoch = progress.Epoch;
-                faults = platform.RestartAsync("Trainer");
+                killed = platform.Trainers.Single(t => t.Output.Contains(mentorJob));
+                faults = killed.KillAsync();
             }
-            else if (e.Stage == "mentor" && e.Training is { } resumed && killedAtEpoch > 0 && firstEpochAfterRestart == 0 && faults.IsCompleted)
-                firstEpochAfterRestart = resumed.Epoch;
             else if (e.Stage == "fine_tune_cot" && !brokerRestarted && faults.IsCompleted)
             {
                 brokerRestarted = true;
@@ -73,9 +80,13 @@ public class DistributedRunTests(Infrastructure infrastructure)
         await faults;
 
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}\n{platform["Augmentation"].Output}");
-        Assert.True(killedAtEpoch >= 4 && brokerRestarted, $"faults injected: trainer killed at epoch {killedAtEpoch}, broker restarted {brokerRestarted}");
-        // The restarted trainer resumed the mentor job from its last epoch checkpoint instead of starting over.
-        Assert.True(firstEpochAfterRestart >= killedAtEpoch - 1, $"the mentor job went back to epoch {firstEpochAfterRestart} after being killed at {killedAtEpoch}");
+        Assert.True(killed is not null && brokerRestarted, $"faults injected: trainer killed at epoch {killedAtEpoch}, broker restarted {brokerRestarted}");
+        // The surviving replica took the mentor job over from its last stored epoch instead of starting over.
+        var survivor = platform.Trainers.Single(t => t != killed);
+        var takeOver = System.Text.RegularExpressions.Regex.Match(survivor.Output, System.Text.RegularExpressions.Regex.Escape(mentorJob) + @".*resuming after epoch (\d+)");
+        Assert.True(takeOver.Success, $"{survivor.Name} did not resume the mentor job:\n{survivor.Output}");
+        Assert.True(int.Parse(takeOver.Groups[1].Value) >= killedAtEpoch - 1,
+            $"the mentor job went back to epoch {takeOver.Groups[1].Value} after being killed during epoch {killedAtEpoch}");
         await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(60));
         Assert.DoesNotContain("RunFailed", observer.Seen(runId));
     }

@@ -29,7 +29,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     public string Output { get { lock (_output) return _output.ToString(); } }
 
     /// <param name="project">Folder under services/, e.g. "Trainer".</param>
-    public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int port = 0)
+    /// <param name="name">This replica's name when a service runs more than once (default: the project).</param>
+    public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int port = 0, string? name = null)
     {
         port = port == 0 ? FreePort() : port;
         var program = Path.Combine(RepositoryRoot(), "services", project, "bin", BuildConfiguration(), "net10.0", $"MentorKd.{project}.dll");
@@ -44,7 +45,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in settings) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {project}.");
-        var service = new ServiceProcess(project, port, process);
+        var service = new ServiceProcess(name ?? project, port, process);
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
         process.ErrorDataReceived += (_, e) => service.Append(e.Data);
         process.BeginOutputReadLine();

@@ -19,7 +19,7 @@ public class HostWiringTests
     {
         "teacher-gateway" => (b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), ["mentorkd.v1.TeacherGateway"]),
         "mentor-server" => (b => b.AddMentorServer(), a => a.MapMentorServer(), ["mentorkd.v1.MentorServer"]),
-        "trainer" => (b => b.AddTrainer(), a => a.MapTrainer(), ["mentorkd.v1.Trainer"]),
+        "trainer" => (b => b.AddTrainer().AddMessaging(bus => bus.AddTrainerMessaging()), a => a.MapTrainer(), ["mentorkd.v1.Trainer"]),
         "evaluator" => (b => b.AddEvaluator(), a => a.MapEvaluator(), ["mentorkd.v1.Evaluator"]),
         _ => (b => b.AddAugmentation().AddMessaging(bus => bus.AddAugmentationMessaging()), a => a.MapAugmentation(), ["mentorkd.v1.Datasets", "mentorkd.v1.Runs"]),
     };

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using MentorKd.Distillation.Training;
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ModelServing;
 using MentorKd.Modeling.Checkpoints;
@@ -102,22 +103,26 @@ public class MentorServerServiceTests
         }
     }
 
-    [Fact]
-    public async Task A_trainer_using_the_mentor_server_gets_the_in_process_distribution_on_the_top_k()
+    [Theory]
+    [InlineData(KnowledgeDistillationMask.Clean)]
+    [InlineData(KnowledgeDistillationMask.Faithful)]
+    public async Task A_trainer_using_the_mentor_server_gets_the_in_process_distribution_on_the_top_k(KnowledgeDistillationMask mask)
     {
         var (host, client, local) = await StartLoaded();
         await using var _ = host;
         using var model = GptCheckpoint.LoadModel(local);
-        var source = new MentorServerSoftLabels(client, topK: 8, temperature: 2.0, vocabSize: model.Config.VocabSize);
+        var source = new MentorServerSoftLabels(client, topK: 8, temperature: 2.0, vocabSize: model.Config.VocabSize, mask);
         using var batch = MentorKd.Modeling.Training.LanguageModelBatch.Collate(
             [new([3, 4, 5], [6, 7, 8, 9]), new([3, 4], [10, 11])], padId: 1, maxLength: 96);
 
         using var guard = no_grad();
         var remote = source.Logits(batch).DividedBy(2.0).softmax(-1);
         var local_ = model.forward(batch.InputIds).DividedBy(2.0).softmax(-1);
-        // Every position that predicts a target token: the mentor's 8 most likely tokens carry the same probability.
+        // Every position the mask scores: the clean mask those that predict a target token, the faithful one every
+        // position after the prompt, padding included. There the mentor's 8 most likely tokens carry the same probability.
+        int width = (int)batch.InputIds.shape[1];
         foreach (var (row, length) in new[] { (0, 7), (1, 4) })
-            for (int p = 0; p < length - 1; p++)
+            for (int p = 0; p < (mask == KnowledgeDistillationMask.Clean ? length - 1 : width); p++)
             {
                 var (probabilities, top) = local_[row, p].topk(8);
                 Assert.True(remote[row, p].index_select(0, top).allclose(probabilities, rtol: 1e-4, atol: 1e-5), $"row {row} position {p}");

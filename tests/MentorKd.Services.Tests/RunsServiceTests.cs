@@ -1,7 +1,10 @@
 using System.Text.Json;
 using Grpc.Core;
+using MentorKd.Augmentation.Datasets;
+using MentorKd.Augmentation.Runs;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Protos.V1;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MentorKd.Services.Tests;
 
@@ -76,6 +79,13 @@ public class RunsServiceTests
                 seen.Add(e);
                 if (!cancelled && e.Stage == "mentor" && e.Training is { Step: > 0 })
                 {
+                    // The run's data exists now: one of its test questions is refused as training data.
+                    var registry = platform.Services.GetRequiredService<DatasetRegistry>();
+                    var test = (await registry.ReadRowsAsync<Distillation.Data.Question>(new RunKeys(Guid.Parse(runId)).TestQuestions, CancellationToken.None))[3];
+                    var leak = new AddQuestionsRequest { RunId = runId };
+                    leak.Questions.AddRange(EmbeddedTestRuns.NewQuestions(1, seed: 5));
+                    leak.Questions.Add(new Question { Id = "leak", Task = test.Task, Text = test.Text, Answer = test.Answer });
+                    await AssertStatus(StatusCode.InvalidArgument, "questions[1].text", () => runs.AddQuestionsAsync(leak).ResponseAsync);
                     await runs.CancelRunAsync(new CancelRunRequest { RunId = runId, Reason = "test" });
                     cancelled = true;
                 }

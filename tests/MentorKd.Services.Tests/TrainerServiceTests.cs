@@ -1,4 +1,6 @@
 using Grpc.Core;
+using MassTransit;
+using MentorKd.Contracts;
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Teachers;
@@ -6,6 +8,7 @@ using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Tokenization;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Trainer.Extensions;
 using Microsoft.Extensions.DependencyInjection;
 using Question = MentorKd.Distillation.Data.Question;
@@ -15,11 +18,20 @@ namespace MentorKd.Services.Tests;
 
 public class TrainerServiceTests
 {
-    private static async Task<TestServiceHost> StartWithData(int questions = 160)
+    // A trainer replica as its Program.cs builds it. Replicas given the same store folder share jobs' state, as
+    // replicas sharing a bucket do (each host's in-memory bus is its own, so they do not share a queue here).
+    private static Task<TestServiceHost> StartTrainer(string storeRoot, int sliceSeconds = 300) => TestServiceHost.StartAsync(
+        b => b.AddTrainer().AddMessaging(bus => bus.AddTrainerMessaging()), a => a.MapTrainer(),
+        new Dictionary<string, string?>
+        {
+            ["ObjectStore:Root"] = storeRoot, ["Trainer:WorkRoot"] = Path.Combine(Path.GetDirectoryName(storeRoot)!, $"work-{Guid.NewGuid():N}"), ["Trainer:Threads"] = "2", ["Trainer:SliceSeconds"] = sliceSeconds.ToString(), ["Trainer:LeaseSeconds"] = "4",
+        });
+
+    private static async Task<TestServiceHost> StartWithData(int questions = 160, int sliceSeconds = 300, string? storeRoot = null)
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"));
-        var host = await TestServiceHost.StartAsync(b => b.AddTrainer(), a => a.MapTrainer(),
-            new Dictionary<string, string?> { ["Trainer:WorkRoot"] = Path.Combine(folder, "work"), ["Trainer:Threads"] = "2" }, folder);
+        storeRoot ??= Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects");
+        var folder = Path.GetDirectoryName(storeRoot)!;
+        var host = await StartTrainer(storeRoot, sliceSeconds);
         var store = host.Services.GetRequiredService<IObjectStore>();
         var task = new CoinFlipTask();
         var random = new Random(8);
@@ -61,9 +73,10 @@ public class TrainerServiceTests
     };
 
     [Fact]
-    public async Task A_job_runs_in_the_background_streams_progress_and_stores_its_best_checkpoint()
+    public async Task A_job_runs_in_the_background_in_slices_through_the_queue_streams_progress_and_stores_its_best_checkpoint()
     {
-        await using var host = await StartWithData();
+        // Zero-second slices: every epoch ends a slice, and the job goes back to the queue before the next.
+        await using var host = await StartWithData(sliceSeconds: 0);
         var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
         var started = await client.StartJobAsync(Request("mentor-1"));
         Assert.Equal("mentor-1", started.JobId);
@@ -83,6 +96,63 @@ public class TrainerServiceTests
         Assert.True(training[^1].TokensPerSecond > 0);
         Assert.Equal("runs/t/checkpoints/mentor-1/best/", job.BestCheckpoint.Key);
         Assert.NotNull(await host.Services.GetRequiredService<IObjectStore>().StatAsync("runs/t/checkpoints/mentor-1/best/model.safetensors"));
+    }
+
+    [Fact]
+    public async Task A_job_whose_replica_stops_mid_job_resumes_on_another_replica_from_its_stored_checkpoint()
+    {
+        var storeRoot = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects");
+        int stoppedAfterEpoch = 0;
+        await using (var first = await StartWithData(storeRoot: storeRoot))
+        {
+            var client = new Protos.V1.Trainer.TrainerClient(first.Channel);
+            await client.StartJobAsync(Request("moved", epochs: 30));
+            using var watch = client.WatchJob(new WatchJobRequest { JobId = "moved" });
+            await foreach (var p in watch.ResponseStream.ReadAllAsync())
+                if (p.Epoch >= 4) { stoppedAfterEpoch = p.Epoch - 1; break; } // epoch 3's checkpoint is stored when epoch 4 starts
+        } // the replica stops; its in-memory queue goes with it
+
+        await using var second = await StartTrainer(storeRoot);
+        var other = new Protos.V1.Trainer.TrainerClient(second.Channel);
+        var stored = await other.GetJobAsync(new GetJobRequest { JobId = "moved" });
+        Assert.True(stored.State is JobState.Queued or JobState.Running, $"the stopped job is {stored.State}");
+        await other.StartJobAsync(Request("moved", epochs: 30));
+        var progress = new List<TrainingProgress>();
+        using (var watch = other.WatchJob(new WatchJobRequest { JobId = "moved" }, deadline: DateTime.UtcNow.AddMinutes(5)))
+            await foreach (var p in watch.ResponseStream.ReadAllAsync()) progress.Add(p);
+        var job = await other.GetJobAsync(new GetJobRequest { JobId = "moved" });
+        Assert.True(job.State == JobState.Completed, $"job ended {job.State}: {job.Error}");
+        var firstEpochHere = progress.First(p => p.Step > 0 && p.State == JobState.Running).Epoch;
+        Assert.True(firstEpochHere > stoppedAfterEpoch, $"the job went back to epoch {firstEpochHere} after its replica stopped past epoch {stoppedAfterEpoch}");
+    }
+
+    [Fact]
+    public async Task A_training_command_delivered_again_after_its_job_ended_publishes_the_same_end_and_trains_nothing()
+    {
+        await using var host = await StartWithData(questions: 60);
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        await client.StartJobAsync(Request("once", epochs: 2));
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "once" }, deadline: DateTime.UtcNow.AddMinutes(5)))
+            await foreach (var _ in watch.ResponseStream.ReadAllAsync()) { }
+        var done = await client.GetJobAsync(new GetJobRequest { JobId = "once" });
+        Assert.Equal(JobState.Completed, done.State);
+
+        var bus = host.Services.GetRequiredService<IBus>();
+        var ended = new TaskCompletionSource<TrainingJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var observer = bus.ConnectReceiveEndpoint("test-training-job-ended", e => e.Handler<TrainingJobEnded>(c =>
+        {
+            ended.TrySetResult(c.Message.ReadJob());
+            return Task.CompletedTask;
+        }));
+        await observer.Ready;
+        var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
+        await queue.Send(TrainModel.For(Request("once", epochs: 2)));
+
+        var again = await ended.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(done, again);
+        Assert.Equal(done, await client.GetJobAsync(new GetJobRequest { JobId = "once" }));
+        Assert.Equal(done, await client.StartJobAsync(Request("once", epochs: 2))); // through the API too
+        await observer.StopAsync();
     }
 
     [Fact]
@@ -109,7 +179,7 @@ public class TrainerServiceTests
     [InlineData("soft_labels.mentor_checkpoint_key")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
     {
-        await using var host = await TestServiceHost.StartAsync(b => b.AddTrainer(), a => a.MapTrainer());
+        await using var host = await StartTrainer(Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects"));
         var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
         var request = Request("bad");
         switch (field)

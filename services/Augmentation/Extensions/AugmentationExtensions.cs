@@ -18,16 +18,16 @@ public static class AugmentationExtensions
         builder.Services.AddSingleton<DatasetAugmenter>();
         builder.Services.AddSingleton<LiveRuns>();
         builder.Services.AddSingleton<TrainingJobs>();
+        builder.Services.AddSingleton<TrainingJobFollowers>();
         builder.Services.AddSingleton<RunReportWriter>();
         builder.Services.AddHostedService<RunWorker>();
         AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
         AddClient<Protos.V1.TeacherGateway.TeacherGatewayClient>(builder.Services, o => o.TeacherGatewayAddress);
-        AddClient<Protos.V1.Trainer.TrainerClient>(builder.Services, o => o.TrainerAddress);
         AddClient<Protos.V1.Evaluator.EvaluatorClient>(builder.Services, o => o.EvaluatorAddress);
         return builder;
     }
 
-    /// <summary>What the augmentation service brings to the host's bus: the run state machine and the run consumers.</summary>
+    /// <summary>What the augmentation service brings to the host's bus: the run state machine, the run consumers, and the trainers' job events.</summary>
     public static void AddAugmentationMessaging(this IBusRegistrationConfigurator bus)
     {
         bus.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository();
@@ -35,6 +35,7 @@ public static class AugmentationExtensions
         bus.AddConsumer<RunCancellationConsumer>();
         bus.AddConsumer<RunQuestionsAddedConsumer>();
         bus.AddConsumer<BucketNotificationConsumer, BucketNotificationConsumerDefinition>();
+        bus.AddConsumer<TrainingJobEventsConsumer>();
     }
 
     public static WebApplication MapAugmentation(this WebApplication app)

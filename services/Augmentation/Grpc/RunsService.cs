@@ -18,7 +18,7 @@ namespace MentorKd.Augmentation.Grpc;
 /// RunSubmitted; the run state machine tracks the run and <see cref="RunWorker"/> does the work.
 /// </summary>
 public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
-    IBus bus, RunReportWriter reports) : Protos.V1.Runs.RunsBase
+    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry) : Protos.V1.Runs.RunsBase
 {
     public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
@@ -147,10 +147,13 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
             catch (InvalidDataException e) { RpcErrors.InvalidArgument("questions_key", $"'{request.QuestionsKey}' is not a JSONL of questions ({e.Message})."); throw; }
             RpcErrors.Require(questions.Count > 0, "questions_key", $"'{request.QuestionsKey}' holds no questions.");
         }
+        var heldOut = await HeldOutQuestions.ReadAsync(store, registry, keys, token);
         for (int i = 0; i < questions.Count; i++)
         {
             RpcErrors.Require(questions[i].Task == config.Task.Name, $"questions[{i}].task", $"'{questions[i].Task}' is not this run's task ({config.Task.Name}).");
             RpcErrors.Require(questions[i].Answer.Length > 0, $"questions[{i}].answer", "is empty: the teacher's and the mentor's rationales are judged against it.");
+            RpcErrors.Require(heldOut.Find(questions[i]) is not { } repeated, $"questions[{i}].text",
+                $"is the run's {heldOut.Find(questions[i])}: training on it would leak it into the accuracy the run reports.");
         }
 
         // Identified by the stored bytes' hash (as a bucket upload is), so the same questions added twice make one round.

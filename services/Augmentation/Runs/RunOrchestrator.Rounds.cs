@@ -44,7 +44,13 @@ public sealed partial class RunOrchestrator
         Report(RunEventKind.StageStarted, $"retraining round {number}: questions from {request.Source} ({request.QuestionsKey})");
 
         // The round's questions get round-scoped ids, so they never collide with the run's or an earlier round's.
-        var added = (await registry.ReadRowsAsync<Question>(request.QuestionsKey, cancellationToken)).Select(q => q with { Id = $"round{number}-{q.Id}" }).ToList();
+        // Repeats of the run's dev or test questions (possible in a bucket upload; the Runs API refuses them) are left out.
+        var heldOut = await HeldOutQuestions.ReadAsync(store, registry, _keys, cancellationToken);
+        var uploaded = await registry.ReadRowsAsync<Question>(request.QuestionsKey, cancellationToken);
+        var added = uploaded.Where(q => heldOut.Find(q) is null).Select(q => q with { Id = $"round{number}-{q.Id}" }).ToList();
+        if (added.Count < uploaded.Count)
+            Report(RunEventKind.StageProgress, $"{uploaded.Count - added.Count} of {uploaded.Count} questions left out: they repeat the run's dev or test questions");
+        if (added.Count == 0) throw new InvalidOperationException($"round {number}: every question in {request.QuestionsKey} repeats one of the run's dev or test questions.");
         var questionsKey = folder + "questions.jsonl";
         await registry.WriteRowsAsync(questionsKey, added, cancellationToken);
         var questions = await registry.RegisterAsync(_keys.DatasetId($"round{number}.questions"), DatasetRegistry.Questions, questionsKey, null, request.Source, allowEmpty: false, cancellationToken);

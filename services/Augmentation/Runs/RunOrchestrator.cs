@@ -72,9 +72,10 @@ public sealed partial class RunOrchestrator(
             await PublishAsync(new AugmentationCompleted(id, _keys.MentorRationales, augmentation.Samples, augmentation.Correct), cancellationToken);
 
             Enter(RunStatus.TrainingStudents);
-            var students = new List<(string Arm, TrainingStage Job)>();
-            foreach (var arm in config.Arms)
-                students.Add((arm, await TrainStudentAsync(config, arm, mentorJob, teacherStage, augmentation, cancellationToken)));
+            // Every arm goes to the trainers' queue at once: replicas train them side by side.
+            _stage = "students";
+            var trained = await Task.WhenAll(config.Arms.Select(arm => TrainStudentAsync(config, arm, mentorJob, teacherStage, augmentation, cancellationToken)));
+            var students = config.Arms.Zip(trained, (arm, job) => (Arm: arm, Job: job)).ToList();
             await PublishAsync(new StudentTrainingCompleted(id, students.Select(s => s.Job.CheckpointKey).ToList()), cancellationToken);
 
             Enter(RunStatus.Evaluating);
@@ -253,7 +254,6 @@ public sealed partial class RunOrchestrator(
     private Task<TrainingStage> TrainStudentAsync(RunConfig config, string arm, TrainingStage mentorJob, TeacherStage teacher, AugmentationStage augmentation,
         CancellationToken cancellationToken)
     {
-        _stage = arm;
         bool augmented = StudentArms.UsesMentorRationales(arm), soft = StudentArms.UsesSoftLabels(arm);
         var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : Distillation.Training.KnowledgeDistillationMode.None };
         if (arm == StudentArms.FineTuneCotStepMatched)
@@ -293,13 +293,11 @@ public sealed partial class RunOrchestrator(
         _retry.RunAsync($"publishing {typeof(T).Name}", () => bus.Publish(message, cancellationToken), cancellationToken, anyFailureIsTransient: true);
 
     private void Report(RunEventKind kind, string message, double done = 0, double total = 0, TrainingProgress? training = null) =>
-        run.Feed.Append(new RunEvent { Kind = kind, Stage = _stage, Message = message, Done = done, Total = total, Training = training, Status = _status });
+        Report(_stage, kind, message, done, total, training);
 
-    private void Report(string stage, RunEventKind kind, string message, double done, double total, TrainingProgress? training)
-    {
-        _stage = stage;
-        Report(kind, message, done, total, training);
-    }
+    // Student arms train side by side, so each names its own stage.
+    private void Report(string stage, RunEventKind kind, string message, double done, double total, TrainingProgress? training) =>
+        run.Feed.Append(new RunEvent { Kind = kind, Stage = stage, Message = message, Done = done, Total = total, Training = training, Status = _status });
 
     private void End(RunStatus status, string message)
     {

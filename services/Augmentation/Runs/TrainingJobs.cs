@@ -1,4 +1,5 @@
-using Grpc.Core;
+using MassTransit;
+using MentorKd.Contracts;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
 using MentorKd.ModelServing;
@@ -11,10 +12,11 @@ namespace MentorKd.Augmentation.Runs;
 public delegate void StageReporter(string stage, RunEventKind kind, string message, double done, double total, TrainingProgress? training);
 
 /// <summary>
-/// A run's training jobs on the trainer service: start (idempotent by job id), forward progress while it trains,
-/// and record the finished job as a stage. Cancelling the run cancels the job on the trainer.
+/// A run's training jobs on the trainers' shared queue: sent as <see cref="TrainModel"/> (whichever trainer replica
+/// is free takes it, and a job whose replica dies is taken over from its last checkpoint), followed through the
+/// trainers' events, and recorded as a stage once completed. Cancelling the run cancels the job.
 /// </summary>
-public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer, IOptions<AugmentationOptions> options, ILogger<TrainingJobs> logger)
+public sealed class TrainingJobs(IBus bus, TrainingJobFollowers followers, IOptions<AugmentationOptions> options, ILogger<TrainingJobs> logger)
 {
     private readonly TransientRetry _retry = new(TimeSpan.FromSeconds(options.Value.RetrySeconds), logger);
 
@@ -42,30 +44,38 @@ public sealed class TrainingJobs(Protos.V1.Trainer.TrainerClient trainer, IOptio
         var soft = softLabels is null ? "" : $", soft labels from {(softLabels.Kind == SoftLabelSourceKind.MentorServer ? "the mentor-server" : "the mentor in process")} ({training.KdMode}, λ={training.Lambda}, T={training.Temperature})";
         report(job, RunEventKind.StageStarted, $"{job}: {model.Layers}×{model.Embedding}, {training.Epochs} epochs{soft}", 0, 0, null);
 
-        TrainingJob finished;
-        try
+        TrainingJob? finished = null;
+        // Following starts before the job is sent, so its end cannot slip by; sending it again is harmless (a job
+        // that already ended answers with its end, one that is training elsewhere keeps its replica).
+        using (var follower = followers.Follow(request.JobId))
         {
-            // Start (or find) the job and follow it to its end. If the trainer goes away meanwhile (a crash, a
-            // redeploy), starting the same job id on the trainer that comes back resumes it from its last epoch.
-            finished = await _retry.RunAsync($"training job {request.JobId}", async () =>
+            try
             {
-                await trainer.StartJobAsync(request, cancellationToken: cancellationToken);
-                using var watch = trainer.WatchJob(new WatchJobRequest { JobId = request.JobId }, cancellationToken: cancellationToken);
-                await foreach (var progress in watch.ResponseStream.ReadAllAsync(cancellationToken))
-                    report(job, RunEventKind.StageProgress, $"epoch {progress.Epoch}/{progress.Epochs} loss {progress.Loss:F3}", progress.Step, progress.TotalSteps, progress);
-                return await trainer.GetJobAsync(new GetJobRequest { JobId = request.JobId }, cancellationToken: cancellationToken);
-            }, cancellationToken);
+                await _retry.RunAsync($"sending training job {request.JobId}", async () =>
+                {
+                    var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
+                    await queue.Send(TrainModel.For(request), cancellationToken);
+                    return true;
+                }, cancellationToken, anyFailureIsTransient: true);
+                await foreach (var update in follower.Updates.ReadAllAsync(cancellationToken))
+                {
+                    if (update.Ended is not null) { finished = update.Ended; break; }
+                    var p = update.Progress!;
+                    report(job, RunEventKind.StageProgress, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3}", p.Step, p.TotalSteps, p);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The run was cancelled: stop the job too, wherever it trains.
+                try { await bus.Publish(new CancelTrainingJob(request.JobId, "the run was cancelled"), CancellationToken.None); }
+                catch (Exception e) { logger.LogWarning("Could not cancel training job {Job}: {Error}", request.JobId, e.Message); }
+                throw;
+            }
         }
-        catch (OperationCanceledException)
-        {
-            // The run was cancelled: stop the job too, whatever happens to this call.
-            try { await trainer.CancelJobAsync(new CancelJobRequest { JobId = request.JobId }, cancellationToken: CancellationToken.None); }
-            catch (RpcException e) { logger.LogWarning("Could not cancel training job {Job}: {Error}", request.JobId, e.Status.Detail); }
-            throw;
-        }
+        cancellationToken.ThrowIfCancellationRequested();
 
-        if (finished.State != JobState.Completed)
-            throw new InvalidOperationException($"training job {request.JobId} ended {finished.State}{(finished.Error.Length > 0 ? $": {finished.Error}" : "")}");
+        if (finished is not { State: JobState.Completed })
+            throw new InvalidOperationException($"training job {request.JobId} ended {finished?.State}{(finished?.Error.Length > 0 ? $": {finished.Error}" : "")}");
 
         var stage = new TrainingStage(request.JobId, finished.BestCheckpoint.Key, finished.BestCheckpoint.Sha256, finished.BestCheckpoint.SizeBytes, finished.Outcome.Key,
             finished.Examples, finished.Parameters, finished.DevAccuracy, finished.TestAccuracy, finished.SelectedEpoch, rationaleKeys,

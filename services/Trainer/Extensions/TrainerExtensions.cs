@@ -1,3 +1,4 @@
+using MassTransit;
 using MentorKd.ServiceDefaults;
 using MentorKd.Trainer.Grpc;
 using MentorKd.Trainer.Jobs;
@@ -11,9 +12,19 @@ public static class TrainerExtensions
     {
         builder.Services.AddValidatedOptions<TrainerOptions>("Trainer");
         builder.Services.AddSingleton(provider => provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<TrainerOptions>>().Value);
-        builder.Services.AddSingleton<TrainingJobQueue>();
-        builder.Services.AddHostedService<TrainingJobRunner>();
+        builder.Services.AddSingleton<TrainingJobLedger>();
+        builder.Services.AddSingleton<TrainingJobLeases>();
+        builder.Services.AddSingleton<RunningJobs>();
+        builder.Services.AddSingleton<TrainingJobCancellation>();
+        builder.Services.AddSingleton<TrainingSliceExecutor>();
         return builder;
+    }
+
+    /// <summary>What the trainer takes from the broker: training jobs from the replicas' shared queue, and cancellations.</summary>
+    public static void AddTrainerMessaging(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<TrainModelConsumer, TrainModelConsumerDefinition>();
+        bus.AddConsumer<CancelTrainingJobConsumer, CancelTrainingJobConsumerDefinition>();
     }
 
     public static WebApplication MapTrainer(this WebApplication app)

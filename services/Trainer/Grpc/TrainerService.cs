@@ -1,4 +1,7 @@
+using System.Text.RegularExpressions;
 using Grpc.Core;
+using MassTransit;
+using MentorKd.Contracts;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
@@ -6,49 +9,71 @@ using MentorKd.Trainer.Jobs;
 
 namespace MentorKd.Trainer.Grpc;
 
-/// <summary>Starts, watches and cancels training jobs; the work itself runs in <see cref="TrainingJobRunner"/>.</summary>
-public sealed class TrainerService(TrainingJobQueue jobs) : Protos.V1.Trainer.TrainerBase
+/// <summary>
+/// Starts, watches and cancels training jobs. Starting records the job in the ledger and puts it on the trainers'
+/// shared queue (<see cref="TrainModelConsumer"/>), so any replica may train it; every replica answers for every
+/// job, live when a slice of it trains here, from the ledger otherwise.
+/// </summary>
+public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs running, TrainingJobCancellation cancellation, IBus bus) : Protos.V1.Trainer.TrainerBase
 {
-    public override Task<TrainingJob> StartJob(StartTrainingJobRequest request, ServerCallContext context)
+    public override async Task<TrainingJob> StartJob(StartTrainingJobRequest request, ServerCallContext context)
     {
         Validate(request);
-        var jobId = request.JobId.Length > 0 ? request.JobId : Guid.NewGuid().ToString("N");
-        return Task.FromResult(jobs.Enqueue(jobId, request).Snapshot);
+        request.JobId = request.JobId.Length > 0 ? request.JobId : Guid.NewGuid().ToString("N");
+        var token = context.CancellationToken;
+        // Starting a known job again returns it; an unfinished one is also queued again, which resumes it if its
+        // replica is gone and is dropped by the replica that holds it otherwise.
+        var entry = await ledger.FindAsync(request.JobId, token);
+        if (entry is { IsFinished: true }) return entry.Job;
+        if (entry is null)
+        {
+            entry = TrainingJobLedger.Entry.New(request.JobId);
+            await ledger.SaveAsync(entry, token);
+        }
+        var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
+        await queue.Send(TrainModel.For(request), token);
+        return running.Find(request.JobId)?.Snapshot ?? entry.Job;
     }
 
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<TrainingProgress> responseStream, ServerCallContext context)
     {
-        var job = Find(request.JobId);
+        var token = context.CancellationToken;
+        TrainingProgress? sent = null;
         while (true)
         {
-            var changed = job.Changed;
-            var snapshot = job.Snapshot;
-            await responseStream.WriteAsync(snapshot.Progress, context.CancellationToken);
-            if (snapshot.State is JobState.Completed or JobState.Failed or JobState.Cancelled) return;
-            await changed.WaitAsync(context.CancellationToken);
+            // Live while a slice trains here; between slices, or on another replica, the ledger has each epoch's state.
+            var local = running.Find(request.JobId);
+            var changed = local?.Changed ?? Task.Delay(LedgerPollInterval, token);
+            var job = await FindAsync(request.JobId, token);
+            if (!job.Progress.Equals(sent)) await responseStream.WriteAsync(sent = job.Progress, token);
+            if (job.State is JobState.Completed or JobState.Failed or JobState.Cancelled) return;
+            await Task.WhenAny(changed, Task.Delay(LedgerPollInterval, token)).Unwrap();
         }
     }
 
-    public override Task<TrainingJob> CancelJob(CancelJobRequest request, ServerCallContext context)
+    public override async Task<TrainingJob> CancelJob(CancelJobRequest request, ServerCallContext context)
     {
-        var job = Find(request.JobId);
-        job.Cancellation.Cancel();
-        if (job.Snapshot.State == JobState.Queued) job.Update(j => j.State = JobState.Cancelled);
-        return Task.FromResult(job.Snapshot);
+        await FindAsync(request.JobId, context.CancellationToken);
+        await cancellation.CancelAsync(request.JobId, "cancelled through the Trainer API", context.CancellationToken);
+        return await FindAsync(request.JobId, context.CancellationToken);
     }
 
-    public override Task<TrainingJob> GetJob(GetJobRequest request, ServerCallContext context) => Task.FromResult(Find(request.JobId).Snapshot);
+    public override Task<TrainingJob> GetJob(GetJobRequest request, ServerCallContext context) => FindAsync(request.JobId, context.CancellationToken);
 
-    private TrainingJobRecord Find(string jobId)
+    private static readonly TimeSpan LedgerPollInterval = TimeSpan.FromSeconds(1);
+
+    private async Task<TrainingJob> FindAsync(string jobId, CancellationToken cancellationToken)
     {
         RpcErrors.Require(jobId.Length > 0, "job_id", "is empty.");
-        var job = jobs.Find(jobId);
-        if (job is null) RpcErrors.NotFound($"job_id: no training job '{jobId}'.");
-        return job;
+        if (running.Find(jobId) is { } local) return local.Snapshot;
+        var entry = await ledger.FindAsync(jobId, cancellationToken);
+        if (entry is null) RpcErrors.NotFound($"job_id: no training job '{jobId}'.");
+        return entry.Job;
     }
 
     private static void Validate(StartTrainingJobRequest r)
     {
+        RpcErrors.Require(r.JobId.Length == 0 || JobIdPattern().IsMatch(r.JobId), "job_id", $"'{r.JobId}' may hold only letters, digits, '.', '_' and '-' (at most 200).");
         RpcErrors.Require(r.Role != TrainingRole.Unspecified, "role", "must be MENTOR or STUDENT.");
         RpcErrors.RequireKey(r.TrainQuestionsKey, "train_questions_key");
         RpcErrors.Require(r.RationaleKeys.Count > 0, "rationale_keys", "at least one rationale dataset is required.");
@@ -73,9 +98,13 @@ public sealed class TrainerService(TrainingJobQueue jobs) : Protos.V1.Trainer.Tr
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, MSE or CE when soft labels are given.");
         if (soft.Kind == SoftLabelSourceKind.InProcess) RpcErrors.RequireKey(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
+        RpcErrors.Require(soft.Kind != SoftLabelSourceKind.MentorServer || t.KdMode == KdMode.Kl, "training.kd_mode",
+            "must be KL with soft labels from the mentor-server: they are log-probabilities at T, and MSE and CE need the mentor's logits.");
         if (soft.Kind == SoftLabelSourceKind.MentorServer)
             RpcErrors.Require(Uri.TryCreate(soft.MentorServerAddress, UriKind.Absolute, out _), "soft_labels.mentor_server_address", $"'{soft.MentorServerAddress}' is not an absolute URI.");
         RpcErrors.Require(soft.TopK >= 0, "soft_labels.top_k", $"must not be negative (got {soft.TopK}).");
     }
 
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,200}$")]
+    private static partial Regex JobIdPattern();
 }

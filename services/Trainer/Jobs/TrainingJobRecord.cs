@@ -3,16 +3,16 @@ using MentorKd.Protos.V1;
 namespace MentorKd.Trainer.Jobs;
 
 /// <summary>
-/// One job's live state. Updates replace an immutable snapshot and wake every watcher, so WatchJob streams see
-/// each change without polling.
+/// The live state of a job while a slice of it trains on this replica, continuing from what the ledger holds.
+/// Updates replace an immutable snapshot and wake every watcher, so WatchJob streams see each change without polling.
 /// </summary>
-public sealed class TrainingJobRecord(string jobId, StartTrainingJobRequest request)
+public sealed class TrainingJobRecord(StartTrainingJobRequest request, TrainingJob stored)
 {
     private readonly object _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TrainingJob _snapshot = new() { JobId = jobId, State = JobState.Queued, Progress = new TrainingProgress { JobId = jobId, State = JobState.Queued } };
+    private TrainingJob _snapshot = stored.Clone();
 
-    public string JobId { get; } = jobId;
+    public string JobId { get; } = stored.JobId;
     public StartTrainingJobRequest Request { get; } = request;
     public CancellationTokenSource Cancellation { get; } = new();
 

@@ -48,6 +48,12 @@ public static class RunConfigValidator
         ValidateModel(config.Student, "student");
         Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer, "student.soft_labels",
             $"must be {SoftLabelSources.InProcess} or {SoftLabelSources.MentorServer} (got '{config.Student.SoftLabels}').");
+        // Over gRPC the mentor-server sends top-k log-probabilities at T, not logits: the KL term uses them as they are,
+        // while mse compares logits and ce takes the mentor's softmax at T = 1, neither of which they carry.
+        var kdMode = config.Student.Training.KdMode;
+        Require(config.Student.SoftLabels != SoftLabelSources.MentorServer || kdMode is KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.None,
+            "student.training.kd_mode", $"'{kdMode.ToString().ToLowerInvariant()}' needs the mentor's logits, and {SoftLabelSources.MentorServer} soft labels are " +
+            $"log-probabilities at T: use kl, or student.soft_labels {SoftLabelSources.InProcess}.");
 
         var augmentation = config.Augmentation;
         Require(augmentation.SamplesPerQuestion >= 0, "augmentation.samples_per_question", $"must not be negative (got {augmentation.SamplesPerQuestion}).");

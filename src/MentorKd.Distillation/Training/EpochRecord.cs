@@ -7,7 +7,7 @@ public sealed record EpochRecord(
 
 /// <summary>What a job ended with: the dev-selected epoch (the honest figure) and the best test epoch (the paper's protocol).</summary>
 public sealed record TrainingOutcome(
-    string Job, int Examples, int Steps, double Seconds, IReadOnlyList<EpochRecord> History)
+    string Job, int Examples, int Steps, double Seconds, IReadOnlyList<EpochRecord> History, bool Paused = false)
 {
     /// <summary>Best dev accuracy; ties go to the later epoch (as the trainer's best/ checkpoint does).</summary>
     public EpochRecord DevSelected => History.OrderByDescending(h => h.DevAccuracy).ThenByDescending(h => h.Epoch).First();

@@ -15,7 +15,9 @@ namespace MentorKd.Distillation.Training;
 /// Fine-tunes a model on rationale examples for a number of epochs — with or without the mentor's soft labels —
 /// evaluating on dev and test after each epoch. Keeps <c>last/</c> (resumable: weights, optimiser, epoch) and
 /// <c>best/</c> (best dev accuracy) under the job's folder; a job restarted after a crash continues from
-/// <c>last/</c> and ends with the best-dev weights loaded into the model.
+/// <c>last/</c> and ends with the best-dev weights loaded into the model. A caller that trains in slices (a job
+/// moved between machines) stops after any epoch's checkpoint through <c>afterCheckpoint</c>: the outcome is then
+/// <see cref="TrainingOutcome.Paused"/> and the next call on the same folder continues.
 /// </summary>
 public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITokenizer tokenizer, IReadOnlyList<Question> dev, IReadOnlyList<Question> test)
 {
@@ -24,7 +26,8 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
     public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase, double TokensPerSecond = 0);
 
     public TrainingOutcome Train(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
-        string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default)
+        string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default,
+        Func<int, bool>? afterCheckpoint = null)
     {
         if (examples.Count == 0) throw new InvalidOperationException($"{job}: no training examples (did every rationale get filtered out?).");
         int stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
@@ -90,6 +93,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             if (!evaluate)
             {
                 SaveLast(lastFolder, model, trainer, totalSteps, lossSum / batches, history);
+                if (epoch < options.Epochs && afterCheckpoint?.Invoke(epoch) == false) return Paused(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
                 continue;
             }
 
@@ -106,6 +110,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
 
             if (best) GptCheckpoint.Save(model, tokenizer, bestFolder, metadata: new Dictionary<string, string> { ["epoch"] = epoch.ToString() });
             SaveLast(lastFolder, model, trainer, totalSteps, record.TrainLoss, history);
+            if (epoch < options.Epochs && afterCheckpoint?.Invoke(epoch) == false) return Paused(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
         }
 
         // Model selection on dev: the job hands back its best-dev weights.
@@ -113,6 +118,9 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             model.load_state_dict(selected.state_dict());
         return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
     }
+
+    private static TrainingOutcome Paused(string job, int examples, int steps, double seconds, List<EpochRecord> history) =>
+        new(job, examples, steps, seconds, history, Paused: true);
 
     /// <summary>The resumable checkpoint: weights, optimiser, step and the evaluated history change together.</summary>
     private void SaveLast(string folder, GptLanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>

@@ -42,6 +42,9 @@ public static class MessagingExtensions
             host.WaitUntilStarted = true;
             host.StartTimeout = TimeSpan.FromSeconds(messaging.Value.StartupTimeoutSeconds);
             host.StopTimeout = TimeSpan.FromSeconds(30);
+            // A consumer still busy when the host stops (a training slice) is cancelled soon: its work resumes from
+            // the last checkpoint once its message is redelivered.
+            host.ConsumerStopTimeout = TimeSpan.FromSeconds(2);
         });
         return builder;
     }

@@ -18,18 +18,25 @@ using Rationale = MentorKd.Distillation.Data.Rationale;
 namespace MentorKd.Trainer.Jobs;
 
 /// <summary>
-/// Runs one job on the calling (dedicated) thread: fetch its data and tokenizer from the object store into the
-/// job's workspace, build the model, train epoch by epoch with checkpoints in the workspace, then upload the
-/// best checkpoint under the job's output key.
+/// Trains one slice of a job on the calling (dedicated) thread: fetch its data, tokenizer and latest checkpoint
+/// folder from the object store into a scratch workspace, build the model, and train epoch by epoch. After each
+/// epoch the checkpoint folder goes back to the store (the job's next workspace slot, then job.json names it), so
+/// any replica can continue from there; once the slice has used its time the job pauses at that epoch. The slice
+/// that finishes the job uploads the best checkpoint under the job's output key.
 /// </summary>
-public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions options, ILogger<TrainingJobExecutor> logger)
+public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
 {
-    public void Run(TrainingJobRecord job)
+    /// <summary>True when the job finished; false when it paused with its checkpoint stored.</summary>
+    public bool Run(TrainingJobRecord job, TrainingJobLedger.Entry entry, DateTime sliceEnds)
     {
         var request = job.Request;
         var token = job.Cancellation.Token;
+        // The store holds the job's state; nothing a previous slice left on this disk is trusted.
         var workspace = Path.Combine(options.WorkRoot, job.JobId);
+        if (Directory.Exists(workspace)) Directory.Delete(workspace, recursive: true);
         Directory.CreateDirectory(workspace);
+        var checkpoints = Path.Combine(workspace, "checkpoints");
+        if (entry.Slot is not null) Wait(store.DownloadAsync(TrainingJobLedger.Workspace(job.JobId, entry.Slot), checkpoints, token));
         var device = TorchRuntime.ResolveDevice(options.Device);
 
         var train = ReadJsonl<Question>(request.TrainQuestionsKey, workspace, token);
@@ -42,7 +49,8 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
 
         var questions = train.Concat(dev).Concat(test).GroupBy(q => q.Id).ToDictionary(g => g.Key, g => g.First());
         var (examples, tooLong) = DistillationExamples.Build(rationales.Where(r => questions.ContainsKey(r.QuestionId)), questions, tokenizer, request.Model.ContextLength);
-        logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}", job.JobId, examples.Count, tooLong, request.Role);
+        logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}, {Start}", job.JobId, examples.Count, tooLong, request.Role,
+            entry.Slot is null ? "from the start" : $"resuming after epoch {entry.Job.Progress.Epoch} (slot {entry.Slot})");
 
         var training = request.Training.ToOptions();
         manual_seed(training.Seed);
@@ -58,16 +66,17 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
         using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
         ISoftLabelSource? softLabels = channel is not null
             ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
-                training.Temperature, tokenizer.VocabSize)
+                training.Temperature, tokenizer.VocabSize, training.KdMask)
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
         var progressClock = new ReportingInterval(TimeSpan.FromMilliseconds(options.ProgressIntervalMilliseconds));
-        var outcome = trainer.Train(job.JobId, model, examples, softLabels, Path.Combine(workspace, "checkpoints"),
+        var slot = entry.Slot;
+        var outcome = trainer.Train(job.JobId, model, examples, softLabels, checkpoints,
             progress: p =>
             {
-                // Every update wakes the job's watchers (gRPC streams, the run's feed); on a small machine doing that per
-                // step takes CPU from the training threads, so steps are reported a few times a second at most.
+                // Every update wakes the job's watchers (gRPC streams, progress events); on a small machine doing that
+                // per step takes CPU from the training threads, so steps are reported a few times a second at most.
                 if (p.Phase == "train" && p.Step < p.TotalSteps && !progressClock.Due()) return;
                 job.Update(j =>
                 {
@@ -80,9 +89,24 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
                 });
             },
             onEpoch: record => job.Update(j => j.Progress.DevAccuracy = record.DevAccuracy),
-            cancellationToken: token);
+            cancellationToken: token,
+            afterCheckpoint: epoch =>
+            {
+                var next = slot == "a" ? "b" : "a";
+                Wait(store.UploadAsync(checkpoints, TrainingJobLedger.Workspace(job.JobId, next), token));
+                slot = next;
+                Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+                return DateTime.UtcNow < sliceEnds;
+            });
+        if (outcome.Paused)
+        {
+            logger.LogInformation("Job {Job}: slice ends after step {Step}; checkpoint in slot {Slot}", job.JobId, outcome.Steps, slot);
+            job.Update(j => j.State = JobState.Queued);
+            Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+            return false;
+        }
 
-        var best = Wait(store.UploadAsync(Path.Combine(workspace, "checkpoints", "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
+        var best = Wait(store.UploadAsync(Path.Combine(checkpoints, "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
         // The per-epoch history travels as a stored object, so the run's report can draw learning curves.
         using var history = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(outcome, RunConfig.Json));
         var outcomeInfo = Wait(store.PutAsync(ObjectKey.Combine(request.OutputKey, "outcome.json"), history, token));
@@ -96,6 +120,9 @@ public sealed class TrainingJobExecutor(IObjectStore store, TrainerOptions optio
             j.TestAccuracy = selected.TestAccuracy;
             j.SelectedEpoch = selected.Epoch;
         });
+        Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+        Directory.Delete(workspace, recursive: true);
+        return true;
     }
 
     private GptLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
