@@ -7,9 +7,7 @@ public sealed record AugmentationOptions
 {
     /// <summary>Where the mentor-server listens, e.g. http://mentor-server:5102. Trainers reach it here too for soft labels.</summary>
     [Required, Url] public string MentorServerAddress { get; init; } = "http://localhost:5102";
-    [Required, Url] public string TeacherGatewayAddress { get; init; } = "http://localhost:5101";
-    [Required, Url] public string EvaluatorAddress { get; init; } = "http://localhost:5105";
-    /// <summary>Questions sent to the mentor-server (or the teacher) per call.</summary>
+    /// <summary>Questions sent to the mentor-server per Generate call.</summary>
     [Range(1, 10_000)] public int QuestionsPerCall { get; init; } = 64;
     /// <summary>Log-probabilities per position a trainer asks the mentor-server for.</summary>
     [Range(1, 100_000)] public int SoftLabelTopK { get; init; } = 32;

@@ -1,4 +1,5 @@
 using MentorKd.Evaluator.Extensions;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 
-return await ServiceHost.RunAsync(args, builder => builder.AddEvaluator(), app => app.MapEvaluator());
+return await ServiceHost.RunAsync(args, builder => builder.AddEvaluator().AddMessaging(bus => bus.AddEvaluatorMessaging()), app => app.MapEvaluator());

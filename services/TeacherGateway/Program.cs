@@ -1,4 +1,5 @@
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.TeacherGateway.Extensions;
 
-return await ServiceHost.RunAsync(args, builder => builder.AddTeacherGateway(), app => app.MapTeacherGateway());
+return await ServiceHost.RunAsync(args, builder => builder.AddTeacherGateway().AddMessaging(bus => bus.AddTeacherGatewayMessaging()), app => app.MapTeacherGateway());

@@ -58,7 +58,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         builder.AddAugmentation();
         builder.AddTrainer();
         builder.AddEvaluator();
-        builder.AddMessaging(bus => bus.AddAugmentationMessaging(), bus => bus.AddTrainerMessaging());
+        builder.AddMessaging(bus => bus.AddAugmentationMessaging(), bus => bus.AddTeacherGatewayMessaging(), bus => bus.AddTrainerMessaging(), bus => bus.AddEvaluatorMessaging());
 
         var app = builder.Build();
         app.MapDefaultEndpoints();
@@ -94,8 +94,6 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Trainer:Threads"] = threads,
             ["Augmentation:WorkRoot"] = Path.Combine(root, "augmentation"),
             ["Augmentation:MentorServerAddress"] = self,
-            ["Augmentation:TeacherGatewayAddress"] = self,
-            ["Augmentation:EvaluatorAddress"] = self,
         };
     }
 

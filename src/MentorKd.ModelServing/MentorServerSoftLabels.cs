@@ -9,9 +9,9 @@ namespace MentorKd.ModelServing;
 /// <summary>
 /// Soft labels from a mentor that lives in another process, through <c>MentorServer.GetSoftLabels</c>. The server
 /// returns the top-k log-probabilities of softmax(z/T) per target position and the mass outside them; this
-/// source rebuilds a full distribution (the remaining mass spread evenly over the other tokens) and hands it
-/// back as "logits" T·log p, so the loss's own softmax(·/T) reproduces it. Exact on the top k, an approximation
-/// beyond (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
+/// source rebuilds a full distribution (the remaining mass spread evenly over the other tokens) and hands the
+/// loss those log-probabilities at T, which it uses as they are. Exact on the top k, an approximation beyond
+/// (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
 /// in-process mentor does); with the clean mask rows are cut after their last label. Runs synchronously: it is called
 /// on the training thread.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
 {
     public string Name => $"mentor-server (top-{topK})";
 
-    public Tensor Logits(LanguageModelBatch batch)
+    public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         var ids = batch.InputIds.cpu().data<long>().ToArray();
         var labels = batch.Labels.cpu().data<long>().ToArray();
@@ -57,7 +57,6 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
                 }
             }
         }
-        // Scaled by T so that softmax(logits / T) in the loss gives back these probabilities.
-        return tensor(logProbs, [rows, width, vocabSize]).Times(temperature).to(batch.InputIds.device);
+        return MentorSoftLabels.FromLogProbabilities(tensor(logProbs, [rows, width, vocabSize]).to(batch.InputIds.device), temperature);
     }
 }

@@ -1,4 +1,5 @@
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Runtime;
 using static TorchSharp.torch;
 
 namespace MentorKd.Distillation.Tests;
@@ -9,7 +10,8 @@ public class DistillationLossTests
     // Position 0 is the prompt, 1 and 2 are targets, 3 is padding. Rows per position: student / mentor
     // 0: [0,0] / [0,0]   1: [1,0] / [0,1]   2: [0,2] / [2,0]   3: [9,9] / [9,9]
     private static readonly Tensor Student = tensor(new float[] { 0, 0, 1, 0, 0, 2, 9, 9 }).reshape(1, 4, 2);
-    private static readonly Tensor Mentor = tensor(new float[] { 0, 0, 0, 1, 2, 0, 9, 9 }).reshape(1, 4, 2);
+    private static readonly Tensor MentorLogits = tensor(new float[] { 0, 0, 0, 1, 2, 0, 9, 9 }).reshape(1, 4, 2);
+    private static readonly MentorSoftLabels Mentor = MentorSoftLabels.FromLogits(MentorLogits);
     private static readonly Tensor Labels = tensor(new long[] { -100, 0, 1, -100 }).reshape(1, 4);     // last position is padding
     private static readonly Tensor AfterPrompt = tensor(new[] { false, true, true, true }).reshape(1, 4);
 
@@ -54,8 +56,21 @@ public class DistillationLossTests
     [Fact]
     public void Identical_distributions_have_zero_kl()
     {
-        var parts = DistillationLoss.Compute(Student, Student, Labels, AfterPrompt, KnowledgeDistillationMode.Kl, KnowledgeDistillationMask.Clean, 1.0, 3.0);
+        var parts = DistillationLoss.Compute(Student, MentorSoftLabels.FromLogits(Student), Labels, AfterPrompt, KnowledgeDistillationMode.Kl, KnowledgeDistillationMask.Clean, 1.0, 3.0);
         Assert.Equal(0.0, parts.SoftTerm!.item<float>(), 6);
+    }
+
+    [Fact]
+    public void Log_probabilities_at_t_as_the_mentor_server_sends_them_give_the_same_kl_as_logits_and_serve_nothing_else()
+    {
+        var atT = MentorSoftLabels.FromLogProbabilities(MentorLogits.DividedBy(2.0).log_softmax(-1), 2.0);
+        var fromLogits = DistillationLoss.Compute(Student, Mentor, Labels, AfterPrompt, KnowledgeDistillationMode.Kl, KnowledgeDistillationMask.Clean, 0.3, 2.0);
+        var fromLogProbabilities = DistillationLoss.Compute(Student, atT, Labels, AfterPrompt, KnowledgeDistillationMode.Kl, KnowledgeDistillationMask.Clean, 0.3, 2.0);
+        Assert.Equal(fromLogits.SoftTerm!.item<float>(), fromLogProbabilities.SoftTerm!.item<float>(), 6);
+
+        // Taken at another temperature, or for a mode that needs logits: refused, not silently rescaled.
+        Assert.Throws<ArgumentException>(() => DistillationLoss.Compute(Student, atT, Labels, AfterPrompt, KnowledgeDistillationMode.Kl, KnowledgeDistillationMask.Clean, 0.3, 1.0));
+        Assert.Throws<ArgumentException>(() => DistillationLoss.Compute(Student, atT, Labels, AfterPrompt, KnowledgeDistillationMode.Mse, KnowledgeDistillationMask.Clean, 0.3, 2.0));
     }
 
     private static double[] LogSoftmax(double[] logits, double t)

@@ -35,9 +35,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
         var services = started.ToDictionary(s => s.Name);
         var addresses = new Dictionary<string, string>
         {
-            ["Augmentation__TeacherGatewayAddress"] = services["TeacherGateway"].Address,
             ["Augmentation__MentorServerAddress"] = services["MentorServer"].Address,
-            ["Augmentation__EvaluatorAddress"] = services["Evaluator"].Address,
         };
         services["Augmentation"] = await ServiceProcess.StartAsync("Augmentation", Settings("Augmentation", infrastructure, workRoot, addresses));
         return new DistributedPlatform(services, infrastructure, workRoot);

@@ -30,28 +30,56 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <param name="project">Folder under services/, e.g. "Trainer".</param>
     /// <param name="name">This replica's name when a service runs more than once (default: the project).</param>
-    public static async Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int port = 0, string? name = null)
+    public static Task<ServiceProcess> StartAsync(string project, IReadOnlyDictionary<string, string> settings, int port = 0, string? name = null)
     {
         port = port == 0 ? FreePort() : port;
         var program = Path.Combine(RepositoryRoot(), "services", project, "bin", BuildConfiguration(), "net10.0", $"MentorKd.{project}.dll");
+        var environment = new Dictionary<string, string>(settings)
+        {
+            ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}",
+        };
+        environment.TryAdd("Logging__LogLevel__Default", "Warning");
+        return StartAsync(name ?? project, program, [], environment, port);
+    }
+
+    /// <summary>The <c>mentorkd</c> command line with <paramref name="arguments"/>, serving on <paramref name="port"/>.</summary>
+    public static Task<ServiceProcess> StartCommandLineAsync(int port, params string[] arguments) =>
+        StartAsync("mentorkd", Path.Combine(RepositoryRoot(), "src", "MentorKd.Cli", "bin", BuildConfiguration(), "net10.0", "mentorkd.dll"), arguments,
+            new Dictionary<string, string>(), port);
+
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static async Task<ServiceProcess> StartAsync(string name, string program, string[] arguments, Dictionary<string, string> environment, int port)
+    {
         if (!File.Exists(program)) throw new FileNotFoundException($"build the solution first: {program} is missing.");
-        var start = new ProcessStartInfo("dotnet", [program])
+        var start = new ProcessStartInfo("dotnet", [program, .. arguments])
         {
             WorkingDirectory = Path.GetDirectoryName(program)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{port}";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in settings) start.Environment[key] = value;
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {project}.");
-        var service = new ServiceProcess(name ?? project, port, process);
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}.");
+        var service = new ServiceProcess(name, port, process);
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
         process.ErrorDataReceived += (_, e) => service.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         await service.WaitHealthyAsync(TimeSpan.FromSeconds(90));
         return service;
+    }
+
+    /// <summary>Asks the process to stop (SIGTERM, as docker stop or systemd would) and returns its exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill!.WaitForExitAsync();
+        await _process.WaitForExitAsync(new CancellationTokenSource(timeout).Token);
+        return _process.ExitCode;
     }
 
     /// <summary>Kills the process at once, as a crash or an OOM kill would.</summary>
@@ -103,10 +131,4 @@ public sealed class ServiceProcess : IAsyncDisposable
     // The services were built with the tests, in the same configuration (the folder above net10.0 says which).
     private static string BuildConfiguration() => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

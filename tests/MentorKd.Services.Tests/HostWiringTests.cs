@@ -17,10 +17,10 @@ public class HostWiringTests
     // The same calls as each service's Program.cs.
     private static (Action<WebApplicationBuilder> Add, Action<WebApplication> Map, string[] Services) Wiring(string host) => host switch
     {
-        "teacher-gateway" => (b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), ["mentorkd.v1.TeacherGateway"]),
+        "teacher-gateway" => (b => b.AddTeacherGateway().AddMessaging(bus => bus.AddTeacherGatewayMessaging()), a => a.MapTeacherGateway(), ["mentorkd.v1.TeacherGateway"]),
         "mentor-server" => (b => b.AddMentorServer(), a => a.MapMentorServer(), ["mentorkd.v1.MentorServer"]),
         "trainer" => (b => b.AddTrainer().AddMessaging(bus => bus.AddTrainerMessaging()), a => a.MapTrainer(), ["mentorkd.v1.Trainer"]),
-        "evaluator" => (b => b.AddEvaluator(), a => a.MapEvaluator(), ["mentorkd.v1.Evaluator"]),
+        "evaluator" => (b => b.AddEvaluator().AddMessaging(bus => bus.AddEvaluatorMessaging()), a => a.MapEvaluator(), ["mentorkd.v1.Evaluator"]),
         _ => (b => b.AddAugmentation().AddMessaging(bus => bus.AddAugmentationMessaging()), a => a.MapAugmentation(), ["mentorkd.v1.Datasets", "mentorkd.v1.Runs"]),
     };
 

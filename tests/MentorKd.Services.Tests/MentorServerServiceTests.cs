@@ -116,7 +116,7 @@ public class MentorServerServiceTests
             [new([3, 4, 5], [6, 7, 8, 9]), new([3, 4], [10, 11])], padId: 1, maxLength: 96);
 
         using var guard = no_grad();
-        var remote = source.Logits(batch).DividedBy(2.0).softmax(-1);
+        var remote = source.SoftLabels(batch).LogProbabilities!.exp();
         var local_ = model.forward(batch.InputIds).DividedBy(2.0).softmax(-1);
         // Every position the mask scores: the clean mask those that predict a target token, the faithful one every
         // position after the prompt, padding included. There the mentor's 8 most likely tokens carry the same probability.

@@ -18,16 +18,16 @@ public static class AugmentationExtensions
         builder.Services.AddSingleton<DatasetAugmenter>();
         builder.Services.AddSingleton<LiveRuns>();
         builder.Services.AddSingleton<TrainingJobs>();
-        builder.Services.AddSingleton<TrainingJobFollowers>();
+        builder.Services.AddSingleton<EventFollowers<TrainingJobUpdate>>();
+        builder.Services.AddSingleton<EventFollowers<Contracts.CheckpointEvaluated>>();
+        builder.Services.AddSingleton<EventFollowers<AnnotationUpdate>>();
         builder.Services.AddSingleton<RunReportWriter>();
         builder.Services.AddHostedService<RunWorker>();
         AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
-        AddClient<Protos.V1.TeacherGateway.TeacherGatewayClient>(builder.Services, o => o.TeacherGatewayAddress);
-        AddClient<Protos.V1.Evaluator.EvaluatorClient>(builder.Services, o => o.EvaluatorAddress);
         return builder;
     }
 
-    /// <summary>What the augmentation service brings to the host's bus: the run state machine, the run consumers, and the trainers' job events.</summary>
+    /// <summary>What the augmentation service brings to the host's bus: the run state machine, the run consumers, and the events of the work it sends to the other services' queues.</summary>
     public static void AddAugmentationMessaging(this IBusRegistrationConfigurator bus)
     {
         bus.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository();
@@ -36,6 +36,8 @@ public static class AugmentationExtensions
         bus.AddConsumer<RunQuestionsAddedConsumer>();
         bus.AddConsumer<BucketNotificationConsumer, BucketNotificationConsumerDefinition>();
         bus.AddConsumer<TrainingJobEventsConsumer>();
+        bus.AddConsumer<EvaluationEventsConsumer>();
+        bus.AddConsumer<AnnotationEventsConsumer>();
     }
 
     public static WebApplication MapAugmentation(this WebApplication app)

@@ -10,6 +10,8 @@ public sealed record RunKeys(Guid RunId)
     public string TrainQuestions => Root + "datasets/train-questions.jsonl";
     public string DevQuestions => Root + "datasets/dev-questions.jsonl";
     public string TestQuestions => Root + "datasets/test-questions.jsonl";
+    /// <summary>The training questions the teacher is asked about (all of them, or the config's annotated_questions).</summary>
+    public string TeacherQuestions => Root + "datasets/teacher-questions.jsonl";
     public string TeacherRationales => Root + "datasets/teacher-rationales.jsonl";
     public string MentorRationales => Root + "datasets/mentor-rationales.jsonl";
     public string Tokenizer => Root + "tokenizer/";

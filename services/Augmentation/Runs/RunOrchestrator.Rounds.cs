@@ -55,11 +55,10 @@ public sealed partial class RunOrchestrator
         await registry.WriteRowsAsync(questionsKey, added, cancellationToken);
         var questions = await registry.RegisterAsync(_keys.DatasetId($"round{number}.questions"), DatasetRegistry.Questions, questionsKey, null, request.Source, allowEmpty: false, cancellationToken);
 
-        var teacherRationales = await AnnotateQuestionsAsync(config, added, cancellationToken);
         var teacherKey = folder + "teacher-rationales.jsonl";
-        await registry.WriteRowsAsync(teacherKey, teacherRationales, cancellationToken);
+        var annotated = await AnnotateQuestionsAsync(config, $"round{number}", questionsKey, added.Count, teacherKey, cancellationToken);
         await registry.RegisterAsync(_keys.DatasetId($"round{number}.teacher"), DatasetRegistry.Rationales, teacherKey, questions.DatasetId,
-            teacherRationales.FirstOrDefault()?.Producer ?? "teacher-gateway", allowEmpty: true, cancellationToken);
+            annotated.Teacher, allowEmpty: true, cancellationToken);
 
         await LoadMentorAsync(mentorJob, cancellationToken);
         var mentorKey = folder + "mentor-rationales.jsonl";
@@ -86,7 +85,7 @@ public sealed partial class RunOrchestrator
         _stage = $"round-{number}";
         var evaluation = await EvaluateCheckpointAsync(job, student.CheckpointKey, training.EvalMaxNewTokens, training.EvalBatchSize, cancellationToken);
 
-        var stage = new RoundStage(number, request.Sha256, added.Count, allQuestions.Count, teacherRationales.Count(r => r.Correct), augmentation.Correct,
+        var stage = new RoundStage(number, request.Sha256, added.Count, allQuestions.Count, annotated.Kept, augmentation.Correct,
             student.CheckpointKey, evaluation.Accuracy);
         await _stages.SaveAsync(RoundStageName(request.Sha256), stage, cancellationToken);
         _stage = $"round-{number}";

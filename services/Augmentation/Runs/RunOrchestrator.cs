@@ -7,6 +7,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.ModelServing;
 using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
 using Microsoft.Extensions.Options;
 using Question = MentorKd.Distillation.Data.Question;
@@ -28,9 +29,9 @@ public sealed partial class RunOrchestrator(
     DatasetAugmenter augmenter,
     TrainingJobs trainingJobs,
     RunReportWriter reportWriter,
-    Protos.V1.TeacherGateway.TeacherGatewayClient teacher,
+    EventFollowers<AnnotationUpdate> annotations,
     Protos.V1.MentorServer.MentorServerClient mentor,
-    Protos.V1.Evaluator.EvaluatorClient evaluator,
+    EventFollowers<CheckpointEvaluated> evaluations,
     IBus bus,
     IOptions<AugmentationOptions> options,
     ILogger<RunOrchestrator> logger)
@@ -78,11 +79,13 @@ public sealed partial class RunOrchestrator(
             var students = config.Arms.Zip(trained, (arm, job) => (Arm: arm, Job: job)).ToList();
             await PublishAsync(new StudentTrainingCompleted(id, students.Select(s => s.Job.CheckpointKey).ToList()), cancellationToken);
 
+            // Every checkpoint goes to the evaluators' queue at once: replicas evaluate them side by side.
             Enter(RunStatus.Evaluating);
-            var evaluations = new Dictionary<string, EvaluationStage>();
-            foreach (var (job, training, tokens, batch) in students.Select(s => (s.Arm, s.Job, config.Student.Training.EvalMaxNewTokens, config.Student.Training.EvalBatchSize))
-                         .Prepend((MentorJob, mentorJob, config.Mentor.Training.EvalMaxNewTokens, config.Mentor.Training.EvalBatchSize)))
-                evaluations[job] = await EvaluateAsync(job, training, tokens, batch, cancellationToken);
+            _stage = "evaluation";
+            var evaluated = await Task.WhenAll(students.Select(s => (s.Arm, s.Job, config.Student.Training.EvalMaxNewTokens, config.Student.Training.EvalBatchSize))
+                .Prepend((MentorJob, mentorJob, config.Mentor.Training.EvalMaxNewTokens, config.Mentor.Training.EvalBatchSize))
+                .Select(e => EvaluateCheckpointAsync(e.Item1, e.Item2.CheckpointKey, e.Item3, e.Item4, cancellationToken)));
+            var evaluations = evaluated.ToDictionary(e => e.Job);
 
             _stage = "report";
             var results = complete
@@ -149,47 +152,34 @@ public sealed partial class RunOrchestrator(
         _stage = "teacher";
         if (await _stages.FindAsync<TeacherStage>(_stage, cancellationToken) is { } done) return done;
         var asked = DatasetPreparation.TeacherQuestions(config, train);
-        var rationales = await AnnotateQuestionsAsync(config, asked, cancellationToken);
+        await registry.WriteRowsAsync(_keys.TeacherQuestions, asked, cancellationToken);
         // Every rationale is stored, judged; training uses only the answer-correct ones (Mentor-KD's filter).
-        await registry.WriteRowsAsync(_keys.TeacherRationales, rationales, cancellationToken);
-        var name = rationales.FirstOrDefault()?.Producer ?? "teacher-gateway";
-        await registry.RegisterAsync(_keys.DatasetId("teacher"), DatasetRegistry.Rationales, _keys.TeacherRationales, _keys.DatasetId("train"), name, allowEmpty: true, cancellationToken);
-        var stage = new TeacherStage(name, asked.Count, rationales.Count, rationales.Count(r => r.Correct));
+        var annotated = await AnnotateQuestionsAsync(config, "teacher", _keys.TeacherQuestions, asked.Count, _keys.TeacherRationales, cancellationToken);
+        await registry.RegisterAsync(_keys.DatasetId("teacher"), DatasetRegistry.Rationales, _keys.TeacherRationales, _keys.DatasetId("train"), annotated.Teacher,
+            allowEmpty: true, cancellationToken);
+        var stage = new TeacherStage(annotated.Teacher, asked.Count, annotated.Rationales, annotated.Kept);
         await _stages.SaveAsync(_stage, stage, cancellationToken);
-        Report(RunEventKind.StageCompleted, $"{stage.Kept}/{stage.Rationales} rationales kept for {stage.Questions} questions ({name})");
+        Report(RunEventKind.StageCompleted, $"{stage.Kept}/{stage.Rationales} rationales kept for {stage.Questions} questions ({stage.Teacher})");
         return stage;
     }
 
-    /// <summary>The teacher-gateway's rationales for <paramref name="asked"/>, with progress, asked in chunks.</summary>
-    private async Task<List<Rationale>> AnnotateQuestionsAsync(RunConfig config, IReadOnlyList<Question> asked, CancellationToken cancellationToken)
+    /// <summary>The teacher-gateway's judged rationales for stored questions, written to <paramref name="outputKey"/>
+    /// by whichever gateway replica takes the command, followed to the end.</summary>
+    private async Task<QuestionsAnnotated> AnnotateQuestionsAsync(RunConfig config, string name, string questionsKey, int questions, string outputKey,
+        CancellationToken cancellationToken)
     {
-        Report(RunEventKind.StageStarted, $"teacher annotation: {asked.Count} questions × {config.Teacher.RationalesPerQuestion}", total: asked.Count);
-        var rationales = new List<Rationale>();
-        int questionsBefore = 0;
-        foreach (var chunk in asked.Chunk(options.Value.QuestionsPerCall))
+        Report(RunEventKind.StageStarted, $"teacher annotation: {questions} questions × {config.Teacher.RationalesPerQuestion}", total: questions);
+        var annotationId = $"{_keys.Id}-annotation-{name}";
+        using var follower = annotations.Follow(annotationId);
+        await SendAsync(AnnotateQuestions.Queue, new AnnotateQuestions(annotationId, questionsKey, config.Teacher.RationalesPerQuestion, outputKey), cancellationToken);
+        while (true)
         {
-            var request = new AnnotateRequest { RationalesPerQuestion = config.Teacher.RationalesPerQuestion };
-            request.Questions.AddRange(chunk.Select(q => q.ToProto()));
-            // A chunk is asked again whole if the gateway goes away halfway through it.
-            var written = await _retry.RunAsync("teacher annotation", async () =>
-            {
-                var chunkRationales = new List<Rationale>();
-                using var call = teacher.Annotate(request, cancellationToken: cancellationToken);
-                int answered = 0;
-                await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
-                {
-                    chunkRationales.Add(response.Rationale.ToRecord());
-                    if (response.QuestionsDone == answered) continue;
-                    answered = response.QuestionsDone;
-                    Report(RunEventKind.StageProgress, $"{rationales.Count(r => r.Correct) + chunkRationales.Count(r => r.Correct)}/{rationales.Count + chunkRationales.Count} kept",
-                        questionsBefore + answered, asked.Count);
-                }
-                return chunkRationales;
-            }, cancellationToken);
-            rationales.AddRange(written);
-            questionsBefore += chunk.Length;
+            var update = await follower.Updates.ReadAsync(cancellationToken);
+            if (update.Outcome is { } outcome)
+                return outcome.Error.Length == 0 ? outcome : throw new InvalidOperationException($"teacher annotation: {outcome.Error}");
+            var p = update.Progress!;
+            Report(RunEventKind.StageProgress, $"{p.Kept}/{p.Rationales} kept", p.QuestionsDone, p.Questions);
         }
-        return rationales;
     }
 
     private async Task BuildTokenizerAsync(RunConfig config, IReadOnlyList<Question> train, CancellationToken cancellationToken)
@@ -263,30 +253,40 @@ public sealed partial class RunOrchestrator(
         return trainingJobs.TrainAsync(_keys, _stages, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, softLabels, mentorJob.CheckpointKey, Report, cancellationToken);
     }
 
-    private Task<EvaluationStage> EvaluateAsync(string job, TrainingStage training, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
-    {
-        _stage = "evaluation";
-        return EvaluateCheckpointAsync(job, training.CheckpointKey, maxNewTokens, batchSize, cancellationToken);
-    }
-
-    /// <summary>The evaluator's test accuracy for a checkpoint, with the per-example report under reports/evaluations/{job}.</summary>
+    /// <summary>The test accuracy of a checkpoint, from the evaluators' queue, with the per-example report under reports/evaluations/{job}.</summary>
     private async Task<EvaluationStage> EvaluateCheckpointAsync(string job, string checkpointKey, int maxNewTokens, int batchSize, CancellationToken cancellationToken)
     {
         var name = $"evaluation-{job}";
         if (await _stages.FindAsync<EvaluationStage>(name, cancellationToken) is { } done) return done;
-        Report(RunEventKind.StageStarted, $"evaluating {job} on the test set");
+        Report("evaluation", RunEventKind.StageStarted, $"evaluating {job} on the test set", 0, 0, null);
         var request = new EvaluateRequest
         {
             CheckpointKey = checkpointKey, DatasetKey = _keys.TestQuestions, MaxNewTokens = maxNewTokens, BatchSize = batchSize, ReportKey = _keys.Evaluation(job),
         };
-        var report = await _retry.RunAsync($"evaluating {job}", async () => await evaluator.EvaluateAsync(request, cancellationToken: cancellationToken), cancellationToken);
+        var evaluationId = $"{_keys.Id}-{name}";
+        CheckpointEvaluated outcome;
+        using (var follower = evaluations.Follow(evaluationId))
+        {
+            await SendAsync(EvaluateCheckpoint.Queue, EvaluateCheckpoint.For(evaluationId, request), cancellationToken);
+            outcome = await follower.Updates.ReadAsync(cancellationToken);
+        }
+        if (outcome.Error.Length > 0) throw new InvalidOperationException($"evaluating {job}: {outcome.Error}");
+        var report = outcome.ReadReport();
         var stage = new EvaluationStage(job, report.Accuracy, report.Correct, report.Total, report.Report.Key, report.Report.Sha256, report.Report.SizeBytes);
         await _stages.SaveAsync(name, stage, cancellationToken);
-        Report(RunEventKind.StageCompleted, $"{job}: test accuracy {report.Accuracy:P1} ({report.Correct}/{report.Total})");
+        Report("evaluation", RunEventKind.StageCompleted, $"{job}: test accuracy {report.Accuracy:P1} ({report.Correct}/{report.Total})", 0, 0, null);
         return stage;
     }
 
     private void Enter(RunStatus status) => _status = status;
+
+    // Commands must reach their queue: a send that fails while the broker reconnects is tried again.
+    private Task SendAsync<T>(string queue, T command, CancellationToken cancellationToken) where T : class =>
+        _retry.RunAsync($"sending {typeof(T).Name}", async () =>
+        {
+            await bus.SendToQueueAsync(queue, command, cancellationToken);
+            return true;
+        }, cancellationToken, anyFailureIsTransient: true);
 
     // Events must reach the state machine: a publish that fails while the broker reconnects is tried again.
     private Task PublishAsync<T>(T message, CancellationToken cancellationToken) where T : class =>

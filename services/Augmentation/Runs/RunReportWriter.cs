@@ -58,7 +58,7 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
         Distillation.Pipeline.RunReport.Write(folder, config, results);
         File.AppendAllText(folder.Report, Environment.NewLine + RunLineage.Markdown(lineage));
         File.WriteAllText(Path.Combine(folder.Root, "lineage.json"), "[" + string.Join(",\n", lineage.Select(e => JsonFormatter.Default.Format(e))) + "]\n");
-        LearningCurves.Write(folder, [results.Mentor, .. arms.Select(a => a.Outcome)]);
+        LearningCurves.Write(folder, results);
         // report.md goes last: its presence marks a complete report.
         foreach (var file in Directory.EnumerateFiles(folder.Root).OrderBy(f => f == folder.Report))
         {

@@ -1,5 +1,6 @@
 using MassTransit;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
 using MentorKd.ModelServing;
@@ -16,7 +17,7 @@ public delegate void StageReporter(string stage, RunEventKind kind, string messa
 /// is free takes it, and a job whose replica dies is taken over from its last checkpoint), followed through the
 /// trainers' events, and recorded as a stage once completed. Cancelling the run cancels the job.
 /// </summary>
-public sealed class TrainingJobs(IBus bus, TrainingJobFollowers followers, IOptions<AugmentationOptions> options, ILogger<TrainingJobs> logger)
+public sealed class TrainingJobs(IBus bus, EventFollowers<TrainingJobUpdate> followers, IOptions<AugmentationOptions> options, ILogger<TrainingJobs> logger)
 {
     private readonly TransientRetry _retry = new(TimeSpan.FromSeconds(options.Value.RetrySeconds), logger);
 
@@ -53,8 +54,7 @@ public sealed class TrainingJobs(IBus bus, TrainingJobFollowers followers, IOpti
             {
                 await _retry.RunAsync($"sending training job {request.JobId}", async () =>
                 {
-                    var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
-                    await queue.Send(TrainModel.For(request), cancellationToken);
+                    await bus.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request), cancellationToken);
                     return true;
                 }, cancellationToken, anyFailureIsTransient: true);
                 await foreach (var update in follower.Updates.ReadAllAsync(cancellationToken))

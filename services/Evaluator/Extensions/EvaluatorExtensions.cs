@@ -1,3 +1,4 @@
+using MassTransit;
 using MentorKd.ServiceDefaults;
 using MentorKd.Evaluator.Grpc;
 
@@ -10,8 +11,13 @@ public static class EvaluatorExtensions
     {
         builder.Services.AddValidatedOptions<EvaluatorOptions>("Evaluator");
         builder.Services.AddSingleton<CheckpointUnderTest>();
+        builder.Services.AddSingleton<CheckpointEvaluation>();
         return builder;
     }
+
+    /// <summary>What the evaluator takes from the broker: evaluations from the replicas' shared queue.</summary>
+    public static void AddEvaluatorMessaging(this IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<EvaluateCheckpointConsumer, EvaluateCheckpointConsumerDefinition>();
 
     public static WebApplication MapEvaluator(this WebApplication app)
     {

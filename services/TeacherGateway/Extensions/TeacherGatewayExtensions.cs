@@ -1,3 +1,4 @@
+using MassTransit;
 using MentorKd.ServiceDefaults;
 using MentorKd.TeacherGateway.Grpc;
 
@@ -12,8 +13,13 @@ public static class TeacherGatewayExtensions
             .Validate(o => o.Kind != "replay" || File.Exists(o.ReplayFile), "TeacherGateway:ReplayFile must name an existing JSONL file for the replay teacher.");
         builder.Services.AddSingleton<TeacherDirectory>();
         builder.Services.AddSingleton<TeacherUsage>();
+        builder.Services.AddSingleton<QuestionAnnotation>();
         return builder;
     }
+
+    /// <summary>What the teacher-gateway takes from the broker: annotations from the replicas' shared queue.</summary>
+    public static void AddTeacherGatewayMessaging(this IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<AnnotateQuestionsConsumer, AnnotateQuestionsConsumerDefinition>();
 
     public static WebApplication MapTeacherGateway(this WebApplication app)
     {

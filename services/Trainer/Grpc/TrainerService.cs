@@ -4,6 +4,7 @@ using MassTransit;
 using MentorKd.Contracts;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
 using MentorKd.Trainer.Jobs;
 
@@ -30,8 +31,7 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
             entry = TrainingJobLedger.Entry.New(request.JobId);
             await ledger.SaveAsync(entry, token);
         }
-        var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
-        await queue.Send(TrainModel.For(request), token);
+        await bus.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request), token);
         return running.Find(request.JobId)?.Snapshot ?? entry.Job;
     }
 

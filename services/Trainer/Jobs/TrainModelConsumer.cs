@@ -1,6 +1,5 @@
 using MassTransit;
 using MentorKd.Contracts;
-using MentorKd.Modeling.Runtime;
 using MentorKd.Protos.V1;
 using Microsoft.Extensions.Options;
 
@@ -91,7 +90,6 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
         // TorchSharp state is thread-local and a training step must not hop threads: the slice gets its own thread.
         var slice = Task.Factory.StartNew(() =>
         {
-            TorchRuntime.SetThreads(options.Value.Threads);
             job.Update(j => j.State = JobState.Running);
             return executor.Run(job, entry, sliceEnds);
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

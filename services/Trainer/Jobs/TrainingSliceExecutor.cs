@@ -24,32 +24,44 @@ namespace MentorKd.Trainer.Jobs;
 /// any replica can continue from there; once the slice has used its time the job pauses at that epoch. The slice
 /// that finishes the job uploads the best checkpoint under the job's output key.
 /// </summary>
-public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
+public sealed class TrainingSliceExecutor
 {
+    private readonly IObjectStore _store;
+    private readonly TrainingJobLedger _ledger;
+    private readonly TrainerOptions _options;
+    private readonly ILogger<TrainingSliceExecutor> _logger;
+
+    public TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
+    {
+        (_store, _ledger, _options, _logger) = (store, ledger, options, logger);
+        // libtorch's thread count is process-wide: set once, not per slice (changing it mid-run changes the numerics).
+        TorchRuntime.SetThreads(options.Threads);
+    }
+
     /// <summary>True when the job finished; false when it paused with its checkpoint stored.</summary>
     public bool Run(TrainingJobRecord job, TrainingJobLedger.Entry entry, DateTime sliceEnds)
     {
         var request = job.Request;
         var token = job.Cancellation.Token;
         // The store holds the job's state; nothing a previous slice left on this disk is trusted.
-        var workspace = Path.Combine(options.WorkRoot, job.JobId);
+        var workspace = Path.Combine(_options.WorkRoot, job.JobId);
         if (Directory.Exists(workspace)) Directory.Delete(workspace, recursive: true);
         Directory.CreateDirectory(workspace);
         var checkpoints = Path.Combine(workspace, "checkpoints");
-        if (entry.Slot is not null) Wait(store.DownloadAsync(TrainingJobLedger.Workspace(job.JobId, entry.Slot), checkpoints, token));
-        var device = TorchRuntime.ResolveDevice(options.Device);
+        if (entry.Slot is not null) Wait(_store.DownloadAsync(TrainingJobLedger.Workspace(job.JobId, entry.Slot), checkpoints, token));
+        var device = TorchRuntime.ResolveDevice(_options.Device);
 
         var train = ReadJsonl<Question>(request.TrainQuestionsKey, workspace, token);
         var dev = request.DevQuestionsKey.Length > 0 ? ReadJsonl<Question>(request.DevQuestionsKey, workspace, token) : [];
         var test = request.TestQuestionsKey.Length > 0 ? ReadJsonl<Question>(request.TestQuestionsKey, workspace, token) : [];
         var rationales = request.RationaleKeys.SelectMany(k => ReadJsonl<Rationale>(k, workspace, token)).ToList();
         var tokenizerFolder = Path.Combine(workspace, "tokenizer");
-        Wait(store.DownloadAsync(request.TokenizerKey, tokenizerFolder, token));
+        Wait(_store.DownloadAsync(request.TokenizerKey, tokenizerFolder, token));
         var tokenizer = TokenizerFiles.Load(tokenizerFolder);
 
         var questions = train.Concat(dev).Concat(test).GroupBy(q => q.Id).ToDictionary(g => g.Key, g => g.First());
         var (examples, tooLong) = DistillationExamples.Build(rationales.Where(r => questions.ContainsKey(r.QuestionId)), questions, tokenizer, request.Model.ContextLength);
-        logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}, {Start}", job.JobId, examples.Count, tooLong, request.Role,
+        _logger.LogInformation("Job {Job}: {Examples} examples ({TooLong} too long), {Role}, {Start}", job.JobId, examples.Count, tooLong, request.Role,
             entry.Slot is null ? "from the start" : $"resuming after epoch {entry.Job.Progress.Epoch} (slot {entry.Slot})");
 
         var training = request.Training.ToOptions();
@@ -70,7 +82,7 @@ public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger 
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
-        var progressClock = new ReportingInterval(TimeSpan.FromMilliseconds(options.ProgressIntervalMilliseconds));
+        var progressClock = new ReportingInterval(TimeSpan.FromMilliseconds(_options.ProgressIntervalMilliseconds));
         var slot = entry.Slot;
         var outcome = trainer.Train(job.JobId, model, examples, softLabels, checkpoints,
             progress: p =>
@@ -93,23 +105,23 @@ public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger 
             afterCheckpoint: epoch =>
             {
                 var next = slot == "a" ? "b" : "a";
-                Wait(store.UploadAsync(checkpoints, TrainingJobLedger.Workspace(job.JobId, next), token));
+                Wait(_store.UploadAsync(checkpoints, TrainingJobLedger.Workspace(job.JobId, next), token));
                 slot = next;
-                Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+                Wait(_ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
                 return DateTime.UtcNow < sliceEnds;
             });
         if (outcome.Paused)
         {
-            logger.LogInformation("Job {Job}: slice ends after step {Step}; checkpoint in slot {Slot}", job.JobId, outcome.Steps, slot);
+            _logger.LogInformation("Job {Job}: slice ends after step {Step}; checkpoint in slot {Slot}", job.JobId, outcome.Steps, slot);
             job.Update(j => j.State = JobState.Queued);
-            Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+            Wait(_ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
             return false;
         }
 
-        var best = Wait(store.UploadAsync(Path.Combine(checkpoints, "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
+        var best = Wait(_store.UploadAsync(Path.Combine(checkpoints, "best"), ObjectKey.Combine(request.OutputKey, "best"), token));
         // The per-epoch history travels as a stored object, so the run's report can draw learning curves.
         using var history = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(outcome, RunConfig.Json));
-        var outcomeInfo = Wait(store.PutAsync(ObjectKey.Combine(request.OutputKey, "outcome.json"), history, token));
+        var outcomeInfo = Wait(_store.PutAsync(ObjectKey.Combine(request.OutputKey, "outcome.json"), history, token));
         var selected = outcome.DevSelected;
         job.Update(j =>
         {
@@ -120,7 +132,7 @@ public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger 
             j.TestAccuracy = selected.TestAccuracy;
             j.SelectedEpoch = selected.Epoch;
         });
-        Wait(ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
+        Wait(_ledger.SaveAsync(new TrainingJobLedger.Entry(job.Snapshot, slot), token));
         Directory.Delete(workspace, recursive: true);
         return true;
     }
@@ -129,15 +141,15 @@ public sealed class TrainingSliceExecutor(IObjectStore store, TrainingJobLedger 
     {
         if (source.Kind != SoftLabelSourceKind.InProcess) return null;
         var folder = Path.Combine(workspace, "mentor");
-        Wait(store.DownloadAsync(source.MentorCheckpointKey, folder, token));
-        return GptCheckpoint.LoadModel(folder, TorchRuntime.ResolveDevice(options.Device));
+        Wait(_store.DownloadAsync(source.MentorCheckpointKey, folder, token));
+        return GptCheckpoint.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device));
     }
 
     private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)
     {
         var path = Path.Combine(workspace, "data", key.Replace('/', '_'));
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        using (var file = File.Create(path)) Wait(store.GetAsync(key, file, token));
+        using (var file = File.Create(path)) Wait(_store.GetAsync(key, file, token));
         return JsonLines.Read<T>(path);
     }
 

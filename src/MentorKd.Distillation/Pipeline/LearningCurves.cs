@@ -2,25 +2,28 @@ using MentorKd.Distillation.Training;
 
 namespace MentorKd.Distillation.Pipeline;
 
-/// <summary>PNG learning curves of every job in a run: training loss and dev accuracy per epoch.</summary>
+/// <summary>PNG learning curves of a run's mentor and students, labelled by their titles: training loss and dev
+/// accuracy at each epoch's end, against optimiser steps (arms of different lengths share the charts, and the
+/// step-matched control reads right beside the arm it matches).</summary>
 public static class LearningCurves
 {
-    public static void Write(RunFolder folder, IReadOnlyList<TrainingOutcome> jobs)
+    public static void Write(RunFolder folder, RunResults results)
     {
-        Plot(folder.LossCurves, "Training loss per epoch", "loss", jobs, r => r.TrainLoss);
-        Plot(folder.AccuracyCurves, "Dev accuracy per epoch", "dev accuracy", jobs, r => r.DevAccuracy);
+        IReadOnlyList<(string Title, TrainingOutcome Outcome)> curves = [("Mentor", results.Mentor), .. results.Arms.Select(a => (a.Title, a.Outcome))];
+        Plot(folder.LossCurves, "Training loss", "training loss (epoch mean)", curves, r => r.TrainLoss);
+        Plot(folder.AccuracyCurves, "Dev accuracy", "dev accuracy", curves, r => r.DevAccuracy);
     }
 
-    private static void Plot(string path, string title, string yLabel, IReadOnlyList<TrainingOutcome> jobs, Func<EpochRecord, double> value)
+    private static void Plot(string path, string title, string yLabel, IReadOnlyList<(string Title, TrainingOutcome Outcome)> curves, Func<EpochRecord, double> value)
     {
         var plot = new ScottPlot.Plot();
-        foreach (var job in jobs)
+        foreach (var (name, outcome) in curves)
         {
-            var line = plot.Add.Scatter(job.History.Select(h => (double)h.Epoch).ToArray(), job.History.Select(value).ToArray());
-            line.LegendText = job.Job;
+            var line = plot.Add.Scatter(outcome.History.Select(h => (double)h.Steps).ToArray(), outcome.History.Select(value).ToArray());
+            line.LegendText = name;
         }
         plot.Title(title);
-        plot.XLabel("epoch");
+        plot.XLabel("optimiser steps");
         plot.YLabel(yLabel);
         plot.ShowLegend();
         plot.SavePng(path, 900, 520);

@@ -91,7 +91,7 @@ public sealed class MentorKdPipeline(RunConfig config, RunFolder folder, IPipeli
         };
         File.WriteAllText(folder.Results, JsonSerializer.Serialize(results, RunConfig.Json));
         RunReport.Write(folder, config, results);
-        LearningCurves.Write(folder, [mentorOutcome, .. arms.Select(a => a.Outcome)]);
+        LearningCurves.Write(folder, results);
         return results;
     }
 

@@ -16,7 +16,7 @@ public sealed class CachedSoftLabels(ISoftLabelSource inner) : ISoftLabelSource,
     public string Name => $"{inner.Name} (cached)";
     public int CachedSequences => _rows.Count;
 
-    public Tensor Logits(LanguageModelBatch batch)
+    public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         var ids = batch.InputIds.cpu().data<long>().ToArray();
         var labels = batch.Labels.cpu().data<long>().ToArray();
@@ -33,11 +33,11 @@ public sealed class CachedSoftLabels(ISoftLabelSource inner) : ISoftLabelSource,
 
         if (keys.Any(k => !_rows.ContainsKey(k)))
         {
-            var computed = inner.Logits(batch);
+            var computed = inner.SoftLabels(batch).Logits ?? throw new InvalidOperationException($"{inner.Name} gives no logits to cache.");
             for (int r = 0; r < rows; r++)
                 if (!_rows.ContainsKey(keys[r]))
                     _rows[keys[r]] = computed[r, ..lengths[r]].to(ScalarType.Float16).clone().DetachFromDisposeScope();
-            return computed;
+            return MentorSoftLabels.FromLogits(computed);
         }
 
         var vocab = _rows[keys[0]].shape[^1];
@@ -45,7 +45,7 @@ public sealed class CachedSoftLabels(ISoftLabelSource inner) : ISoftLabelSource,
         using (no_grad())
             for (int r = 0; r < rows; r++)
                 logits[r, ..lengths[r]].copy_(_rows[keys[r]]);
-        return logits;
+        return MentorSoftLabels.FromLogits(logits);
     }
 
     public void Dispose()

@@ -5,18 +5,19 @@ using static TorchSharp.torch.nn;
 namespace MentorKd.Distillation.Training;
 
 /// <summary>
-/// The student's loss: hard-label cross-entropy mixed with a soft-label term from the mentor's logits on the
-/// same teacher-forced sequence. Position t's logits predict token t+1, so masks are read one step ahead.
+/// The student's loss: hard-label cross-entropy mixed with a soft-label term from the mentor on the same
+/// teacher-forced sequence (its logits, or its log-probabilities at T as the mentor-server sends them). Position t
+/// predicts token t+1, so masks are read one step ahead.
 /// </summary>
 public static class DistillationLoss
 {
     public sealed record Parts(Tensor Total, Tensor HardCrossEntropy, Tensor? SoftTerm);
 
     /// <param name="student">[B, T, V] student logits.</param>
-    /// <param name="mentor">[B, T, V] mentor logits (no gradient), or null for <see cref="KnowledgeDistillationMode.None"/>.</param>
+    /// <param name="mentor">[B, T, V] the mentor's soft labels (no gradient), or null for <see cref="KnowledgeDistillationMode.None"/>.</param>
     /// <param name="labels">[B, T] labels aligned with inputs, -100 where unscored.</param>
     /// <param name="afterPrompt">[B, T] true from the first target token on, padding included.</param>
-    public static Parts Compute(Tensor student, Tensor? mentor, Tensor labels, Tensor afterPrompt,
+    public static Parts Compute(Tensor student, MentorSoftLabels? mentor, Tensor labels, Tensor afterPrompt,
         KnowledgeDistillationMode mode, KnowledgeDistillationMask mask, double lambda, double temperature)
     {
         var vocab = student.shape[^1];
@@ -25,20 +26,22 @@ public static class DistillationLoss
         var hard = functional.cross_entropy(studentNext, targets, ignore_index: -100);
         if (mode == KnowledgeDistillationMode.None || mentor is null) return new Parts(hard, hard, null);
 
-        if (!mentor.shape.SequenceEqual(student.shape))
-            throw new ArgumentException($"mentor logits [{string.Join(", ", mentor.shape)}] do not match the student's [{string.Join(", ", student.shape)}]: mentor and student need the same tokenizer.", nameof(mentor));
+        if (!mentor.Values.shape.SequenceEqual(student.shape))
+            throw new ArgumentException($"mentor soft labels [{string.Join(", ", mentor.Values.shape)}] do not match the student's logits [{string.Join(", ", student.shape)}]: mentor and student need the same tokenizer.", nameof(mentor));
+        if (mentor.LogProbabilities is not null && (mode != KnowledgeDistillationMode.Kl || Math.Abs(mentor.Temperature - temperature) > 1e-9))
+            throw new ArgumentException($"soft labels given as log-probabilities at T={mentor.Temperature} serve kd mode kl at that temperature only (asked: {mode} at T={temperature}).", nameof(mentor));
         using var ignored = HeldScalars.Hold(-100);
         var selected = (mask == KnowledgeDistillationMask.Clean ? labels[.., 1..] != ignored : afterPrompt[.., 1..]).reshape(-1);
         var rows = selected.nonzero().squeeze(1);
         var s = studentNext.index_select(0, rows);
-        var m = mentor[.., ..^1].reshape(-1, vocab).to(ScalarType.Float32).index_select(0, rows).detach();
+        var m = mentor.Values[.., ..^1].reshape(-1, vocab).to(ScalarType.Float32).index_select(0, rows).detach();
 
         switch (mode)
         {
             case KnowledgeDistillationMode.Kl:
             {
                 var studentLog = functional.log_softmax(s.DividedBy(temperature), 1);
-                var mentorLog = functional.log_softmax(m.DividedBy(temperature), 1);
+                var mentorLog = mentor.LogProbabilities is not null ? m : functional.log_softmax(m.DividedBy(temperature), 1);
                 // KL(mentor ‖ student) summed over the vocabulary, averaged over rows ("batchmean").
                 var kl = (mentorLog.exp() * (mentorLog - studentLog)).sum().DividedBy(Math.Max(1, rows.shape[0]));
                 return new Parts(hard.Times(1 - lambda).Plus(kl.Times(lambda)), hard, kl);

@@ -9,11 +9,11 @@ public sealed class InProcessMentorSoftLabels(GptLanguageModel mentor, string na
 {
     public string Name => name;
 
-    public Tensor Logits(LanguageModelBatch batch)
+    public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         // no_grad, not inference_mode: the result takes part in the student's autograd graph as a constant.
         using var guard = no_grad();
         mentor.eval();
-        return mentor.forward(batch.InputIds);
+        return MentorSoftLabels.FromLogits(mentor.forward(batch.InputIds));
     }
 }

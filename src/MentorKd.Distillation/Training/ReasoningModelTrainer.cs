@@ -75,8 +75,8 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                 var loss = trainer.TrainStep(student =>
                 {
                     var logits = student.forward(batch.InputIds);
-                    var mentorLogits = softLabels?.Logits(batch);
-                    var parts = DistillationLoss.Compute(logits, mentorLogits, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
+                    var mentor = softLabels?.SoftLabels(batch);
+                    var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
                     hard = parts.HardCrossEntropy.item<float>();
                     soft = parts.SoftTerm?.item<float>() ?? 0;
                     return parts.Total;

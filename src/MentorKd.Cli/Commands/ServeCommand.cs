@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using MentorKd.Embedded;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace MentorKd.Cli.Commands;
+
+/// <summary>
+/// <c>mentorkd serve</c>: the embedded platform (all five services in this process, one loopback port, the
+/// filesystem store, the in-memory transport) as a long-running server, so a team integrates through gRPC clients
+/// on one machine without Docker. Runs until Ctrl+C or SIGTERM; a run left unfinished continues when it is started again with its run id.
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Folder for everything the platform stores.", DefaultValueFactory = _ => "platform-data" };
+        var port = new Option<int>("--port") { Description = "Loopback port of all five services.", DefaultValueFactory = _ => 5100 };
+        var errorRate = new Option<double>("--teacher-error-rate") { Description = "The simulated teacher's share of plausible mistakes.", DefaultValueFactory = _ => 0.15 };
+        var seed = new Option<int>("--teacher-seed") { Description = "The simulated teacher's seed.", DefaultValueFactory = _ => 42 };
+        var replay = new Option<string?>("--teacher-replay") { Description = "JSONL of recorded rationales: the teacher-gateway replays them instead of simulating." };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level of the services' logs.", DefaultValueFactory = _ => LogLevel.Information };
+        var command = new Command("serve", "Serve the five services in this process on one port (filesystem store, in-memory transport) until stopped.")
+            { data, port, errorRate, seed, replay, logLevel, RuntimeOptions.Threads, RuntimeOptions.Device };
+        command.SetAction(result => RuntimeOptions.Guarded(() =>
+        {
+            var replayFile = result.GetValue(replay);
+            if (replayFile is not null && !File.Exists(replayFile)) throw new ArgumentException($"--teacher-replay: file '{replayFile}' not found.");
+            var options = new EmbeddedPlatformOptions
+            {
+                DataRoot = result.GetValue(data)!, Port = result.GetValue(port), TeacherErrorRate = result.GetValue(errorRate), TeacherSeed = result.GetValue(seed),
+                TeacherKind = replayFile is null ? "simulated" : "replay", TeacherReplayFile = replayFile is null ? null : Path.GetFullPath(replayFile),
+                Threads = result.GetValue(RuntimeOptions.Threads), Device = result.GetValue(RuntimeOptions.Device)!, LogLevel = result.GetValue(logLevel),
+            };
+            ServeAsync(options).GetAwaiter().GetResult();
+            return 0;
+        }));
+        return command;
+    }
+
+    private static async Task ServeAsync(EmbeddedPlatformOptions options)
+    {
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+
+        await using var platform = await EmbeddedPlatform.StartAsync(options, stop.Token);
+        AnsiConsole.MarkupLineInterpolated($"[bold]MentorKd platform[/] on {platform.Address} (data in {Path.GetFullPath(options.DataRoot)})");
+        AnsiConsole.MarkupLine("gRPC services: mentorkd.v1.Runs, Datasets, TeacherGateway, MentorServer, Trainer, Evaluator (reflection on). Ctrl+C stops.");
+        try { await Task.Delay(Timeout.Infinite, stop.Token); }
+        catch (OperationCanceledException) { }
+        AnsiConsole.MarkupLine("stopping…");
+    }
+}

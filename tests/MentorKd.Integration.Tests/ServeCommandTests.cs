@@ -1,0 +1,34 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using MentorKd.Protos.V1;
+
+namespace MentorKd.Integration.Tests;
+
+/// <summary><c>mentorkd serve</c> as a team would use it: a process serving the five services on one port, called
+/// through gRPC, stopped by SIGTERM.</summary>
+public class ServeCommandTests
+{
+    [Fact]
+    public async Task Serve_answers_every_service_on_one_port_and_stops_cleanly_on_sigterm()
+    {
+        int port = ServiceProcess.FreePort();
+        var data = Path.Combine(Path.GetTempPath(), "mentorkd-serve-test", Guid.NewGuid().ToString("N"));
+        await using var serve = await ServiceProcess.StartCommandLineAsync(port, "serve", "--port", port.ToString(), "--data", data, "--log-level", "Warning");
+        using var channel = GrpcChannel.ForAddress(serve.Address);
+
+        Assert.Empty((await new Protos.V1.Runs.RunsClient(channel).ListRunsAsync(new ListRunsRequest())).Runs);
+        var info = await new Protos.V1.MentorServer.MentorServerClient(channel).GetModelInfoAsync(new GetModelInfoRequest());
+        Assert.False(info.Loaded);
+        var usage = await new Protos.V1.TeacherGateway.TeacherGatewayClient(channel).GetUsageAsync(new GetUsageRequest());
+        Assert.Equal(0, usage.Requests);
+        var missing = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Trainer.TrainerClient(channel).GetJobAsync(new GetJobRequest { JobId = "none" }));
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        var bad = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Runs.RunsClient(channel).StartRunAsync(new StartRunRequest { ConfigJson = "{ \"student\": { \"layers\": 0 } }" }));
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("student.layers", bad.Status.Detail);
+
+        Assert.Equal(0, await serve.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("stopping", serve.Output);
+        Assert.True(Directory.Exists(Path.Combine(data, "objects")), "the platform keeps its data in the given folder");
+    }
+}
