@@ -11,8 +11,11 @@ public sealed class DistributedPlatform : IAsyncDisposable
 
     private readonly GrpcChannel _augmentation;
 
-    private DistributedPlatform(Dictionary<string, ServiceProcess> services, Infrastructure infrastructure, string workRoot)
+    private readonly Dictionary<string, string> _augmentationAddresses;
+
+    private DistributedPlatform(Dictionary<string, ServiceProcess> services, Infrastructure infrastructure, string workRoot, Dictionary<string, string> augmentationAddresses)
     {
+        _augmentationAddresses = augmentationAddresses;
         _services = services;
         _infrastructure = infrastructure;
         _workRoot = workRoot;
@@ -38,7 +41,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
             ["Augmentation__MentorServerAddress"] = services["MentorServer"].Address,
         };
         services["Augmentation"] = await ServiceProcess.StartAsync("Augmentation", Settings("Augmentation", infrastructure, workRoot, addresses));
-        return new DistributedPlatform(services, infrastructure, workRoot);
+        return new DistributedPlatform(services, infrastructure, workRoot, addresses);
     }
 
     /// <summary>Kills a service and starts it again on the same port with the same settings and local folders.</summary>
@@ -46,7 +49,8 @@ public sealed class DistributedPlatform : IAsyncDisposable
     {
         var old = _services[name];
         await old.KillAsync();
-        _services[name] = await ServiceProcess.StartAsync(Project(name), Settings(name, _infrastructure, _workRoot, []), old.Port, name);
+        var extra = name == "Augmentation" ? _augmentationAddresses : [];
+        _services[name] = await ServiceProcess.StartAsync(Project(name), Settings(name, _infrastructure, _workRoot, extra), old.Port, name);
         await old.DisposeAsync();
     }
 
@@ -66,7 +70,10 @@ public sealed class DistributedPlatform : IAsyncDisposable
                 break;
             case "MentorServer": settings["MentorServer__CacheRoot"] = local; settings["MentorServer__Threads"] = "2"; break;
             case "Evaluator": settings["Evaluator__CacheRoot"] = local; settings["Evaluator__Threads"] = "2"; break;
-            case "Augmentation": settings["Augmentation__WorkRoot"] = local; break;
+            case "Augmentation":
+                settings["Augmentation__WorkRoot"] = local;
+                settings["Logging__LogLevel__MentorKd.Augmentation.Runs.UnfinishedRunsRecovery"] = "Information"; // which runs a restart carried on
+                break;
             case "TeacherGateway": settings["TeacherGateway__Seed"] = "7"; break;
         }
         foreach (var (key, value) in extra) settings[key] = value;

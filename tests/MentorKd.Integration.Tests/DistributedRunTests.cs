@@ -1,3 +1,4 @@
+using Grpc.Core;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Embedded;
 using MentorKd.Protos.V1;
@@ -89,6 +90,44 @@ public class DistributedRunTests(Infrastructure infrastructure)
             $"the mentor job went back to epoch {takeOver.Groups[1].Value} after being killed during epoch {killedAtEpoch}");
         await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(60));
         Assert.DoesNotContain("RunFailed", observer.Seen(runId));
+    }
+
+    [Fact]
+    public async Task A_run_carries_on_by_itself_after_the_process_hosting_its_state_machine_is_killed_mid_run()
+    {
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        var runs = platform.Runs;
+        var config = Tiny() with { Mentor = Tiny().Mentor with { Training = Tiny().Mentor.Training with { Epochs = 16 } } };
+        var run = await runs.StartRunAsync(new StartRunRequest { ConfigJson = System.Text.Json.JsonSerializer.Serialize(config, RunConfig.Json) });
+        using (var watch = runs.WatchRun(new WatchRunRequest { RunId = run.RunId }))
+            await foreach (var e in watch.ResponseStream.ReadAllAsync())
+                if (e.Stage == "mentor" && e.Training is { Epoch: >= 3 }) break;
+
+        // Killed, as a crash would, and started again; nobody calls StartRun. The run is read only through the Runs API.
+        await platform.RestartAsync("Augmentation");
+        var ended = await FollowUntilEndedAsync(runs, run.RunId, TimeSpan.FromMinutes(6));
+        Assert.True(ended.Status == RunStatus.Completed, $"run ended {ended.Status} in {ended.FailedStage}: {ended.Error}\n{platform["Augmentation"].Output}");
+        var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        Assert.True(report.Arms.Single(a => a.Arm == StudentArms.MentorKd).TestAccuracy > 0.75, "the Mentor-KD student should be well above chance");
+        Assert.Contains(run.RunId, platform["Augmentation"].Output); // "Carrying on unfinished run …"
+    }
+
+    /// <summary>WatchRun until the run's end event; a stream that closes before it (the run not yet picked up again) is reopened.</summary>
+    private static async Task<Run> FollowUntilEndedAsync(Protos.V1.Runs.RunsClient runs, string runId, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var watch = runs.WatchRun(new WatchRunRequest { RunId = runId }, deadline: deadline);
+                await foreach (var e in watch.ResponseStream.ReadAllAsync())
+                    if (e.Kind == RunEventKind.RunEnded) return await runs.GetRunAsync(new GetRunRequest { RunId = runId });
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.NotFound) { }
+            await Task.Delay(1000);
+        }
+        return await runs.GetRunAsync(new GetRunRequest { RunId = runId });
     }
 
     [Fact]

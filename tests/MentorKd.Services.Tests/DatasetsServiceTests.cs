@@ -3,6 +3,7 @@ using MentorKd.Augmentation.Extensions;
 using MentorKd.Distillation.Data;
 using MentorKd.MentorServer.Extensions;
 using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Rationale = MentorKd.Distillation.Data.Rationale;
@@ -20,7 +21,7 @@ public class DatasetsServiceTests
             await new Protos.V1.MentorServer.MentorServerClient(mentor.Channel).LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = ServiceTestData.CheckpointKey });
         var augmentation = await TestServiceHost.StartAsync(b =>
         {
-            b.AddAugmentation();
+            b.AddAugmentation().AddMessaging(bus => bus.AddAugmentationMessaging());
             b.Services.AddGrpcClient<Protos.V1.MentorServer.MentorServerClient>().ConfigurePrimaryHttpMessageHandler(mentor.CreateHandler);
         }, a => a.MapAugmentation());
         await ServiceTestData.PutDatasetAsync(augmentation.Services.GetRequiredService<IObjectStore>(), ServiceTestData.Questions(5));

@@ -18,7 +18,7 @@ public sealed class DatasetAugmenter(DatasetRegistry registry, Protos.V1.MentorS
 
     /// <param name="questionsDone">Called after each question's samples arrive, with the count so far.</param>
     public async Task<Outcome> AugmentAsync(DatasetRecord questions, string outputId, string outputKey, int samplesPerQuestion,
-        SamplingParameters sampling, bool keepIncorrect, Action<int>? questionsDone, CancellationToken cancellationToken)
+        SamplingParameters sampling, bool keepIncorrect, Func<int, Task>? questionsDone, CancellationToken cancellationToken)
     {
         var info = await mentor.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: cancellationToken);
         if (!info.Loaded) RpcErrors.FailedPrecondition("the mentor-server has no mentor loaded.");
@@ -37,7 +37,8 @@ public sealed class DatasetAugmenter(DatasetRegistry registry, Protos.V1.MentorS
                     samples++;
                     if (rationale.Correct || keepIncorrect) kept.Add(rationale.ToRecord());
                 }
-                questionsDone?.Invoke(++done);
+                done++;
+                if (questionsDone is not null) await questionsDone(done);
             }
         }
 

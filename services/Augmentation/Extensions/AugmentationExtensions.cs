@@ -21,8 +21,11 @@ public static class AugmentationExtensions
         builder.Services.AddSingleton<EventFollowers<TrainingJobUpdate>>();
         builder.Services.AddSingleton<EventFollowers<Contracts.CheckpointEvaluated>>();
         builder.Services.AddSingleton<EventFollowers<AnnotationUpdate>>();
+        builder.Services.AddSingleton<EventFollowers<AugmentationUpdate>>();
         builder.Services.AddSingleton<RunReportWriter>();
+        builder.Services.AddSingleton<UnfinishedRuns>();
         builder.Services.AddHostedService<RunWorker>();
+        builder.Services.AddHostedService<UnfinishedRunsRecovery>();
         AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
         return builder;
     }
@@ -38,6 +41,8 @@ public static class AugmentationExtensions
         bus.AddConsumer<TrainingJobEventsConsumer>();
         bus.AddConsumer<EvaluationEventsConsumer>();
         bus.AddConsumer<AnnotationEventsConsumer>();
+        bus.AddConsumer<AugmentationEventsConsumer>();
+        bus.AddConsumer<AugmentQuestionsConsumer, AugmentQuestionsConsumerDefinition>();
     }
 
     public static WebApplication MapAugmentation(this WebApplication app)

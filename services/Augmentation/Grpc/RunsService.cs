@@ -18,7 +18,7 @@ namespace MentorKd.Augmentation.Grpc;
 /// RunSubmitted; the run state machine tracks the run and <see cref="RunWorker"/> does the work.
 /// </summary>
 public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
-    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry) : Protos.V1.Runs.RunsBase
+    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished) : Protos.V1.Runs.RunsBase
 {
     public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
@@ -43,6 +43,7 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
             await store.PutAsync(keys.Config, content, token);
         }
         var submittedAt = DateTime.UtcNow;
+        await unfinished.MarkAsync(runId, token);
         await bus.Publish(new RunSubmitted(runId, config.Name, keys.Config, submittedAt), token);
         return RunViews.Submitted(runId, config.Name, keys.Config, submittedAt);
     }
@@ -166,6 +167,7 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
             info = await store.PutAsync(key, content, token);
         }
         else info = (await store.StatAsync(key, token))!;
+        await unfinished.MarkAsync(runId, token);
         await bus.Publish(new RunQuestionsAdded(runId, key, sha256, request.Questions.Count > 0 ? "runs-api" : "runs-api:key"), token);
         return new AddQuestionsResponse
         {

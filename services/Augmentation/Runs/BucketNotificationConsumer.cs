@@ -11,7 +11,7 @@ namespace MentorKd.Augmentation.Runs;
 /// Other objects (the platform's own writes) are ignored. The questions are identified by their content hash, so a
 /// notification delivered twice, or the same file uploaded again, starts one round.
 /// </summary>
-public sealed partial class BucketNotificationConsumer(IObjectStore store, ILogger<BucketNotificationConsumer> logger) : IConsumer<BucketNotification>
+public sealed partial class BucketNotificationConsumer(IObjectStore store, UnfinishedRuns unfinished, ILogger<BucketNotificationConsumer> logger) : IConsumer<BucketNotification>
 {
     [GeneratedRegex("^runs/(?<run>[0-9a-fA-F-]{36})/incoming/[^/]+\\.jsonl$")] private static partial Regex IncomingQuestions();
 
@@ -31,6 +31,7 @@ public sealed partial class BucketNotificationConsumer(IObjectStore store, ILogg
             using var content = new MemoryStream();
             await store.GetAsync(key, content, context.CancellationToken);
             var sha256 = Convert.ToHexStringLower(SHA256.HashData(content.ToArray()));
+            await unfinished.MarkAsync(runId, context.CancellationToken);
             await context.Publish(new RunQuestionsAdded(runId, key, sha256, "bucket-upload"), context.CancellationToken);
         }
     }

@@ -32,6 +32,10 @@ public sealed record RunKeys(Guid RunId)
     public string Evaluation(string job) => Reports + $"evaluations/{job}.test.jsonl";
     public string Stage(string stage) => Root + $"stages/{stage}.json";
 
+    /// <summary>Runs with work to do (a run started, or questions added) until it ends: a restarted service carries them on.</summary>
+    public const string UnfinishedRuns = "unfinished-runs/";
+    public string UnfinishedMarker => UnfinishedRuns + Id;
+
     /// <summary>Registry ids of the run's datasets, so they can also be read through the Datasets API.</summary>
     public string DatasetId(string name) => $"{Id}.{name}";
 

@@ -62,7 +62,7 @@ public sealed partial class RunOrchestrator
 
         await LoadMentorAsync(mentorJob, cancellationToken);
         var mentorKey = folder + "mentor-rationales.jsonl";
-        var augmentation = await AugmentQuestionsAsync(config, questions, _keys.DatasetId($"round{number}.mentor"), mentorKey, cancellationToken);
+        var augmentation = await AugmentQuestionsAsync(config, $"round{number}", mentorJob.CheckpointKey, questions, _keys.DatasetId($"round{number}.mentor"), mentorKey, cancellationToken);
 
         // The student learns from everything so far: the run's questions and rationales, then every round's.
         var allQuestions = new List<Question>(train);

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.Text;
 using Grpc.Core;
 using MassTransit;
@@ -26,10 +27,11 @@ public sealed partial class RunOrchestrator(
     LiveRun run,
     IObjectStore store,
     DatasetRegistry registry,
-    DatasetAugmenter augmenter,
     TrainingJobs trainingJobs,
     RunReportWriter reportWriter,
     EventFollowers<AnnotationUpdate> annotations,
+    EventFollowers<AugmentationUpdate> augmentations,
+    UnfinishedRuns unfinished,
     Protos.V1.MentorServer.MentorServerClient mentor,
     EventFollowers<CheckpointEvaluated> evaluations,
     IBus bus,
@@ -49,6 +51,7 @@ public sealed partial class RunOrchestrator(
         var id = run.RunId;
         try
         {
+            await unfinished.MarkAsync(id, cancellationToken);
             var config = await LoadConfigAsync(cancellationToken);
             var data = await PrepareDataAsync(config, cancellationToken);
             var splits = await ReadSplitsAsync(cancellationToken);
@@ -69,7 +72,7 @@ public sealed partial class RunOrchestrator(
             await PublishAsync(new Contracts.MentorLoaded(id, mentorJob.CheckpointKey), cancellationToken);
 
             Enter(RunStatus.Augmenting);
-            var augmentation = await AugmentAsync(config, cancellationToken);
+            var augmentation = await AugmentAsync(config, mentorJob.CheckpointKey, cancellationToken);
             await PublishAsync(new AugmentationCompleted(id, _keys.MentorRationales, augmentation.Samples, augmentation.Correct), cancellationToken);
 
             Enter(RunStatus.TrainingStudents);
@@ -98,12 +101,20 @@ public sealed partial class RunOrchestrator(
             var baseline = students.FirstOrDefault(s => s.Arm == StudentArms.MentorKd) is { Job: not null } kd ? kd : students[0];
             do await RunPendingRoundsAsync(config, splits.Train, mentorJob, baseline.Arm, baseline.Job, evaluations[baseline.Arm], cancellationToken);
             while (!run.TryFinish());
+            await unfinished.ClearAsync(id, CancellationToken.None);
             End(RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !run.Cancellation.IsCancellationRequested)
+        {
+            // The service is stopping, not the run: it stays unfinished and is carried on when the service starts again.
+            logger.LogInformation("Run {Run} interrupted during {Stage} by the service stopping", id, _stage);
+            run.Finish();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             logger.LogInformation("Run {Run} cancelled during {Stage}", id, _stage);
             run.Finish();
+            await unfinished.ClearAsync(id, CancellationToken.None);
             End(RunStatus.Cancelled, $"cancelled during {_stage}");
         }
         catch (Exception e)
@@ -112,6 +123,7 @@ public sealed partial class RunOrchestrator(
             logger.LogError(e, "Run {Run} failed during {Stage}", id, _stage);
             await PublishAsync(new RunFailed(id, _stage, reason), CancellationToken.None);
             run.Finish();
+            await unfinished.ClearAsync(id, CancellationToken.None);
             End(RunStatus.Failed, $"{_stage}: {reason}");
         }
     }
@@ -205,7 +217,7 @@ public sealed partial class RunOrchestrator(
         Report(RunEventKind.StageCompleted, $"mentor loaded: {info.Parameters / 1e6:F2}M parameters, {info.Dtype} on {info.Device}");
     }
 
-    private async Task<AugmentationStage> AugmentAsync(RunConfig config, CancellationToken cancellationToken)
+    private async Task<AugmentationStage> AugmentAsync(RunConfig config, string mentorCheckpointKey, CancellationToken cancellationToken)
     {
         _stage = "augmentation";
         if (await _stages.FindAsync<AugmentationStage>(_stage, cancellationToken) is { } done) return done;
@@ -220,21 +232,36 @@ public sealed partial class RunOrchestrator(
             stage = new AugmentationStage(0, 0, 0, "none");
         }
         else
-            stage = await AugmentQuestionsAsync(config, train, _keys.DatasetId("mentor"), _keys.MentorRationales, cancellationToken);
+            stage = await AugmentQuestionsAsync(config, "mentor", mentorCheckpointKey, train, _keys.DatasetId("mentor"), _keys.MentorRationales, cancellationToken);
         await _stages.SaveAsync(_stage, stage, cancellationToken);
         Report(RunEventKind.StageCompleted, $"{stage.Correct}/{stage.Samples} mentor rationales correct, {stage.QuestionsCovered} questions covered");
         return stage;
     }
 
-    /// <summary>The mentor-server's correct rationales for every question of a registered question set, stored and registered.</summary>
-    private async Task<AugmentationStage> AugmentQuestionsAsync(RunConfig config, DatasetRecord questions, string outputId, string outputKey, CancellationToken cancellationToken)
+    /// <summary>The mentor's correct rationales for every question of a registered question set, sampled through the
+    /// mentor-server by whichever augmentation replica takes the command, stored and registered; followed to the end.</summary>
+    private async Task<AugmentationStage> AugmentQuestionsAsync(RunConfig config, string name, string mentorCheckpointKey, DatasetRecord questions, string outputId,
+        string outputKey, CancellationToken cancellationToken)
     {
         var a = config.Augmentation;
         Report(RunEventKind.StageStarted, $"mentor augmentation: {a.SamplesPerQuestion} samples × {questions.Rows} questions (T={a.Temperature}, top-k {a.TopK})", total: questions.Rows);
         var sampling = new SamplingParameters { Temperature = a.Temperature, TopK = a.TopK, TopP = a.TopP, MaxNewTokens = a.MaxNewTokens, Seed = config.Seed };
-        var outcome = await _retry.RunAsync("mentor augmentation", () => augmenter.AugmentAsync(questions, outputId, outputKey, a.SamplesPerQuestion, sampling, keepIncorrect: false,
-            done => Report(RunEventKind.StageProgress, "", done, questions.Rows), cancellationToken), cancellationToken);
-        return new AugmentationStage(outcome.Samples, outcome.Correct, outcome.QuestionsCovered, outcome.Dataset.Producer ?? "mentor");
+        var augmentationId = $"{_keys.Id}-augmentation-{name}";
+        using var follower = augmentations.Follow(augmentationId);
+        await SendAsync(AugmentQuestions.Queue, new AugmentQuestions(augmentationId, mentorCheckpointKey, questions.DatasetId, outputId, outputKey, a.SamplesPerQuestion,
+            sampling.ToByteArray()), cancellationToken);
+        while (true)
+        {
+            var update = await follower.Updates.ReadAsync(cancellationToken);
+            if (update.Progress is { } p)
+            {
+                Report(RunEventKind.StageProgress, "", p.QuestionsDone, p.Questions);
+                continue;
+            }
+            var outcome = update.Outcome!;
+            if (outcome.Error.Length > 0) throw new InvalidOperationException($"mentor augmentation: {outcome.Error}");
+            return new AugmentationStage(outcome.Samples, outcome.Correct, outcome.QuestionsCovered, outcome.Producer);
+        }
     }
 
     private SoftLabelSource SoftLabelsFrom(RunConfig config, TrainingStage mentorJob) => config.Student.SoftLabels == SoftLabelSources.MentorServer

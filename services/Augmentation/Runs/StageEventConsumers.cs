@@ -77,3 +77,31 @@ public sealed class AnnotationEventsConsumer(EventFollowers<AnnotationUpdate> fo
         return Task.CompletedTask;
     }
 }
+
+/// <summary>An augmentation's progress, or its outcome.</summary>
+public sealed record AugmentationUpdate(QuestionsAugmentationProgressed? Progress, QuestionsAugmented? Outcome);
+
+/// <summary>Mentor augmentation events, handed to the runs following them; a faulted command fails its augmentation.</summary>
+public sealed class AugmentationEventsConsumer(EventFollowers<AugmentationUpdate> followers)
+    : IConsumer<QuestionsAugmentationProgressed>, IConsumer<QuestionsAugmented>, IConsumer<Fault<AugmentQuestions>>
+{
+    public Task Consume(ConsumeContext<QuestionsAugmentationProgressed> context)
+    {
+        followers.Deliver(context.Message.AugmentationId, new AugmentationUpdate(context.Message, null));
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<QuestionsAugmented> context)
+    {
+        followers.Deliver(context.Message.AugmentationId, new AugmentationUpdate(null, context.Message));
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<Fault<AugmentQuestions>> context)
+    {
+        var command = context.Message.Message;
+        var error = context.Message.Exceptions.FirstOrDefault()?.Message ?? "the augmentation faulted";
+        followers.Deliver(command.AugmentationId, new AugmentationUpdate(null, new QuestionsAugmented(command.AugmentationId, command.OutputKey, 0, 0, 0, "", error)));
+        return Task.CompletedTask;
+    }
+}

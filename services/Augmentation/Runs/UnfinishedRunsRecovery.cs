@@ -1,0 +1,34 @@
+using System.Text;
+using MassTransit;
+using MentorKd.Contracts;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MentorKd.Augmentation.Runs;
+
+/// <summary>When the service starts, every unfinished run is submitted again, so a restart (a crash, a redeploy)
+/// needs no user action: the run state machine starts over from its first state, and the run skips every stage
+/// whose record is stored and follows the work still under way on the other services' queues.</summary>
+public sealed class UnfinishedRunsRecovery(UnfinishedRuns unfinished, IObjectStore store, IBus bus, IOptions<AugmentationOptions> options,
+    ILogger<UnfinishedRunsRecovery> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The bus may still be connecting: a publish that fails meanwhile is tried again.
+        var retry = new TransientRetry(TimeSpan.FromSeconds(options.Value.RetrySeconds), logger);
+        foreach (var runId in await unfinished.ListAsync(stoppingToken))
+        {
+            var keys = new RunKeys(runId);
+            using var buffer = new MemoryStream();
+            await store.GetAsync(keys.Config, buffer, stoppingToken);
+            var name = RunConfig.Parse(Encoding.UTF8.GetString(buffer.ToArray()), Environment.CurrentDirectory).Name;
+            logger.LogInformation("Carrying on unfinished run {Run} ({Name})", runId, name);
+            await retry.RunAsync("resubmitting an unfinished run", async () =>
+            {
+                await bus.Publish(new RunSubmitted(runId, name, keys.Config, DateTime.UtcNow), stoppingToken);
+                return true;
+            }, stoppingToken, anyFailureIsTransient: true);
+        }
+    }
+}
