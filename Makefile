@@ -7,7 +7,7 @@ RUN_DIR ?= runs/demo
 
 .PHONY: run lm-demo test test-infra compose-smoke up down bench build clean
 
-## run: the main job: a whole Mentor-KD pipeline in one process, ending with the comparison table
+## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build
 	$(CLI) run $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
 

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
 
 namespace MentorKd.Evaluator;
 
@@ -29,19 +30,5 @@ public sealed class EvaluateCheckpointConsumer(CheckpointEvaluation evaluation, 
     }
 }
 
-/// <summary>One evaluation at a time per replica (each holds one model), none fetched ahead; store and broker
-/// errors are retried.</summary>
-public sealed class EvaluateCheckpointConsumerDefinition : ConsumerDefinition<EvaluateCheckpointConsumer>
-{
-    public EvaluateCheckpointConsumerDefinition()
-    {
-        EndpointName = EvaluateCheckpoint.Queue;
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<EvaluateCheckpointConsumer> consumer, IRegistrationContext context)
-    {
-        endpoint.PrefetchCount = 1;
-        endpoint.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000));
-    }
-}
+/// <summary>The evaluators' shared queue: one evaluation at a time per replica (each holds one model).</summary>
+public sealed class EvaluateCheckpointConsumerDefinition() : WorkQueueDefinition<EvaluateCheckpointConsumer>(EvaluateCheckpoint.Queue);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Distillation.Data;
 using MentorKd.Storage;
 
@@ -67,18 +68,5 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
     }
 }
 
-/// <summary>One annotation at a time per replica, none fetched ahead; store and broker errors are retried.</summary>
-public sealed class AnnotateQuestionsConsumerDefinition : ConsumerDefinition<AnnotateQuestionsConsumer>
-{
-    public AnnotateQuestionsConsumerDefinition()
-    {
-        EndpointName = AnnotateQuestions.Queue;
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<AnnotateQuestionsConsumer> consumer, IRegistrationContext context)
-    {
-        endpoint.PrefetchCount = 1;
-        endpoint.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000));
-    }
-}
+/// <summary>The teacher-gateways' shared queue: one annotation at a time per replica.</summary>
+public sealed class AnnotateQuestionsConsumerDefinition() : WorkQueueDefinition<AnnotateQuestionsConsumer>(AnnotateQuestions.Queue);

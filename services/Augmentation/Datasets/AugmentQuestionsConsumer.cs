@@ -2,6 +2,7 @@ using System.Text.Json;
 using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Distillation.Data;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
@@ -63,18 +64,5 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
     }
 }
 
-/// <summary>One augmentation at a time (the mentor-server holds one mentor); mentor-server, store and broker errors are retried.</summary>
-public sealed class AugmentQuestionsConsumerDefinition : ConsumerDefinition<AugmentQuestionsConsumer>
-{
-    public AugmentQuestionsConsumerDefinition()
-    {
-        EndpointName = AugmentQuestions.Queue;
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<AugmentQuestionsConsumer> consumer, IRegistrationContext context)
-    {
-        endpoint.PrefetchCount = 1;
-        endpoint.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000, 30_000));
-    }
-}
+/// <summary>One augmentation at a time per replica (the mentor-server holds one mentor).</summary>
+public sealed class AugmentQuestionsConsumerDefinition() : WorkQueueDefinition<AugmentQuestionsConsumer>(AugmentQuestions.Queue);

@@ -51,7 +51,7 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
         var lineage = await RunLineage.CollectAsync(keys, registry, tokenizer, mentor, students, evaluations, cancellationToken);
 
         // The report is composed in a local folder by the library's writers, then stored object by object.
-        var folder = new RunFolder(Path.Combine(options.Value.WorkRoot, keys.Id, "report"));
+        var folder = new ReportFolder(Path.Combine(options.Value.WorkRoot, keys.Id, "report"));
         if (Directory.Exists(folder.Root)) Directory.Delete(folder.Root, recursive: true);
         Directory.CreateDirectory(folder.Root);
         File.WriteAllText(folder.Results, JsonSerializer.Serialize(results, RunConfig.Json));

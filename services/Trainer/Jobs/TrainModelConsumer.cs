@@ -1,5 +1,6 @@
 using MassTransit;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Protos.V1;
 using Microsoft.Extensions.Options;
 
@@ -132,19 +133,5 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
     }
 }
 
-/// <summary>The trainers' shared queue: one slice at a time per replica, and no message fetched ahead of a free
-/// slot, so work goes to whichever replica is free. Store or broker errors are retried; training errors fail the job.</summary>
-public sealed class TrainModelConsumerDefinition : ConsumerDefinition<TrainModelConsumer>
-{
-    public TrainModelConsumerDefinition()
-    {
-        EndpointName = TrainModel.Queue;
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<TrainModelConsumer> consumer, IRegistrationContext context)
-    {
-        endpoint.PrefetchCount = 1;
-        endpoint.UseMessageRetry(retry => retry.Intervals(1_000, 5_000, 15_000, 30_000));
-    }
-}
+/// <summary>The trainers' shared queue: one slice at a time per replica.</summary>
+public sealed class TrainModelConsumerDefinition() : WorkQueueDefinition<TrainModelConsumer>(TrainModel.Queue);

@@ -7,8 +7,8 @@ namespace MentorKd.Cli.Commands;
 
 /// <summary>
 /// <c>mentorkd run</c>: a whole Mentor-KD run from a config file (or the default one built into the program, kept in
-/// the repository as configs/mentor-kd.default.json), through the five services hosted in this process, or with
-/// --in-process through the one-process pipeline. Run it again with the same --out and it continues where it stopped.
+/// the repository as configs/mentor-kd.default.json), through the five services hosted in this process. Run it again
+/// with the same --out and it continues where it stopped.
 /// </summary>
 internal static class RunCommand
 {
@@ -19,30 +19,25 @@ internal static class RunCommand
         var configPath = new Option<string?>("--config") { Description = "Run config (JSON). Default: the built-in configs/mentor-kd.default.json." };
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
-        var inProcess = new Option<bool>("--in-process") { Description = "Run the one-process pipeline instead of going through the services." };
         var questions = new Option<string?>("--questions") { Description = "JSONL of new training questions, added once the run has completed: a retraining round." };
-        var command = new Command("run", "Run a Mentor-KD pipeline end to end and print the comparison.") { configPath, output, fresh, inProcess, questions };
+        var command = new Command("run", "Run Mentor-KD end to end through the five services in this process and print the comparison.") { configPath, output, fresh, questions };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
             RunConfigValidator.Validate(config); // fail before any work, naming the field
-            var folder = new RunFolder(result.GetValue(output) ?? Path.Combine("runs", config.Name));
-            if (result.GetValue(fresh) && Directory.Exists(folder.Root)) Directory.Delete(folder.Root, recursive: true);
-            bool services = !result.GetValue(inProcess);
+            var folder = Path.GetFullPath(result.GetValue(output) ?? Path.Combine("runs", config.Name));
+            if (result.GetValue(fresh) && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             var newQuestions = result.GetValue(questions) is { } file ? Distillation.Data.JsonLines.Read<Distillation.Data.Question>(file) : null;
-            if (newQuestions is not null && !services) throw new ArgumentException("--questions needs the services (retraining rounds are theirs); drop --in-process.");
-            AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder.Root} ({(services ? "through the five services, embedded" : "one-process pipeline")})");
+            AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder} (through the five services, embedded)");
 
-            Func<IPipelineObserver, RunResults> run = services
-                ? observer => ServiceRun.RunAsync(config, folder.Root, observer, newQuestions).GetAwaiter().GetResult()
-                : observer => new MentorKdPipeline(config, folder, observer).RunAsync().GetAwaiter().GetResult();
+            Func<IPipelineObserver, RunResults> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
             var results = Console.IsOutputRedirected
                 ? run(new LineProgressObserver())
                 : AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                     .Start(context => run(new SpectreProgressObserver(context)));
             ResultsTable.Print(results);
-            AnsiConsole.MarkupLineInterpolated($"Report: {(services ? Path.Combine(folder.Root, "report", "report.md") : folder.Report)}");
+            AnsiConsole.MarkupLineInterpolated($"Report: {Path.Combine(folder, "report", "report.md")}");
             return 0;
         }));
         return command;

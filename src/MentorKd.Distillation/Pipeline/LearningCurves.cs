@@ -7,7 +7,7 @@ namespace MentorKd.Distillation.Pipeline;
 /// step-matched control reads right beside the arm it matches).</summary>
 public static class LearningCurves
 {
-    public static void Write(RunFolder folder, RunResults results)
+    public static void Write(ReportFolder folder, RunResults results)
     {
         IReadOnlyList<(string Title, TrainingOutcome Outcome)> curves = [("Mentor", results.Mentor), .. results.Arms.Select(a => (a.Title, a.Outcome))];
         Plot(folder.LossCurves, "Training loss", "training loss (epoch mean)", curves, r => r.TrainLoss);

@@ -20,7 +20,7 @@ public static class RunReport
         return text.ToString();
     }
 
-    public static void Write(RunFolder folder, RunConfig config, RunResults results)
+    public static void Write(ReportFolder folder, RunConfig config, RunResults results)
     {
         var a = results.Annotation;
         var g = results.Augmentation;
