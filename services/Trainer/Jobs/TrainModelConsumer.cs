@@ -1,7 +1,7 @@
 using MassTransit;
 using MentorKd.Contracts;
-using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults.Messaging;
 using Microsoft.Extensions.Options;
 
 namespace MentorKd.Trainer.Jobs;
