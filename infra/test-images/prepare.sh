@@ -33,7 +33,16 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
-if [ -z "${FORCE:-}" ] && have "$BASE_IMAGE" && have "$RABBITMQ_IMAGE" && have "$S3_IMAGE"; then
+build() { # image dockerfile [docker build options]; quiet unless it fails (the classic builder prints a notice every time)
+  local image=$1 dockerfile=$2 out; shift 2
+  out=$(docker build -q -t "$image" --build-arg BASE="$BASE_IMAGE" "$@" -f "$here/$dockerfile" "$here" 2>&1) || { echo "$out" >&2; exit 1; }
+}
+# The s3rver image is labelled with a hash of its recipe, so a change to its files rebuilds it (in seconds, on the base).
+s3_recipe=$(cat "$here"/s3rver.Dockerfile "$here"/s3rver-entrypoint.sh "$here"/*.js | sha256sum | cut -c1-16)
+s3_current() { [ "$(docker image inspect -f '{{index .Config.Labels "mentorkd.recipe"}}' "$S3_IMAGE" 2>/dev/null)" = "$s3_recipe" ]; }
+build_s3() { build "$S3_IMAGE" s3rver.Dockerfile --label "mentorkd.recipe=$s3_recipe"; }
+if [ -z "${FORCE:-}" ] && have "$BASE_IMAGE" && have "$RABBITMQ_IMAGE"; then
+  s3_current || { log "rebuilding $S3_IMAGE (its recipe changed)"; build_s3; }
   log "docker engine up, test images present"; exit 0
 fi
 
@@ -55,19 +64,13 @@ mkdir -p "$rootfs/opt/s3rver" "$rootfs/data"
 # namespace, so listings would come back empty.
 sed -i 's#http://doc.s3.amazonaws.com/2006-03-01/#http://s3.amazonaws.com/doc/2006-03-01/#g' \
   "$rootfs"/opt/s3rver/node_modules/s3rver/lib/controllers/*.js
-install -m 755 "$here/s3rver-entrypoint.sh" "$rootfs/usr/local/bin/s3rver-entrypoint"
-install -m 644 "$here/exit-on-signal.js" "$rootfs/opt/s3rver/exit-on-signal.js"
 install -m 755 "$here/rabbitmq-entrypoint.sh" "$rootfs/usr/local/bin/rabbitmq-entrypoint"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/{doc,man,info}/*
 
 log "importing $BASE_IMAGE"
 tar --numeric-owner -C "$rootfs" -c . | docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
 log "building $RABBITMQ_IMAGE and $S3_IMAGE"
-build() { # image dockerfile; quiet unless it fails (the classic builder prints a deprecation notice every time)
-  local out
-  out=$(docker build -q -t "$1" --build-arg BASE="$BASE_IMAGE" -f "$here/$2" "$here" 2>&1) || { echo "$out" >&2; exit 1; }
-}
 build "$RABBITMQ_IMAGE" rabbitmq.Dockerfile
-build "$S3_IMAGE" s3rver.Dockerfile
+build_s3
 log "done"
 docker image ls --filter 'reference=local/mentorkd-*'
