@@ -13,9 +13,6 @@ public sealed record TeacherAnnotationCompleted(Guid CorrelationId, string Ratio
 /// <summary>The mentor finished fine-tuning; its best checkpoint is at <paramref name="CheckpointKey"/>.</summary>
 public sealed record MentorTrainingCompleted(Guid CorrelationId, string CheckpointKey, double DevAccuracy);
 
-/// <summary>The mentor-server holds the run's mentor.</summary>
-public sealed record MentorLoaded(Guid CorrelationId, string CheckpointKey);
-
 /// <summary>The mentor's correct rationales for every training question are stored.</summary>
 public sealed record AugmentationCompleted(Guid CorrelationId, string RationalesKey, int Samples, int Correct);
 

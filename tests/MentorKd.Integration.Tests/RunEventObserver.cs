@@ -19,7 +19,7 @@ public sealed class RunEventObserver : IAsyncDisposable
 
     public static readonly string[] RunEvents =
     [
-        nameof(RunSubmitted), nameof(TeacherAnnotationCompleted), nameof(MentorTrainingCompleted), nameof(MentorLoaded),
+        nameof(RunSubmitted), nameof(TeacherAnnotationCompleted), nameof(MentorTrainingCompleted),
         nameof(AugmentationCompleted), nameof(StudentTrainingCompleted), nameof(EvaluationCompleted),
     ];
 
@@ -64,13 +64,12 @@ public sealed class RunEventObserver : IAsyncDisposable
     }
 
     public sealed class Recorder(SeenEvents seen) :
-        IConsumer<RunSubmitted>, IConsumer<TeacherAnnotationCompleted>, IConsumer<MentorTrainingCompleted>, IConsumer<MentorLoaded>,
+        IConsumer<RunSubmitted>, IConsumer<TeacherAnnotationCompleted>, IConsumer<MentorTrainingCompleted>,
         IConsumer<AugmentationCompleted>, IConsumer<StudentTrainingCompleted>, IConsumer<EvaluationCompleted>, IConsumer<RunFailed>
     {
         public Task Consume(ConsumeContext<RunSubmitted> c) => Record(c.Message.CorrelationId, nameof(RunSubmitted));
         public Task Consume(ConsumeContext<TeacherAnnotationCompleted> c) => Record(c.Message.CorrelationId, nameof(TeacherAnnotationCompleted));
         public Task Consume(ConsumeContext<MentorTrainingCompleted> c) => Record(c.Message.CorrelationId, nameof(MentorTrainingCompleted));
-        public Task Consume(ConsumeContext<MentorLoaded> c) => Record(c.Message.CorrelationId, nameof(MentorLoaded));
         public Task Consume(ConsumeContext<AugmentationCompleted> c) => Record(c.Message.CorrelationId, nameof(AugmentationCompleted));
         public Task Consume(ConsumeContext<StudentTrainingCompleted> c) => Record(c.Message.CorrelationId, nameof(StudentTrainingCompleted));
         public Task Consume(ConsumeContext<EvaluationCompleted> c) => Record(c.Message.CorrelationId, nameof(EvaluationCompleted));

@@ -16,32 +16,21 @@ public static class AugmentationExtensions
         builder.Services.AddValidatedOptions<AugmentationOptions>("Augmentation");
         builder.Services.AddSingleton<DatasetRegistry>();
         builder.Services.AddSingleton<DatasetAugmenter>();
-        builder.Services.AddSingleton<LiveRuns>();
-        builder.Services.AddSingleton<TrainingJobs>();
-        builder.Services.AddSingleton<EventFollowers<TrainingJobUpdate>>();
-        builder.Services.AddSingleton<EventFollowers<Contracts.CheckpointEvaluated>>();
-        builder.Services.AddSingleton<EventFollowers<AnnotationUpdate>>();
-        builder.Services.AddSingleton<EventFollowers<AugmentationUpdate>>();
+        builder.Services.AddSingleton<RunFeeds>();
+        builder.Services.AddSingleton<RunSteps>();
         builder.Services.AddSingleton<RunReportWriter>();
         builder.Services.AddSingleton<UnfinishedRuns>();
-        builder.Services.AddHostedService<RunWorker>();
         builder.Services.AddHostedService<UnfinishedRunsRecovery>();
         AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
         return builder;
     }
 
-    /// <summary>What the augmentation service brings to the host's bus: the run state machine, the run consumers, and the events of the work it sends to the other services' queues.</summary>
+    /// <summary>What the augmentation service brings to the host's bus: the run state machine (which drives every run
+    /// by the other services' queues and events), bucket notifications, and its own work queue.</summary>
     public static void AddAugmentationMessaging(this IBusRegistrationConfigurator bus)
     {
         bus.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository();
-        bus.AddConsumer<RunSubmittedConsumer>();
-        bus.AddConsumer<RunCancellationConsumer>();
-        bus.AddConsumer<RunQuestionsAddedConsumer>();
         bus.AddConsumer<BucketNotificationConsumer, BucketNotificationConsumerDefinition>();
-        bus.AddConsumer<TrainingJobEventsConsumer>();
-        bus.AddConsumer<EvaluationEventsConsumer>();
-        bus.AddConsumer<AnnotationEventsConsumer>();
-        bus.AddConsumer<AugmentationEventsConsumer>();
         bus.AddConsumer<AugmentQuestionsConsumer, AugmentQuestionsConsumerDefinition>();
     }
 

@@ -15,9 +15,9 @@ namespace MentorKd.Augmentation.Grpc;
 
 /// <summary>
 /// Start, watch, list and cancel Mentor-KD runs, and read their reports. Starting stores the config and publishes
-/// RunSubmitted; the run state machine tracks the run and <see cref="RunWorker"/> does the work.
+/// RunSubmitted; the run state machine (<see cref="RunStateMachine"/>) takes the run from there.
 /// </summary>
-public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
+public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
     IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished) : Protos.V1.Runs.RunsBase
 {
     public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
@@ -51,8 +51,8 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = ParseRunId(request.RunId);
-        var run = await FindLiveAsync(runId, context.CancellationToken);
-        if (run is null)
+        var feed = await FindFeedAsync(runId, context.CancellationToken);
+        if (feed is null)
         {
             // Not worked on by this process since it started: all there is to say is where the run stands.
             var view = await FindAsync(runId);
@@ -67,8 +67,8 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
         int position = 0;
         while (true)
         {
-            var changed = run.Feed.Changed;
-            var events = run.Feed.From(position);
+            var changed = feed.Changed;
+            var events = feed.From(position);
             foreach (var e in events) await responseStream.WriteAsync(e, context.CancellationToken);
             position += events.Count;
             if (events.Count > 0 && events[^1].Kind == RunEventKind.RunEnded) return;
@@ -95,7 +95,6 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
         var view = await FindAsync(runId);
         if (view.Status.IsFinished()) return view;
         await bus.Publish(new RunCancellationRequested(runId, request.Reason.Length > 0 ? request.Reason : "cancelled by a client"), context.CancellationToken);
-        live.Cancel(runId); // at once when the run is worked on here; the event reaches any other worker
         return view;
     }
 
@@ -109,13 +108,14 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
         return null!;
     }
 
-    /// <summary>The run as worked on here. A run just started may still have its RunSubmitted in flight: give it a moment.</summary>
-    private async Task<LiveRun?> FindLiveAsync(Guid runId, CancellationToken cancellationToken)
+    /// <summary>The run's progress as its state machine reports it here. A run just started may still have its
+    /// RunSubmitted in flight: give it a moment.</summary>
+    private async Task<RunProgressFeed?> FindFeedAsync(Guid runId, CancellationToken cancellationToken)
     {
         var started = await store.StatAsync(new RunKeys(runId).Config, cancellationToken) is not null;
         for (int attempt = 0; ; attempt++)
         {
-            if (live.Find(runId) is { } run) return run;
+            if (feeds.Find(runId) is { } feed) return feed;
             if (!started || attempt == 100 || await sagas.Load(runId) is { } state && state.ToProto().Status.IsFinished()) return null;
             await Task.Delay(50, cancellationToken);
         }
@@ -179,7 +179,8 @@ public sealed class RunsService(IObjectStore store, LiveRuns live, ILoadSagaRepo
     {
         if (await sagas.Load(runId) is { } state) return state.ToProto();
         var keys = new RunKeys(runId);
-        if (live.Find(runId) is not null) return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config };
+        // Started and not yet taken up by the state machine (its RunSubmitted in flight, or queued while the service restarts).
+        if (await store.StatAsync(keys.UnfinishedMarker) is not null) return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config };
         RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
         return null!;
     }

@@ -41,4 +41,14 @@ public sealed record RunKeys(Guid RunId)
 
     /// <summary>Trainer job ids: stable per run and job, so a restarted run finds (or resumes) the same job.</summary>
     public string TrainingJobId(string job) => $"{Id}-{job}";
+    public string AnnotationId(string name) => $"{Id}-annotation-{name}";
+    public string AugmentationId(string name) => $"{Id}-augmentation-{name}";
+    public string EvaluationId(string job) => $"{Id}-evaluation-{job}";
+
+    /// <summary>The job or work name in one of this run's work ids ("{run}-{prefix}{name}").</summary>
+    public string JobName(string workId, string prefix = "") => workId[(Id.Length + 1 + prefix.Length)..];
+
+    /// <summary>The run a work id belongs to (its leading run id), or <see cref="Guid.Empty"/> for work that is not a run's.</summary>
+    public static Guid RunOf(string workId) =>
+        workId.Length > 37 && workId[36] == '-' && Guid.TryParseExact(workId.AsSpan(0, 36), "D", out var run) ? run : Guid.Empty;
 }

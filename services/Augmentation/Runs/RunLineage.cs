@@ -29,7 +29,7 @@ public static class RunLineage
         entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, tokenizer.Bytes, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)", ["train-questions", "teacher-rationales"]));
         names[keys.Tokenizer] = "tokenizer";
 
-        foreach (var (job, stage) in students.Prepend((RunOrchestrator.MentorJob, mentor)))
+        foreach (var (job, stage) in students.Prepend((RunSteps.MentorJob, mentor)))
         {
             var inputs = stage.TrainedOn.Select(k => names.GetValueOrDefault(k, k)).Append("tokenizer").Append("dev-questions").ToList();
             if (stage.SoftLabelsFrom is { } soft) inputs.Add(soft == mentor.CheckpointKey ? "checkpoint:mentor" : soft);

@@ -39,7 +39,7 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             MentorParameters = mentor.Parameters,
             StudentParameters = students.Count > 0 ? students[0].Job.Parameters : 0,
             Mentor = await ReadOutcomeAsync(mentor, cancellationToken),
-            MentorTestAccuracy = evaluations[RunOrchestrator.MentorJob].Accuracy,
+            MentorTestAccuracy = evaluations[RunSteps.MentorJob].Accuracy,
             // Only correct samples are stored; the stage counted every sample drawn.
             Augmentation = AugmentationSummary.Of(splits.Train, teacherRationales, mentorRationales) with { Samples = augmentation.Samples },
             Arms = arms,

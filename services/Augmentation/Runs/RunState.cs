@@ -2,7 +2,9 @@ using MassTransit;
 
 namespace MentorKd.Augmentation.Runs;
 
-/// <summary>What the run state machine remembers about one run: where it is, and the keys each stage produced (its lineage).</summary>
+/// <summary>What the run state machine holds about one run: where it is, the work it waits for, and the keys each
+/// stage produced (its lineage). What a stage produced is also recorded in the store (<see cref="RunStageRecords"/>),
+/// which is how a run carries on after the process holding this instance restarts.</summary>
 public sealed class RunState : SagaStateMachineInstance
 {
     public Guid CorrelationId { get; set; }
@@ -11,6 +13,18 @@ public sealed class RunState : SagaStateMachineInstance
     public string ConfigKey { get; set; } = "";
     public DateTime SubmittedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>The stage being worked on, as progress events and failures name it.</summary>
+    public string Stage { get; set; } = "";
+    /// <summary>Training jobs sent to the trainers' queue and not yet ended, by job name ("mentor", an arm, "round1-mentor_kd").</summary>
+    public HashSet<string> PendingTraining { get; set; } = [];
+    /// <summary>Checkpoints sent to the evaluators' queue and not yet evaluated, by job name.</summary>
+    public HashSet<string> PendingEvaluations { get; set; } = [];
+    /// <summary>What each training job learns from, for its stage record when it ends.</summary>
+    public Dictionary<string, TrainingInputs> TrainingInputs { get; set; } = [];
+    /// <summary>The retraining round under way, if any.</summary>
+    public RoundWork? Round { get; set; }
+
     public string? TeacherRationalesKey { get; set; }
     public int TeacherRationales { get; set; }
     public int TeacherKept { get; set; }
@@ -24,4 +38,14 @@ public sealed class RunState : SagaStateMachineInstance
     public int RetrainingRounds { get; set; }
     public string? FailedStage { get; set; }
     public string? FailureReason { get; set; }
+}
+
+/// <summary>A training job's inputs: its rationales, and where its soft labels come from (the mentor checkpoint, and how they are served).</summary>
+public sealed record TrainingInputs(IReadOnlyList<string> RationaleKeys, string? SoftLabelsFrom, string? SoftLabelsVia);
+
+/// <summary>A retraining round as it goes: its number, the request it answers, and what its stages produced so far.</summary>
+public sealed record RoundWork(int Number, RoundRequest Request, string QuestionsKey, int QuestionsAdded, int TrainQuestions = 0, int TeacherKept = 0,
+    int MentorCorrect = 0)
+{
+    public string Name => $"round{Number}";
 }

@@ -4,113 +4,231 @@ using MentorKd.Contracts;
 namespace MentorKd.Augmentation.Runs;
 
 /// <summary>
-/// The whole Mentor-KD run as one state machine: teacher annotation → mentor training → mentor loaded →
-/// augmentation → student training → evaluation → completed, or failed / cancelled from any active state; a completed
-/// run goes to retraining while a round on newly added questions is under way.
-/// Delivery is at least once, so an event that arrives again after its stage has passed is ignored rather than
-/// faulted: handling a message twice changes nothing.
+/// A Mentor-KD run, from submission to its report and on through retraining rounds. Each state is a wait for other
+/// services' work: entering it sends the commands (teacher-gateway, trainer, augmentation, evaluator queues), and the
+/// services' answers move the run on. The work itself is in <see cref="RunSteps"/>.
+///
+///   submitted → AnnotatingTeacher → TrainingMentor → Augmenting → TrainingStudents → Evaluating → (report) → Completed
+///   Completed + new questions → AnnotatingRound → AugmentingRound → TrainingRound → EvaluatingRound → Completed
+///   any active state → Failed (a stage's work failed) or Cancelled (a client asked); submitting again retries.
+///
+/// Delivery is at least once: an answer that arrives again, late, or for another run's work is ignored. A run whose
+/// instance was lost (the process restarted) is submitted again and goes through its states once more; the services
+/// answer work they have already done from their records, so it catches up in seconds and carries on where it was.
 /// </summary>
 public sealed class RunStateMachine : MassTransitStateMachine<RunState>
 {
-    public RunStateMachine()
+    private readonly RunSteps _steps;
+
+    public RunStateMachine(RunSteps steps)
     {
+        _steps = steps;
         InstanceState(x => x.CurrentState);
         Event(() => Submitted, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => TeacherAnnotated, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => MentorTrained, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => MentorLoaded, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => Augmented, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => StudentsTrained, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => Evaluated, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => Failed, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => CancellationRequested, x => x.CorrelateById(c => c.Message.CorrelationId));
         Event(() => QuestionsAdded, x => x.CorrelateById(c => c.Message.CorrelationId));
-        Event(() => RoundCompleted, x => x.CorrelateById(c => c.Message.CorrelationId));
+        Event(() => CancellationRequested, x => { x.CorrelateById(c => c.Message.CorrelationId); x.OnMissingInstance(m => m.Discard()); });
+        // The services name the work by id; a run's work ids start with the run's id. Work that is no run's is not for us.
+        Event(() => AnnotationProgressed, x => ByWorkId(x, c => c.Message.AnnotationId));
+        Event(() => Annotated, x => ByWorkId(x, c => c.Message.AnnotationId));
+        Event(() => AnnotationFaulted, x => ByWorkId(x, c => c.Message.Message.AnnotationId));
+        Event(() => TrainingProgressed, x => ByWorkId(x, c => c.Message.JobId));
+        Event(() => TrainingEnded, x => ByWorkId(x, c => c.Message.JobId));
+        Event(() => TrainingFaulted, x => ByWorkId(x, c => c.Message.Message.JobId));
+        Event(() => AugmentationProgressed, x => ByWorkId(x, c => c.Message.AugmentationId));
+        Event(() => Augmented, x => ByWorkId(x, c => c.Message.AugmentationId));
+        Event(() => AugmentationFaulted, x => ByWorkId(x, c => c.Message.Message.AugmentationId));
+        Event(() => Evaluated, x => ByWorkId(x, c => c.Message.EvaluationId));
+        Event(() => EvaluationFaulted, x => ByWorkId(x, c => c.Message.Message.EvaluationId));
 
         Initially(
             When(Submitted)
-                .Then(c =>
-                {
-                    c.Saga.Name = c.Message.Name;
-                    c.Saga.ConfigKey = c.Message.ConfigKey;
-                    c.Saga.SubmittedAt = c.Message.SubmittedAt;
-                })
-                .TransitionTo(AnnotatingTeacher));
+                .Then(c => (c.Saga.Name, c.Saga.ConfigKey, c.Saga.SubmittedAt) = (c.Message.Name, c.Message.ConfigKey, c.Message.SubmittedAt))
+                .ThenAsync(steps.StartAsync)
+                .TransitionTo(AnnotatingTeacher)
+                .Catch<Exception>(RunFails),
+            // Questions for a run no instance holds (it ended before this process started): the run goes through its
+            // states again, catching up from the records, and takes up the round once completed.
+            When(QuestionsAdded)
+                .IfElseAsync(steps.AcceptQuestionsAsync,
+                    known => known
+                        .ThenAsync(steps.StartAsync)
+                        .TransitionTo(AnnotatingTeacher)
+                        .Catch<Exception>(RunFails),
+                    unknown => unknown.Finalize()));
 
+        // Teacher annotation (teacher-gateway); then the tokenizer, and the mentor's training job.
         During(AnnotatingTeacher,
-            When(TeacherAnnotated)
-                .Then(c => (c.Saga.TeacherRationalesKey, c.Saga.TeacherRationales, c.Saga.TeacherKept) = (c.Message.RationalesKey, c.Message.Rationales, c.Message.Kept))
-                .TransitionTo(TrainingMentor));
-        During(TrainingMentor,
-            When(MentorTrained)
-                .Then(c => (c.Saga.MentorCheckpointKey, c.Saga.MentorDevAccuracy) = (c.Message.CheckpointKey, c.Message.DevAccuracy))
-                .TransitionTo(LoadingMentor));
-        During(LoadingMentor,
-            When(MentorLoaded).TransitionTo(Augmenting));
-        During(Augmenting,
-            When(Augmented)
-                .Then(c => (c.Saga.MentorRationalesKey, c.Saga.MentorSamples, c.Saga.MentorCorrect) = (c.Message.RationalesKey, c.Message.Samples, c.Message.Correct))
-                .TransitionTo(TrainingStudents));
-        During(TrainingStudents,
-            When(StudentsTrained)
-                .Then(c => c.Saga.StudentCheckpointKeys = [.. c.Message.CheckpointKeys])
-                .TransitionTo(Evaluating));
-        During(Evaluating,
-            When(Evaluated)
-                .Then(c => c.Saga.ReportKey = c.Message.ReportKey)
-                .TransitionTo(Completed));
+            When(AnnotationProgressed).Then(steps.AnnotationProgressed),
+            When(Annotated, c => c.Message.AnnotationId == RunSteps.Keys(c.Saga).AnnotationId("teacher"))
+                .ThenAsync(steps.TeacherAnnotatedAsync)
+                .TransitionTo(TrainingMentor)
+                .Catch<Exception>(RunFails),
+            When(AnnotationFaulted)
+                .Then(c => RunSteps.Faulted(c, "teacher annotation"))
+                .Catch<Exception>(RunFails));
 
-        During(new[] { AnnotatingTeacher, TrainingMentor, LoadingMentor, Augmenting, TrainingStudents, Evaluating },
-            When(Failed)
-                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (c.Message.Stage, c.Message.Reason))
-                .TransitionTo(FailedState),
+        // The mentor trains (trainer); then it samples rationales for every question (augmentation), unless the config asks for none.
+        During(TrainingMentor,
+            When(TrainingProgressed).Then(steps.TrainingProgressed),
+            When(TrainingEnded, c => c.Message.JobId == RunSteps.Keys(c.Saga).TrainingJobId(RunSteps.MentorJob))
+                .ThenAsync(steps.MentorTrainedAsync)
+                .IfElseAsync(steps.AugmentsAsync,
+                    augment => augment.ThenAsync(steps.SendAugmentationAsync).TransitionTo(Augmenting),
+                    none => none.ThenAsync(steps.SkipAugmentationAsync).ThenAsync(steps.SendStudentsAsync).TransitionTo(TrainingStudents))
+                .Catch<Exception>(RunFails),
+            When(TrainingFaulted)
+                .Then(c => RunSteps.Faulted(c, "mentor training"))
+                .Catch<Exception>(RunFails));
+
+        // Every student arm trains at once (trainer replicas share them).
+        During(Augmenting,
+            When(AugmentationProgressed).Then(steps.AugmentationProgressed),
+            When(Augmented, c => c.Message.AugmentationId == RunSteps.Keys(c.Saga).AugmentationId("mentor"))
+                .ThenAsync(steps.MentorAugmentedAsync)
+                .ThenAsync(steps.SendStudentsAsync)
+                .TransitionTo(TrainingStudents)
+                .Catch<Exception>(RunFails),
+            When(AugmentationFaulted)
+                .Then(c => RunSteps.Faulted(c, "mentor augmentation"))
+                .Catch<Exception>(RunFails));
+
+        // When the last arm ends, the mentor and every student are evaluated at once (evaluator replicas share them).
+        During(TrainingStudents,
+            When(TrainingProgressed).Then(steps.TrainingProgressed),
+            When(TrainingEnded, c => c.Saga.PendingTraining.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.JobId)))
+                .ThenAsync(steps.StudentTrainedAsync)
+                .If(c => c.Saga.PendingTraining.Count == 0, last => last
+                    .ThenAsync(steps.SendEvaluationsAsync)
+                    .TransitionTo(Evaluating))
+                .Catch<Exception>(RunFails),
+            When(TrainingFaulted)
+                .Then(c => RunSteps.Faulted(c, "student training"))
+                .Catch<Exception>(RunFails));
+
+        // When the last evaluation is in: the report, then any retraining round asked for meanwhile.
+        During(Evaluating,
+            When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
+                .ThenAsync(steps.CheckpointEvaluatedAsync)
+                .If(c => c.Saga.PendingEvaluations.Count == 0, last => last
+                    .ThenAsync(steps.ReportAsync)
+                    .ThenAsync(steps.StartNextRoundAsync)
+                    .IfElse(c => c.Saga.Round is not null,
+                        round => round.TransitionTo(AnnotatingRound),
+                        none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed)))
+                .Catch<Exception>(RunFails),
+            When(EvaluationFaulted)
+                .Then(c => RunSteps.Faulted(c, "evaluation"))
+                .Catch<Exception>(RunFails));
+
+        // New questions: recorded whatever the run is doing; a completed run takes them up at once, any other when it completes.
+        DuringAny(
+            When(QuestionsAdded, c => c.Saga.CurrentState != nameof(Completed))
+                .ThenAsync(async c => await steps.AcceptQuestionsAsync(c)));
+        During(Completed,
+            When(QuestionsAdded)
+                .IfAsync(steps.AcceptQuestionsAsync, accepted => accepted
+                    .ThenAsync(steps.StartNextRoundAsync)
+                    .If(c => c.Saga.Round is not null, round => round.TransitionTo(AnnotatingRound)))
+                .Catch<Exception>(RoundFails));
+
+        // A retraining round: the teacher annotates the new questions, the mentor augments them, the run's Mentor-KD
+        // student trains again on everything so far and is evaluated; then the next round, or completed again.
+        During(AnnotatingRound,
+            When(AnnotationProgressed).Then(steps.AnnotationProgressed),
+            When(Annotated, c => c.Message.AnnotationId == RunSteps.Keys(c.Saga).AnnotationId(c.Saga.Round!.Name))
+                .ThenAsync(steps.RoundAnnotatedAsync)
+                .TransitionTo(AugmentingRound)
+                .Catch<Exception>(RoundFails),
+            When(AnnotationFaulted)
+                .Then(c => RunSteps.Faulted(c, "teacher annotation"))
+                .Catch<Exception>(RoundFails));
+        During(AugmentingRound,
+            When(AugmentationProgressed).Then(steps.AugmentationProgressed),
+            When(Augmented, c => c.Message.AugmentationId == RunSteps.Keys(c.Saga).AugmentationId(c.Saga.Round!.Name))
+                .ThenAsync(steps.RoundAugmentedAsync)
+                .TransitionTo(TrainingRound)
+                .Catch<Exception>(RoundFails),
+            When(AugmentationFaulted)
+                .Then(c => RunSteps.Faulted(c, "mentor augmentation"))
+                .Catch<Exception>(RoundFails));
+        During(TrainingRound,
+            When(TrainingProgressed).Then(steps.TrainingProgressed),
+            When(TrainingEnded, c => c.Saga.PendingTraining.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.JobId)))
+                .ThenAsync(steps.RoundTrainedAsync)
+                .TransitionTo(EvaluatingRound)
+                .Catch<Exception>(RoundFails),
+            When(TrainingFaulted)
+                .Then(c => RunSteps.Faulted(c, "student training"))
+                .Catch<Exception>(RoundFails));
+        During(EvaluatingRound,
+            When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
+                .ThenAsync(steps.RoundEvaluatedAsync)
+                .ThenAsync(steps.StartNextRoundAsync)
+                .IfElse(c => c.Saga.Round is not null,
+                    round => round.TransitionTo(AnnotatingRound),
+                    none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed))
+                .Catch<Exception>(RoundFails),
+            When(EvaluationFaulted)
+                .Then(c => RunSteps.Faulted(c, "evaluation"))
+                .Catch<Exception>(RoundFails));
+
+        // A client's cancellation stops the run and the training jobs it waits for.
+        During(new[] { AnnotatingTeacher, TrainingMentor, Augmenting, TrainingStudents, Evaluating, AnnotatingRound, AugmentingRound, TrainingRound, EvaluatingRound },
             When(CancellationRequested)
-                .Then(c => c.Saga.FailureReason = c.Message.Reason)
+                .ThenAsync(steps.CancelAsync)
                 .TransitionTo(Cancelled));
 
-        // After completion, new questions start retraining rounds; the run is completed again after each one.
-        During(Completed,
-            When(QuestionsAdded).TransitionTo(Retraining),
-            // Questions added while the run still worked are done right after it, with no QuestionsAdded seen here.
-            When(RoundCompleted).Then(c => c.Saga.RetrainingRounds = Math.Max(c.Saga.RetrainingRounds, c.Message.Round)));
-        During(Retraining,
-            When(RoundCompleted)
-                .Then(c => c.Saga.RetrainingRounds = Math.Max(c.Saga.RetrainingRounds, c.Message.Round))
-                .TransitionTo(Completed),
-            When(Failed)
-                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (c.Message.Stage, c.Message.Reason))
-                .TransitionTo(Completed));
-
-        // Submitting a failed or cancelled run again retries it; its finished stages are kept.
+        // Submitting a failed or cancelled run again retries it; its finished stages are answered from their records.
         During(new[] { FailedState, Cancelled },
             When(Submitted)
-                .Then(c => (c.Saga.FailedStage, c.Saga.FailureReason) = (null, null))
-                .TransitionTo(AnnotatingTeacher));
+                .ThenAsync(steps.StartAsync)
+                .TransitionTo(AnnotatingTeacher)
+                .Catch<Exception>(RunFails));
 
         OnUnhandledEvent(x => x.Ignore());
         WhenEnterAny(x => x.Then(c => c.Saga.UpdatedAt = DateTime.UtcNow));
+        SetCompletedWhenFinalized();
+    }
+
+    /// <summary>A step that throws fails the run, naming the stage it was in.</summary>
+    private ExceptionActivityBinder<RunState, T, Exception> RunFails<T>(ExceptionActivityBinder<RunState, T, Exception> failure) where T : class =>
+        failure.ThenAsync(c => _steps.FailAsync(c, c.Exception)).TransitionTo(FailedState);
+
+    /// <summary>A retraining round that fails leaves the run completed, with the failure recorded.</summary>
+    private ExceptionActivityBinder<RunState, T, Exception> RoundFails<T>(ExceptionActivityBinder<RunState, T, Exception> failure) where T : class =>
+        failure.ThenAsync(c => _steps.RoundFailedAsync(c, c.Exception)).TransitionTo(Completed);
+
+    private static void ByWorkId<T>(IEventCorrelationConfigurator<RunState, T> x, Func<ConsumeContext<T>, string> workId) where T : class
+    {
+        x.CorrelateById(c => RunKeys.RunOf(workId(c)));
+        x.OnMissingInstance(m => m.Discard());
     }
 
     public State AnnotatingTeacher { get; private set; } = null!;
     public State TrainingMentor { get; private set; } = null!;
-    public State LoadingMentor { get; private set; } = null!;
     public State Augmenting { get; private set; } = null!;
     public State TrainingStudents { get; private set; } = null!;
     public State Evaluating { get; private set; } = null!;
     public State Completed { get; private set; } = null!;
     public State FailedState { get; private set; } = null!;
     public State Cancelled { get; private set; } = null!;
-    public State Retraining { get; private set; } = null!;
+    public State AnnotatingRound { get; private set; } = null!;
+    public State AugmentingRound { get; private set; } = null!;
+    public State TrainingRound { get; private set; } = null!;
+    public State EvaluatingRound { get; private set; } = null!;
 
     public Event<RunSubmitted> Submitted { get; private set; } = null!;
-    public Event<TeacherAnnotationCompleted> TeacherAnnotated { get; private set; } = null!;
-    public Event<MentorTrainingCompleted> MentorTrained { get; private set; } = null!;
-    public Event<Contracts.MentorLoaded> MentorLoaded { get; private set; } = null!;
-    public Event<AugmentationCompleted> Augmented { get; private set; } = null!;
-    public Event<StudentTrainingCompleted> StudentsTrained { get; private set; } = null!;
-    public Event<EvaluationCompleted> Evaluated { get; private set; } = null!;
-    public Event<RunFailed> Failed { get; private set; } = null!;
-    public Event<RunCancellationRequested> CancellationRequested { get; private set; } = null!;
     public Event<RunQuestionsAdded> QuestionsAdded { get; private set; } = null!;
-    public Event<RetrainingRoundCompleted> RoundCompleted { get; private set; } = null!;
+    public Event<RunCancellationRequested> CancellationRequested { get; private set; } = null!;
+    public Event<QuestionsAnnotationProgressed> AnnotationProgressed { get; private set; } = null!;
+    public Event<QuestionsAnnotated> Annotated { get; private set; } = null!;
+    public Event<Fault<AnnotateQuestions>> AnnotationFaulted { get; private set; } = null!;
+    public Event<TrainingJobProgressed> TrainingProgressed { get; private set; } = null!;
+    public Event<TrainingJobEnded> TrainingEnded { get; private set; } = null!;
+    public Event<Fault<TrainModel>> TrainingFaulted { get; private set; } = null!;
+    public Event<QuestionsAugmentationProgressed> AugmentationProgressed { get; private set; } = null!;
+    public Event<QuestionsAugmented> Augmented { get; private set; } = null!;
+    public Event<Fault<AugmentQuestions>> AugmentationFaulted { get; private set; } = null!;
+    public Event<CheckpointEvaluated> Evaluated { get; private set; } = null!;
+    public Event<Fault<EvaluateCheckpoint>> EvaluationFaulted { get; private set; } = null!;
 }

@@ -34,14 +34,14 @@ public static class RunViews
     {
         nameof(RunStateMachine.AnnotatingTeacher) => RunStatus.AnnotatingTeacher,
         nameof(RunStateMachine.TrainingMentor) => RunStatus.TrainingMentor,
-        nameof(RunStateMachine.LoadingMentor) => RunStatus.LoadingMentor,
         nameof(RunStateMachine.Augmenting) => RunStatus.Augmenting,
         nameof(RunStateMachine.TrainingStudents) => RunStatus.TrainingStudents,
         nameof(RunStateMachine.Evaluating) => RunStatus.Evaluating,
         nameof(RunStateMachine.Completed) => RunStatus.Completed,
         nameof(RunStateMachine.FailedState) => RunStatus.Failed,
         nameof(RunStateMachine.Cancelled) => RunStatus.Cancelled,
-        nameof(RunStateMachine.Retraining) => RunStatus.Retraining,
+        nameof(RunStateMachine.AnnotatingRound) or nameof(RunStateMachine.AugmentingRound) or nameof(RunStateMachine.TrainingRound)
+            or nameof(RunStateMachine.EvaluatingRound) => RunStatus.Retraining,
         _ => RunStatus.Submitted,
     };
 

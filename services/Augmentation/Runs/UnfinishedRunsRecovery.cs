@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 namespace MentorKd.Augmentation.Runs;
 
 /// <summary>When the service starts, every unfinished run is submitted again, so a restart (a crash, a redeploy)
-/// needs no user action: the run state machine starts over from its first state, and the run skips every stage
-/// whose record is stored and follows the work still under way on the other services' queues.</summary>
+/// needs no user action: the run state machine starts over from its first state, the services answer the work they
+/// have already done from their records, and the run catches up with the work still under way on their queues.</summary>
 public sealed class UnfinishedRunsRecovery(UnfinishedRuns unfinished, IObjectStore store, IBus bus, IOptions<AugmentationOptions> options,
     ILogger<UnfinishedRunsRecovery> logger) : BackgroundService
 {
