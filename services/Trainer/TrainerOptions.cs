@@ -8,7 +8,13 @@ public sealed record TrainerOptions
     /// <summary>Local scratch space for the slice training now; the job's state lives in the object store.</summary>
     [Required] public string WorkRoot { get; init; } = Path.Combine(Path.GetTempPath(), "mentorkd-trainer");
     [Required] public string Device { get; init; } = "cpu";
+    /// <summary>libtorch threads for this replica's training, shared among the jobs it trains at once (0: every core).</summary>
     [Range(0, 1024)] public int Threads { get; init; }
+    /// <summary>Jobs this replica trains at once, each on a thread of its own with its share of <see cref="Threads"/>
+    /// (re-shared after every epoch). On a small machine two small models train faster side by side on one thread each
+    /// than one after the other on two. A job's thread count then depends on its neighbours, so its numerics are not
+    /// bit-reproducible from run to run; with 1 (the default) they are.</summary>
+    [Range(1, 64)] public int ConcurrentJobs { get; init; } = 1;
     /// <summary>Least time between two progress reports of a training step (epoch ends are always reported).</summary>
     [Range(0, 60_000)] public int ProgressIntervalMilliseconds { get; init; } = 250;
     /// <summary>How long a replica trains a job before handing it back to the queue (at the next epoch's end): bounds

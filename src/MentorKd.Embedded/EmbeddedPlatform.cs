@@ -92,6 +92,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Trainer:WorkRoot"] = Path.Combine(root, "trainer"),
             ["Trainer:Device"] = options.Device,
             ["Trainer:Threads"] = threads,
+            ["Trainer:ConcurrentJobs"] = options.TrainerConcurrentJobs.ToString(CultureInfo.InvariantCulture),
             ["Augmentation:WorkRoot"] = Path.Combine(root, "augmentation"),
             ["Augmentation:MentorServerAddress"] = self,
         };

@@ -15,6 +15,9 @@ public sealed record EmbeddedPlatformOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Torch threads; 0 = the library's default.</summary>
     public int Threads { get; init; }
+    /// <summary>Training jobs the trainer runs side by side, sharing the threads (a run's student arms are small: on two
+    /// cores, two of them on one thread each finish sooner than one after the other on two).</summary>
+    public int TrainerConcurrentJobs { get; init; } = Math.Min(2, Environment.ProcessorCount);
     /// <summary>Loopback port the services listen on; 0 = a free one.</summary>
     public int Port { get; init; }
     /// <summary>Minimum level of the services' console logs (progress goes through the Runs API instead).</summary>

@@ -1,7 +1,8 @@
 using Grpc.Core;
 using MentorKd.Distillation.Training;
 using MentorKd.MentorServer.Extensions;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
+using MentorKd.Trainer.Jobs;
 using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Runtime;
 using MentorKd.Protos.V1;

@@ -1,5 +1,5 @@
 using Grpc.Core;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using MentorKd.Augmentation.Datasets;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Google.Protobuf;
 using MassTransit;
@@ -6,7 +7,7 @@ using MentorKd.Contracts;
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
@@ -28,9 +29,16 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
 {
     public const string MentorJob = "mentor";
 
-    /// <summary>A run's config: stored by the Runs API (validated, paths made absolute) and never changed under its id.</summary>
-    public async Task<RunConfig> ConfigAsync(RunState run, CancellationToken cancellationToken) =>
-        RunConfig.Parse(await ReadTextAsync(run.ConfigKey, cancellationToken), Environment.CurrentDirectory);
+    private readonly ConcurrentDictionary<string, RunConfig> _configs = new();
+
+    /// <summary>A run's config: validated by the Runs API (paths made absolute) and stored, never changed under its
+    /// id; read back once per process.</summary>
+    public async Task<RunConfig> ConfigAsync(RunState run, CancellationToken cancellationToken)
+    {
+        if (_configs.TryGetValue(run.ConfigKey, out var config)) return config;
+        config = RunConfig.Parse(await ReadTextAsync(run.ConfigKey, cancellationToken), Environment.CurrentDirectory);
+        return _configs.GetOrAdd(run.ConfigKey, config);
+    }
 
     /// <summary>A new attempt: a fresh progress feed, the run marked unfinished, its questions prepared, the teacher asked.</summary>
     public async Task StartAsync(BehaviorContext<RunState> context)
@@ -149,7 +157,8 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         await context.Publish(new AugmentationCompleted(run.CorrelationId, Keys(run).MentorRationales, stage.Samples, stage.Correct), context.CancellationToken);
     }
 
-    /// <summary>Every student arm goes to the trainers' queue at once: replicas train them side by side.</summary>
+    /// <summary>Every student arm goes to the trainers' queue at once, so replicas (and a replica's concurrent jobs)
+    /// train them side by side; the longest go first, so the last to start is a short one and they finish together.</summary>
     public async Task SendStudentsAsync(BehaviorContext<RunState> context)
     {
         var (run, token) = (context.Saga, context.CancellationToken);
@@ -158,14 +167,21 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         var teacher = await Records(run).FindAsync<TeacherStage>("teacher", token) ?? throw new InvalidOperationException("the teacher stage has no record.");
         var augmentation = await Records(run).FindAsync<AugmentationStage>("augmentation", token) ?? throw new InvalidOperationException("the augmentation stage has no record.");
         run.Stage = "students";
-        foreach (var arm in config.Arms)
+        var arms = config.Arms.Select(arm =>
         {
             bool augmented = StudentArms.UsesMentorRationales(arm), soft = StudentArms.UsesSoftLabels(arm);
             var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : KnowledgeDistillationMode.None };
             if (arm == StudentArms.FineTuneCotStepMatched)
                 training = StudentArms.StepMatched(training, teacher.Kept, teacher.Kept + augmentation.Correct);
-            string[] rationales = augmented ? [keys.TeacherRationales, keys.MentorRationales] : [keys.TeacherRationales];
-            await SendTrainingAsync(context, arm, TrainingRole.Student, config.Student, training, config.ContextLength, rationales, soft ? SoftLabelsFrom(config, run) : null);
+            int examples = teacher.Kept + (augmented ? augmentation.Correct : 0);
+            // Work in example passes; a mentor forward per example (soft labels) costs about half as much again.
+            double work = (double)examples * training.Epochs * (soft ? 1.5 : 1.0);
+            return (Arm: arm, Training: training, Augmented: augmented, Soft: soft, Work: work);
+        });
+        foreach (var a in arms.OrderByDescending(a => a.Work))
+        {
+            string[] rationales = a.Augmented ? [keys.TeacherRationales, keys.MentorRationales] : [keys.TeacherRationales];
+            await SendTrainingAsync(context, a.Arm, TrainingRole.Student, config.Student, a.Training, config.ContextLength, rationales, a.Soft ? SoftLabelsFrom(config, run) : null);
         }
     }
 

@@ -3,6 +3,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Training;
 using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;

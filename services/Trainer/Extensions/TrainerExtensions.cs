@@ -16,6 +16,7 @@ public static class TrainerExtensions
         builder.Services.AddSingleton<TrainingJobLeases>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<TrainingJobCancellation>();
+        builder.Services.AddSingleton<TrainingThreadShare>();
         builder.Services.AddSingleton<TrainingSliceExecutor>();
         return builder;
     }

@@ -134,4 +134,5 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
 }
 
 /// <summary>The trainers' shared queue: one slice at a time per replica.</summary>
-public sealed class TrainModelConsumerDefinition() : WorkQueueDefinition<TrainModelConsumer>(TrainModel.Queue);
+public sealed class TrainModelConsumerDefinition(IOptions<TrainerOptions> options)
+    : WorkQueueDefinition<TrainModelConsumer>(TrainModel.Queue, options.Value.ConcurrentJobs);

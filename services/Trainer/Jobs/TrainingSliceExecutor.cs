@@ -6,7 +6,7 @@ using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Runtime;
 using MentorKd.Modeling.Tokenization;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
 using Grpc.Net.Client;
@@ -31,11 +31,11 @@ public sealed class TrainingSliceExecutor
     private readonly TrainerOptions _options;
     private readonly ILogger<TrainingSliceExecutor> _logger;
 
-    public TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
+    private readonly TrainingThreadShare _threads;
+
+    public TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainingThreadShare threads, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
     {
-        (_store, _ledger, _options, _logger) = (store, ledger, options, logger);
-        // libtorch's thread count is process-wide: set once, not per slice (changing it mid-run changes the numerics).
-        TorchRuntime.SetThreads(options.Threads);
+        (_store, _ledger, _threads, _options, _logger) = (store, ledger, threads, options, logger);
     }
 
     /// <summary>True when the job finished; false when it paused with its checkpoint stored.</summary>
@@ -43,6 +43,7 @@ public sealed class TrainingSliceExecutor
     {
         var request = job.Request;
         var token = job.Cancellation.Token;
+        using var trainingHere = _threads.Enter();
         // The store holds the job's state; nothing a previous slice left on this disk is trusted.
         var workspace = Path.Combine(_options.WorkRoot, job.JobId);
         if (Directory.Exists(workspace)) Directory.Delete(workspace, recursive: true);
@@ -82,6 +83,7 @@ public sealed class TrainingSliceExecutor
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
+        _threads.TakeShare();
         var progressClock = new ReportingInterval(TimeSpan.FromMilliseconds(_options.ProgressIntervalMilliseconds));
         var slot = entry.Slot;
         var outcome = trainer.Train(job.JobId, model, examples, softLabels, checkpoints,
@@ -100,7 +102,11 @@ public sealed class TrainingSliceExecutor
                     };
                 });
             },
-            onEpoch: record => job.Update(j => j.Progress.DevAccuracy = record.DevAccuracy),
+            onEpoch: record =>
+            {
+                job.Update(j => j.Progress.DevAccuracy = record.DevAccuracy);
+                _threads.TakeShare();
+            },
             cancellationToken: token,
             afterCheckpoint: epoch =>
             {

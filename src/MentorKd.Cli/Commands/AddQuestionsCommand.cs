@@ -2,7 +2,7 @@ using System.CommandLine;
 using Grpc.Core;
 using Grpc.Net.Client;
 using MentorKd.Distillation.Data;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using Spectre.Console;
 using Question = MentorKd.Distillation.Data.Question;

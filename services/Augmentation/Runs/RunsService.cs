@@ -2,16 +2,15 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Core;
 using MassTransit;
-using MentorKd.Augmentation.Runs;
 using MentorKd.Contracts;
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Pipeline;
-using MentorKd.ModelServing;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
 
-namespace MentorKd.Augmentation.Grpc;
+namespace MentorKd.Augmentation.Runs;
 
 /// <summary>
 /// Start, watch, list and cancel Mentor-KD runs, and read their reports. Starting stores the config and publishes

@@ -3,7 +3,7 @@ using MentorKd.Modeling.Generation;
 using MentorKd.ServiceDefaults;
 using Proto = MentorKd.Protos.V1;
 
-namespace MentorKd.ModelServing;
+namespace MentorKd.ProtoMapping;
 
 /// <summary>Between the gRPC contract's messages and the library's records, validating as it goes.</summary>
 public static class ProtoMapping

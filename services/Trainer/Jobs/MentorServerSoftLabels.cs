@@ -4,7 +4,7 @@ using MentorKd.Modeling.Training;
 using MentorKd.Protos.V1;
 using static TorchSharp.torch;
 
-namespace MentorKd.ModelServing;
+namespace MentorKd.Trainer.Jobs;
 
 /// <summary>
 /// Soft labels from a mentor that lives in another process, through <c>MentorServer.GetSoftLabels</c>. The server

@@ -1,7 +1,7 @@
 using MentorKd.Distillation.Training;
 using Proto = MentorKd.Protos.V1;
 
-namespace MentorKd.ModelServing;
+namespace MentorKd.ProtoMapping;
 
 /// <summary>Training hyper-parameters between the contract's message and the library's options; zeros mean the defaults.</summary>
 public static class TrainingParametersMapping

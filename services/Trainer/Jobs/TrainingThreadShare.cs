@@ -1,0 +1,35 @@
+using MentorKd.Modeling.Runtime;
+
+namespace MentorKd.Trainer.Jobs;
+
+/// <summary>
+/// Shares the replica's libtorch threads (<see cref="TrainerOptions.Threads"/>) among the slices training at once
+/// (<see cref="TrainerOptions.ConcurrentJobs"/>). libtorch's OpenMP thread count belongs to the calling thread, and each
+/// slice trains on a thread of its own, so a slice takes its share before it trains and again after every epoch (a
+/// neighbour may have started or ended meanwhile). With one job at a time the share never changes.
+/// </summary>
+public sealed class TrainingThreadShare(TrainerOptions options)
+{
+    private readonly int _total = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
+    private int _training;
+
+    /// <summary>Counts the calling slice as training until disposed.</summary>
+    public IDisposable Enter()
+    {
+        Interlocked.Increment(ref _training);
+        return new Leave(this);
+    }
+
+    /// <summary>Sets the calling thread's libtorch threads to its share of the replica's.</summary>
+    public void TakeShare() => TorchRuntime.SetThreads(Math.Max(1, _total / Math.Max(1, Volatile.Read(ref _training))));
+
+    private sealed class Leave(TrainingThreadShare share) : IDisposable
+    {
+        private int _left;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _left, 1) == 0) Interlocked.Decrement(ref share._training);
+        }
+    }
+}
