@@ -2,17 +2,18 @@
 SHELL := /bin/bash
 DOTNET ?= dotnet
 CONFIGURATION ?= Release
-CLI := $(DOTNET) run --project src/MentorKd.Cli -c $(CONFIGURATION) --
+# The CLI's targets build it first (only it and what it references: the tests and benchmarks are not needed to run).
+CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run lm-demo test test-infra compose-smoke up down bench build clean
+.PHONY: run lm-demo test test-infra compose-smoke up down bench build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
-run: build
+run: build-cli
 	$(CLI) run $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
 
 ## lm-demo: train and sample a ~1M-parameter character model on samples/tiny-corpus.txt
-lm-demo: build
+lm-demo: build-cli
 	$(CLI) lm train --data samples/tiny-corpus.txt --out $(RUN_DIR)/model --steps 600 --layers 4 --heads 4 --embd 144 --context 128 --fresh
 	$(CLI) lm generate --model $(RUN_DIR)/model --prompt "The mentor" --prompt "Small models" --max-new-tokens 100
 
@@ -53,6 +54,9 @@ bench:
 
 build:
 	$(DOTNET) build MentorKd.Platform.sln -c $(CONFIGURATION) -v quiet -nologo
+
+build-cli:
+	$(DOTNET) build src/MentorKd.Cli -c $(CONFIGURATION) -v quiet -nologo
 
 clean:
 	$(DOTNET) clean MentorKd.Platform.sln -v quiet
