@@ -99,6 +99,11 @@ public class EmbeddedRunTests
         await using (var restarted = await EmbeddedTestRuns.StartAsync(root))
         {
             var runs = new Protos.V1.Runs.RunsClient(restarted.Channel);
+            // Its state machine holds nothing yet, but the run is remembered as it ended.
+            var remembered = await runs.GetRunAsync(new GetRunRequest { RunId = run.RunId });
+            Assert.Equal(RunStatus.Completed, remembered.Status);
+            Assert.Equal(run.ReportKey, remembered.ReportKey);
+            Assert.Equal(1, remembered.RetrainingRounds);
             var again = await RunSession.RunAsync(runs, runId, EmbeddedTestRuns.Tiny(), _ => { });
             Assert.Equal(RunStatus.Completed, again.Status);
             var replayed = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });

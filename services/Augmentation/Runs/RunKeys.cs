@@ -7,6 +7,8 @@ public sealed record RunKeys(Guid RunId)
     public string Id => RunId.ToString("D");
     public string Root => $"runs/{Id}/";
     public string Config => Root + "config.json";
+    /// <summary>The run as it last ended (completed, failed or cancelled): what GetRun shows once no state machine holds it.</summary>
+    public string Ended => Root + "run.json";
     public string TrainQuestions => Root + "datasets/train-questions.jsonl";
     public string DevQuestions => Root + "datasets/dev-questions.jsonl";
     public string TestQuestions => Root + "datasets/test-questions.jsonl";

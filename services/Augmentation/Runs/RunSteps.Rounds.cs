@@ -155,7 +155,7 @@ public sealed partial class RunSteps
         await CancelTrainingAsync(context, "the retraining round failed");
         await context.Publish(new RunFailed(run.CorrelationId, run.Stage, error.Message), CancellationToken.None);
         await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
-        End(run, RunStatus.Failed, $"{run.Stage}: {error.Message}");
+        await EndAsync(run, RunStatus.Failed, $"{run.Stage}: {error.Message}", runStatus: RunStatus.Completed);
     }
 
     private static string BaselineArm(RunConfig config) => config.Arms.Contains(StudentArms.MentorKd) ? StudentArms.MentorKd : config.Arms[0];

@@ -241,7 +241,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         var run = context.Saga;
         await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
         var results = await reportWriter.ReadResultsAsync(Keys(run), context.CancellationToken);
-        End(run, RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
+        await EndAsync(run, RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
     }
 
     public async Task FailAsync(BehaviorContext<RunState> context, Exception error)
@@ -253,7 +253,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         await CancelTrainingAsync(context, "the run failed");
         await context.Publish(new RunFailed(run.CorrelationId, run.Stage, reason), CancellationToken.None);
         await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
-        End(run, RunStatus.Failed, $"{run.Stage}: {reason}");
+        await EndAsync(run, RunStatus.Failed, $"{run.Stage}: {reason}");
     }
 
     public async Task CancelAsync(BehaviorContext<RunState, RunCancellationRequested> context)
@@ -263,7 +263,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         run.FailureReason = context.Message.Reason;
         await CancelTrainingAsync(context, "the run was cancelled");
         await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
-        End(run, RunStatus.Cancelled, $"cancelled during {run.Stage}");
+        await EndAsync(run, RunStatus.Cancelled, $"cancelled during {run.Stage}");
     }
 
     /// <summary>Training jobs the run still waits for are stopped wherever they train.</summary>
@@ -415,8 +415,17 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             Kind = kind, Stage = stage, Message = message, Done = done, Total = total, Training = training, Status = RunViews.Status(run.CurrentState),
         });
 
-    private void End(RunState run, RunStatus status, string message) =>
+    /// <summary>The attempt's end: the watchers' last event, and the run as GetRun shows it, stored beside the run so
+    /// a restarted service, whose state machine no longer holds the run, still answers for it.</summary>
+    private async Task EndAsync(RunState run, RunStatus status, string message, RunStatus? runStatus = null)
+    {
         Feed(run).Append(new RunEvent { Kind = RunEventKind.RunEnded, Stage = run.Stage, Message = message, Status = status });
+        var view = run.ToProto();
+        view.Status = runStatus ?? status;
+        view.UpdatedAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using var json = new MemoryStream(Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(view)));
+        await store.PutAsync(Keys(run).Ended, json, CancellationToken.None);
+    }
 
     private async Task<string> ReadTextAsync(string key, CancellationToken cancellationToken)
     {

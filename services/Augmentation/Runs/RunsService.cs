@@ -180,6 +180,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         var keys = new RunKeys(runId);
         // Started and not yet taken up by the state machine (its RunSubmitted in flight, or queued while the service restarts).
         if (await store.StatAsync(keys.UnfinishedMarker) is not null) return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config };
+        if (await store.StatAsync(keys.Ended) is not null) return Run.Parser.ParseJson(await ReadTextAsync(keys.Ended, CancellationToken.None));
         RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
         return null!;
     }
