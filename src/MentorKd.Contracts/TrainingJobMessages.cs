@@ -8,12 +8,14 @@ namespace MentorKd.Contracts;
 
 /// <summary>Train a job, or continue it from its last checkpoint in the object store. Sent to the trainers' shared
 /// queue: whichever replica is free takes it. A replica trains for a bounded slice, then sends the job back to the
-/// queue, so no message is held for a whole job and a dead replica's slice is redelivered to another.</summary>
-public sealed record TrainModel(string JobId, byte[] Request)
+/// queue, so no message is held for a whole job and a dead replica's slice is redelivered to another.
+/// <paramref name="Reopen"/>: a job that ended cancelled or failed is taken up again from its last checkpoint (a run
+/// started again after it failed or was cancelled); otherwise such a job answers with how it ended.</summary>
+public sealed record TrainModel(string JobId, byte[] Request, bool Reopen = false)
 {
     public const string Queue = "train-model";
 
-    public static TrainModel For(StartTrainingJobRequest request) => new(request.JobId, request.ToByteArray());
+    public static TrainModel For(StartTrainingJobRequest request, bool reopen = false) => new(request.JobId, request.ToByteArray(), reopen);
 
     public StartTrainingJobRequest ReadRequest() => StartTrainingJobRequest.Parser.ParseFrom(Request);
 }

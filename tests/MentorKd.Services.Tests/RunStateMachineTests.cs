@@ -166,6 +166,15 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         Assert.NotNull(await _saga.Exists(id, x => x.FailedState));
         Assert.Equal("teacher", _saga.Sagas.Contains(id)!.FailedStage);
         Assert.Contains("the store is unreachable", _saga.Sagas.Contains(id)!.FailureReason);
+
+        // A retry takes up the training jobs that ended failed or cancelled (the trainer would otherwise answer with that end).
+        await _harness.Bus.Publish(new RunSubmitted(id, "tiny", keys.Config, DateTime.UtcNow));
+        Assert.Equal(3, await CountSentAsync<AnnotateQuestions>(c => c.AnnotationId == keys.AnnotationId("teacher"), 3));
+        await AnswerAnnotationAsync(_harness.Sent.Select<AnnotateQuestions>(x => x.Context.Message.AnnotationId == keys.AnnotationId("teacher")).Last().Context.Message);
+        Assert.Equal(2, await CountSentAsync<TrainModel>(c => c.JobId == keys.TrainingJobId("mentor"), 2));
+        var sent = _harness.Sent.Select<TrainModel>(x => x.Context.Message.JobId == keys.TrainingJobId("mentor")).Select(x => x.Context.Message).ToList();
+        Assert.False(sent[0].Reopen);
+        Assert.True(sent[1].Reopen);
     }
 
     [Fact]
@@ -237,12 +246,12 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         throw new TimeoutException($"no {typeof(T).Name} was sent");
     }
 
+    /// <summary>How many matching commands were sent, waiting (up to 30 s) for <paramref name="expected"/> of them.</summary>
     private async Task<int> CountSentAsync<T>(Func<T, bool> match, int expected) where T : class
     {
-        int count = 0;
-        await foreach (var _ in _harness.Sent.SelectAsync<T>(x => match(x.Context.Message)))
-            if (++count == expected) break;
-        return count;
+        int Count() => _harness.Sent.Select<T>(x => match(x.Context.Message)).Count();
+        for (int i = 0; i < 1200 && Count() < expected; i++) await Task.Delay(25);
+        return Count();
     }
 
     /// <summary>Waits until the state machine has handled <paramref name="count"/> messages about the work <paramref name="workId"/>.</summary>

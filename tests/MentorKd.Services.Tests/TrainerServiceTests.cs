@@ -20,18 +20,19 @@ public class TrainerServiceTests
 {
     // A trainer replica as its Program.cs builds it. Replicas given the same store folder share jobs' state, as
     // replicas sharing a bucket do (each host's in-memory bus is its own, so they do not share a queue here).
-    private static Task<TestServiceHost> StartTrainer(string storeRoot, int sliceSeconds = 300) => TestServiceHost.StartAsync(
+    private static Task<TestServiceHost> StartTrainer(string storeRoot, int sliceSeconds = 300, int concurrentJobs = 1) => TestServiceHost.StartAsync(
         b => b.AddTrainer().AddMessaging(bus => bus.AddTrainerMessaging()), a => a.MapTrainer(),
         new Dictionary<string, string?>
         {
             ["ObjectStore:Root"] = storeRoot, ["Trainer:WorkRoot"] = Path.Combine(Path.GetDirectoryName(storeRoot)!, $"work-{Guid.NewGuid():N}"), ["Trainer:Threads"] = "2", ["Trainer:SliceSeconds"] = sliceSeconds.ToString(), ["Trainer:LeaseSeconds"] = "4",
+            ["Trainer:ConcurrentJobs"] = concurrentJobs.ToString(),
         });
 
-    private static async Task<TestServiceHost> StartWithData(int questions = 160, int sliceSeconds = 300, string? storeRoot = null)
+    private static async Task<TestServiceHost> StartWithData(int questions = 160, int sliceSeconds = 300, string? storeRoot = null, int concurrentJobs = 1)
     {
         storeRoot ??= Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects");
         var folder = Path.GetDirectoryName(storeRoot)!;
-        var host = await StartTrainer(storeRoot, sliceSeconds);
+        var host = await StartTrainer(storeRoot, sliceSeconds, concurrentJobs);
         var store = host.Services.GetRequiredService<IObjectStore>();
         var task = new CoinFlipTask();
         var random = new Random(8);
@@ -169,6 +170,56 @@ public class TrainerServiceTests
         using (var watch = client.WatchJob(new WatchJobRequest { JobId = "long" }, deadline: DateTime.UtcNow.AddMinutes(2)))
             await foreach (var p in watch.ResponseStream.ReadAllAsync()) final.Add(p);
         Assert.Equal(JobState.Cancelled, final[^1].State);
+    }
+
+    [Fact]
+    public async Task A_cancelled_job_is_taken_up_again_by_a_reopening_command_and_completes()
+    {
+        await using var host = await StartWithData(questions: 60, sliceSeconds: 0);
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        await client.StartJobAsync(Request("reopened", epochs: 4));
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "reopened" }, deadline: DateTime.UtcNow.AddMinutes(3)))
+            await foreach (var p in watch.ResponseStream.ReadAllAsync())
+                if (p.Epoch >= 2) break;
+        await client.CancelJobAsync(new CancelJobRequest { JobId = "reopened" });
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = "reopened" }, deadline: DateTime.UtcNow.AddMinutes(2)))
+            await foreach (var _ in watch.ResponseStream.ReadAllAsync()) { }
+        Assert.Equal(JobState.Cancelled, (await client.GetJobAsync(new GetJobRequest { JobId = "reopened" })).State);
+
+        // A run started again after it was cancelled sends its jobs reopening: this one carries on and completes.
+        var queue = await host.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
+        await queue.Send(TrainModel.For(Request("reopened", epochs: 4), reopen: true));
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        TrainingJob job;
+        do
+        {
+            await Task.Delay(250);
+            job = await client.GetJobAsync(new GetJobRequest { JobId = "reopened" });
+        } while (job.State != JobState.Completed && DateTime.UtcNow < deadline);
+        Assert.Equal(JobState.Completed, job.State);
+        Assert.NotEmpty(job.BestCheckpoint.Key);
+    }
+
+    [Fact]
+    public async Task A_replica_training_two_jobs_at_once_takes_one_copy_of_a_command_delivered_twice()
+    {
+        await using var host = await StartWithData(questions: 60, concurrentJobs: 2);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var ends = new System.Collections.Concurrent.ConcurrentQueue<TrainingJob>();
+        var observer = bus.ConnectReceiveEndpoint("test-training-job-ends", e => e.Handler<TrainingJobEnded>(c =>
+        {
+            ends.Enqueue(c.Message.ReadJob());
+            return Task.CompletedTask;
+        }));
+        await observer.Ready;
+        var queue = await bus.GetSendEndpoint(new Uri($"queue:{TrainModel.Queue}"));
+        await queue.Send(TrainModel.For(Request("twice", epochs: 2)));
+        await queue.Send(TrainModel.For(Request("twice", epochs: 2)));
+
+        for (int i = 0; i < 1200 && ends.IsEmpty; i++) await Task.Delay(100);
+        await Task.Delay(2000); // a second copy trained beside the first would end about now
+        Assert.Equal(JobState.Completed, Assert.Single(ends).State);
+        await observer.StopAsync();
     }
 
     [Theory]

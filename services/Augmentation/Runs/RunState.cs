@@ -22,6 +22,11 @@ public sealed class RunState : SagaStateMachineInstance
     public HashSet<string> PendingEvaluations { get; set; } = [];
     /// <summary>What each training job learns from, for its stage record when it ends.</summary>
     public Dictionary<string, TrainingInputs> TrainingInputs { get; set; } = [];
+    /// <summary>This attempt retries a failed or cancelled run: its training jobs that ended cancelled or failed are taken up again.</summary>
+    public bool Retrying { get; set; }
+    /// <summary>How the attempt ended, until its watchers are told (after the transition to the final state).</summary>
+    public Protos.V1.RunStatus? EndStatus { get; set; }
+    public string? EndMessage { get; set; }
     /// <summary>The retraining round under way, if any.</summary>
     public RoundWork? Round { get; set; }
 

@@ -114,7 +114,7 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                     .ThenAsync(steps.StartNextRoundAsync)
                     .IfElse(c => c.Saga.Round is not null,
                         round => round.TransitionTo(AnnotatingRound),
-                        none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed)))
+                        none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed).Then(c => steps.AnnounceEnd(c.Saga))))
                 .Catch<Exception>(RunFails),
             When(EvaluationFaulted)
                 .Then(c => RunSteps.Faulted(c, "evaluation"))
@@ -128,7 +128,9 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
             When(QuestionsAdded)
                 .IfAsync(steps.AcceptQuestionsAsync, accepted => accepted
                     .ThenAsync(steps.StartNextRoundAsync)
-                    .If(c => c.Saga.Round is not null, round => round.TransitionTo(AnnotatingRound)))
+                    .IfElse(c => c.Saga.Round is not null,
+                        round => round.TransitionTo(AnnotatingRound),
+                        none => none.ThenAsync(steps.SettleAsync)))
                 .Catch<Exception>(RoundFails));
 
         // A retraining round: the teacher annotates the new questions, the mentor augments them, the run's Mentor-KD
@@ -166,7 +168,7 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                 .ThenAsync(steps.StartNextRoundAsync)
                 .IfElse(c => c.Saga.Round is not null,
                     round => round.TransitionTo(AnnotatingRound),
-                    none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed))
+                    none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed).Then(c => steps.AnnounceEnd(c.Saga)))
                 .Catch<Exception>(RoundFails),
             When(EvaluationFaulted)
                 .Then(c => RunSteps.Faulted(c, "evaluation"))
@@ -176,11 +178,14 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
         During(new[] { AnnotatingTeacher, TrainingMentor, Augmenting, TrainingStudents, Evaluating, AnnotatingRound, AugmentingRound, TrainingRound, EvaluatingRound },
             When(CancellationRequested)
                 .ThenAsync(steps.CancelAsync)
-                .TransitionTo(Cancelled));
+                .TransitionTo(Cancelled)
+                .Then(c => steps.AnnounceEnd(c.Saga)));
 
-        // Submitting a failed or cancelled run again retries it; its finished stages are answered from their records.
+        // Submitting a failed or cancelled run again retries it; its finished stages are answered from their records,
+        // and its training jobs that were cancelled or failed are taken up again from their last checkpoints.
         During(new[] { FailedState, Cancelled },
             When(Submitted)
+                .Then(c => c.Saga.Retrying = true)
                 .ThenAsync(steps.StartAsync)
                 .TransitionTo(AnnotatingTeacher)
                 .Catch<Exception>(RunFails));
@@ -192,11 +197,11 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
 
     /// <summary>A step that throws fails the run, naming the stage it was in.</summary>
     private ExceptionActivityBinder<RunState, T, Exception> RunFails<T>(ExceptionActivityBinder<RunState, T, Exception> failure) where T : class =>
-        failure.ThenAsync(c => _steps.FailAsync(c, c.Exception)).TransitionTo(FailedState);
+        failure.ThenAsync(c => _steps.FailAsync(c, c.Exception)).TransitionTo(FailedState).Then(c => _steps.AnnounceEnd(c.Saga));
 
     /// <summary>A retraining round that fails leaves the run completed, with the failure recorded.</summary>
     private ExceptionActivityBinder<RunState, T, Exception> RoundFails<T>(ExceptionActivityBinder<RunState, T, Exception> failure) where T : class =>
-        failure.ThenAsync(c => _steps.RoundFailedAsync(c, c.Exception)).TransitionTo(Completed);
+        failure.ThenAsync(c => _steps.RoundFailedAsync(c, c.Exception)).TransitionTo(Completed).Then(c => _steps.AnnounceEnd(c.Saga));
 
     private static void ByWorkId<T>(IEventCorrelationConfigurator<RunState, T> x, Func<ConsumeContext<T>, string> workId) where T : class
     {

@@ -56,28 +56,39 @@ public sealed partial class RunSteps
         await foreach (var info in store.ListAsync(keys.RoundRequests, token))
             if (JsonSerializer.Deserialize<RoundRequest>(await ReadTextAsync(info.Key, token), JsonLines.Options) is { } request) requests.Add(request);
         int done = 0;
-        RoundRequest? next = null;
+        var waiting = new List<RoundRequest>();
         foreach (var request in requests.OrderBy(r => r.RequestedAt))
             if (await Records(run).FindAsync<RoundStage>(RoundStageName(request.Sha256), token) is not null) done++;
-            else next ??= request;
-        if (next is null) return;
-
-        feeds.Begin(run.CorrelationId);
-        await unfinished.MarkAsync(run.CorrelationId, token);
-        int number = done + 1;
-        run.Stage = $"round-{number}";
-        Report(run, RunEventKind.StageStarted, $"retraining round {number}: questions from {next.Source} ({next.QuestionsKey})");
+            else if (await Records(run).FindAsync<RoundRequest>(RefusedRoundName(request.Sha256), token) is null) waiting.Add(request);
+        if (waiting.Count == 0) return;
         var heldOut = await HeldOutQuestions.ReadAsync(store, registry, keys, token);
-        var uploaded = await registry.ReadRowsAsync<Question>(next.QuestionsKey, token);
-        var added = uploaded.Where(q => heldOut.Find(q) is null).Select(q => q with { Id = $"round{number}-{q.Id}" }).ToList();
-        if (added.Count < uploaded.Count)
-            Report(run, RunEventKind.StageProgress, $"{uploaded.Count - added.Count} of {uploaded.Count} questions left out: they repeat the run's dev or test questions");
-        if (added.Count == 0) throw new InvalidOperationException($"round {number}: every question in {next.QuestionsKey} repeats one of the run's dev or test questions.");
-        var round = new RoundWork(number, next, keys.Round(number) + "questions.jsonl", added.Count);
-        await registry.WriteRowsAsync(round.QuestionsKey, added, token);
-        await registry.RegisterAsync(keys.DatasetId($"{round.Name}.questions"), DatasetRegistry.Questions, round.QuestionsKey, null, next.Source, allowEmpty: false, token);
-        run.Round = round;
-        await SendAnnotationAsync(context, await ConfigAsync(run, token), round.Name, round.QuestionsKey, added.Count, keys.Round(number) + "teacher-rationales.jsonl");
+        int number = done + 1;
+        foreach (var next in waiting)
+        {
+            // The round's questions get round-scoped ids, so they never collide with the run's or an earlier round's.
+            // Repeats of the run's dev or test questions (possible in a bucket upload; the Runs API refuses them) are left out.
+            var uploaded = await registry.ReadRowsAsync<Question>(next.QuestionsKey, token);
+            var added = uploaded.Where(q => heldOut.Find(q) is null).Select(q => q with { Id = $"round{number}-{q.Id}" }).ToList();
+            if (added.Count == 0)
+            {
+                // Nothing to train on: the request is set aside (recorded, so it is not tried again), and the next one goes.
+                await Records(run).SaveAsync(RefusedRoundName(next.Sha256), next, token);
+                logger.LogWarning("Run {Run}: questions {Key} left out, every one repeats one of the run's dev or test questions; no round", keys.Id, next.QuestionsKey);
+                continue;
+            }
+            feeds.Begin(run.CorrelationId);
+            run.Stage = $"round-{number}";
+            await unfinished.MarkAsync(run.CorrelationId, token);
+            Report(run, RunEventKind.StageStarted, $"retraining round {number}: questions from {next.Source} ({next.QuestionsKey})");
+            if (added.Count < uploaded.Count)
+                Report(run, RunEventKind.StageProgress, $"{uploaded.Count - added.Count} of {uploaded.Count} questions left out: they repeat the run's dev or test questions");
+            var round = new RoundWork(number, next, keys.Round(number) + "questions.jsonl", added.Count);
+            await registry.WriteRowsAsync(round.QuestionsKey, added, token);
+            await registry.RegisterAsync(keys.DatasetId($"{round.Name}.questions"), DatasetRegistry.Questions, round.QuestionsKey, null, next.Source, allowEmpty: false, token);
+            run.Round = round;
+            await SendAnnotationAsync(context, await ConfigAsync(run, token), round.Name, round.QuestionsKey, added.Count, keys.Round(number) + "teacher-rationales.jsonl");
+            return;
+        }
     }
 
     public async Task RoundAnnotatedAsync(BehaviorContext<RunState, QuestionsAnnotated> context)
@@ -153,8 +164,8 @@ public sealed partial class RunSteps
         logger.LogError(error, "Run {Run}: {Stage} failed", run.CorrelationId, run.Stage);
         (run.FailedStage, run.FailureReason, run.Round) = (run.Stage, error.Message, null);
         await CancelTrainingAsync(context, "the retraining round failed");
-        await context.Publish(new RunFailed(run.CorrelationId, run.Stage, error.Message), CancellationToken.None);
-        await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
+        await BestEffortAsync(run, "publishing RunFailed", () => context.Publish(new RunFailed(run.CorrelationId, run.Stage, error.Message), CancellationToken.None));
+        await BestEffortAsync(run, "clearing the unfinished marker", () => unfinished.ClearAsync(run.CorrelationId, CancellationToken.None));
         await EndAsync(run, RunStatus.Failed, $"{run.Stage}: {error.Message}", runStatus: RunStatus.Completed);
     }
 
@@ -163,6 +174,8 @@ public sealed partial class RunSteps
     private static string RoundJob(RoundWork round, string arm) => $"{round.Name}-{arm}";
 
     private static string RoundStageName(string sha256) => $"round-{sha256}";
+
+    private static string RefusedRoundName(string sha256) => $"round-refused-{sha256}";
 
     /// <summary>reports/rounds.json and rounds.md: every round so far next to the run's own student (round 0).</summary>
     private async Task WriteRoundsReportAsync(RunState run, RunConfig config, CancellationToken cancellationToken)

@@ -244,6 +244,9 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         await EndAsync(run, RunStatus.Completed, Distillation.Pipeline.RunReport.ComparisonMarkdown(results));
     }
 
+    /// <summary>A completed run given questions that make no round (all refused or already done) has nothing left to do.</summary>
+    public Task SettleAsync(BehaviorContext<RunState> context) => unfinished.ClearAsync(context.Saga.CorrelationId, CancellationToken.None);
+
     public async Task FailAsync(BehaviorContext<RunState> context, Exception error)
     {
         var run = context.Saga;
@@ -251,8 +254,8 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         logger.LogError(error, "Run {Run} failed during {Stage}", run.CorrelationId, run.Stage);
         (run.FailedStage, run.FailureReason) = (run.Stage, reason);
         await CancelTrainingAsync(context, "the run failed");
-        await context.Publish(new RunFailed(run.CorrelationId, run.Stage, reason), CancellationToken.None);
-        await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
+        await BestEffortAsync(run, "publishing RunFailed", () => context.Publish(new RunFailed(run.CorrelationId, run.Stage, reason), CancellationToken.None));
+        await BestEffortAsync(run, "clearing the unfinished marker", () => unfinished.ClearAsync(run.CorrelationId, CancellationToken.None));
         await EndAsync(run, RunStatus.Failed, $"{run.Stage}: {reason}");
     }
 
@@ -262,7 +265,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         logger.LogInformation("Run {Run} cancelled during {Stage}", run.CorrelationId, run.Stage);
         run.FailureReason = context.Message.Reason;
         await CancelTrainingAsync(context, "the run was cancelled");
-        await unfinished.ClearAsync(run.CorrelationId, CancellationToken.None);
+        await BestEffortAsync(run, "clearing the unfinished marker", () => unfinished.ClearAsync(run.CorrelationId, CancellationToken.None));
         await EndAsync(run, RunStatus.Cancelled, $"cancelled during {run.Stage}");
     }
 
@@ -270,9 +273,18 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
     private async Task CancelTrainingAsync(BehaviorContext<RunState> context, string reason)
     {
         foreach (var job in context.Saga.PendingTraining)
-            await context.Publish(new CancelTrainingJob(Keys(context.Saga).TrainingJobId(job), reason), CancellationToken.None);
+            await BestEffortAsync(context.Saga, $"cancelling training job {job}",
+                () => context.Publish(new CancelTrainingJob(Keys(context.Saga).TrainingJobId(job), reason), CancellationToken.None));
         context.Saga.PendingTraining.Clear();
         context.Saga.PendingEvaluations.Clear();
+    }
+
+    /// <summary>Ending a run must not fail halfway (the run would be left in a state nothing moves on from): what goes
+    /// wrong while it ends is logged, and the run ends anyway.</summary>
+    private async Task BestEffortAsync(RunState run, string what, Func<Task> step)
+    {
+        try { await step(); }
+        catch (Exception e) { logger.LogWarning(e, "Run {Run}: {What} failed while the run ended", run.CorrelationId, what); }
     }
 
     // ---- commands to the other services' queues, and what their answers leave in the store ----
@@ -323,7 +335,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         run.PendingTraining.Add(job);
         run.TrainingInputs[job] = new TrainingInputs(rationaleKeys, softLabels is null ? null : run.MentorCheckpointKey,
             softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process");
-        await context.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request), context.CancellationToken);
+        await context.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request, reopen: run.Retrying), context.CancellationToken);
     }
 
     /// <summary>A training job ended: recorded as a stage when it completed, the run's failure otherwise.</summary>
@@ -415,16 +427,29 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             Kind = kind, Stage = stage, Message = message, Done = done, Total = total, Training = training, Status = RunViews.Status(run.CurrentState),
         });
 
-    /// <summary>The attempt's end: the watchers' last event, and the run as GetRun shows it, stored beside the run so
-    /// a restarted service, whose state machine no longer holds the run, still answers for it.</summary>
+    /// <summary>The attempt ends: the run as GetRun shows it is stored beside the run (a restarted service, whose state
+    /// machine no longer holds the run, still answers for it), and the watchers' last event is kept for
+    /// <see cref="AnnounceEnd"/>, once the run is in its final state.</summary>
     private async Task EndAsync(RunState run, RunStatus status, string message, RunStatus? runStatus = null)
     {
-        Feed(run).Append(new RunEvent { Kind = RunEventKind.RunEnded, Stage = run.Stage, Message = message, Status = status });
+        (run.EndStatus, run.EndMessage) = (status, message);
         var view = run.ToProto();
         view.Status = runStatus ?? status;
         view.UpdatedAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        using var json = new MemoryStream(Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(view)));
-        await store.PutAsync(Keys(run).Ended, json, CancellationToken.None);
+        await BestEffortAsync(run, "storing how the run ended", async () =>
+        {
+            using var json = new MemoryStream(Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(view)));
+            await store.PutAsync(Keys(run).Ended, json, CancellationToken.None);
+        });
+    }
+
+    /// <summary>Tells the run's watchers it ended. Called after the transition to the final state, so a client that
+    /// asks GetRun on this event finds the run there.</summary>
+    public void AnnounceEnd(RunState run)
+    {
+        if (run.EndStatus is not { } status) return;
+        Feed(run).Append(new RunEvent { Kind = RunEventKind.RunEnded, Stage = run.Stage, Message = run.EndMessage ?? "", Status = status });
+        (run.EndStatus, run.EndMessage) = (null, null);
     }
 
     private async Task<string> ReadTextAsync(string key, CancellationToken cancellationToken)

@@ -21,6 +21,24 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
         var request = context.Message.ReadRequest();
         var jobId = request.JobId;
         var token = context.CancellationToken;
+        if (running.TryClaim(jobId) is not { } claim)
+        {
+            logger.LogInformation("Job {Job} is being worked on by this replica; this copy of its command is dropped", jobId);
+            return;
+        }
+        try
+        {
+            await TrainAsync(context, request, jobId, claim, token);
+        }
+        finally
+        {
+            running.Unclaim(jobId, claim);
+        }
+    }
+
+    private async Task TrainAsync(ConsumeContext<TrainModel> context, StartTrainingJobRequest request, string jobId, object claim, CancellationToken token)
+    {
+        if (context.Message.Reopen) await ledger.ReopenAsync(jobId, token);
         if (await PublishIfEndedAsync(context, jobId)) return;
         if (!await leases.TryAcquireAsync(jobId, token))
         {
@@ -69,10 +87,11 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
                 await context.Publish(TrainingJobEnded.For(job.Snapshot), token);
                 return;
             }
-            // Back to the queue; the lease goes first so the next replica need not wait for it to lapse.
+            // Back to the queue; the lease (and this replica's claim) go first so the next taker need not wait.
             await leases.ReleaseAsync(jobId, token);
+            running.Unclaim(jobId, claim);
             var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
-            await queue.Send(context.Message, token);
+            await queue.Send(context.Message with { Reopen = false }, token);
         }
         finally
         {

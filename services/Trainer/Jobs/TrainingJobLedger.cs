@@ -53,4 +53,15 @@ public sealed class TrainingJobLedger(IObjectStore store)
 
     public async Task<bool> IsCancelRequestedAsync(string jobId, CancellationToken cancellationToken) =>
         await store.StatAsync(Folder(jobId) + "cancel", cancellationToken) is not null;
+
+    /// <summary>A job that ended cancelled or failed becomes queued again, keeping its checkpoint slot (it resumes from
+    /// its last stored epoch); the cancel marker goes. Completed jobs stay completed.</summary>
+    public async Task ReopenAsync(string jobId, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(jobId, cancellationToken) is not { Job.State: JobState.Cancelled or JobState.Failed } ended) return;
+        await store.DeleteAsync(Folder(jobId) + "cancel", cancellationToken);
+        var job = ended.Job.Clone();
+        (job.State, job.Error) = (JobState.Queued, "");
+        await SaveAsync(ended with { Job = job }, cancellationToken);
+    }
 }
