@@ -20,8 +20,17 @@ public sealed class TrainingThreadShare(TrainerOptions options)
         return new Leave(this);
     }
 
-    /// <summary>Sets the calling thread's libtorch threads to its share of the replica's.</summary>
-    public void TakeShare() => TorchRuntime.SetThreads(Math.Max(1, _total / Math.Max(1, Volatile.Read(ref _training))));
+    [ThreadStatic] private static int _threadsHere;
+
+    /// <summary>Sets the calling thread's libtorch threads to its share of the replica's, only when the share changed
+    /// (a training thread stalled after an epoch in the compose smoke run when it was set again unchanged).</summary>
+    public void TakeShare()
+    {
+        var share = Math.Max(1, _total / Math.Max(1, Volatile.Read(ref _training)));
+        if (share == _threadsHere) return;
+        _threadsHere = share;
+        TorchRuntime.SetThreads(share);
+    }
 
     private sealed class Leave(TrainingThreadShare share) : IDisposable
     {
