@@ -20,6 +20,8 @@ public sealed record TrainerOptions
     /// <summary>How long a replica trains a job before handing it back to the queue (at the next epoch's end): bounds
     /// how long a message stays unacknowledged, and lets waiting jobs take turns. 0: one epoch per slice.</summary>
     [Range(0, 86_400)] public int SliceSeconds { get; init; } = 300;
+    /// <summary>Deadline of one GetSoftLabels call to the mentor-server (tried three times before the job fails).</summary>
+    [Range(1, 3_600)] public int SoftLabelCallSeconds { get; init; } = 60;
     /// <summary>A job's lease length: how long after its replica dies another takes the job over.</summary>
     [Range(2, 3_600)] public int LeaseSeconds { get; init; } = 30;
 }

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Runtime;
 using MentorKd.Modeling.Training;
@@ -13,11 +14,14 @@ namespace MentorKd.Trainer.Jobs;
 /// loss those log-probabilities at T, which it uses as they are. Exact on the top k, an approximation beyond
 /// (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
 /// in-process mentor does); with the clean mask rows are cut after their last label. Runs synchronously: it is called
-/// on the training thread.
+/// on the training thread, so every call has a deadline (a call lost on the way would otherwise stall the job for
+/// good) and is tried again when it runs out or the server is unavailable (the call only reads).
 /// </summary>
 public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize,
-    KnowledgeDistillationMask mask) : ISoftLabelSource
+    KnowledgeDistillationMask mask, TimeSpan? callTimeout = null, int attempts = 3, CancellationToken cancellationToken = default) : ISoftLabelSource
 {
+    private readonly TimeSpan _callTimeout = callTimeout ?? TimeSpan.FromSeconds(60);
+
     public string Name => $"mentor-server (top-{topK})";
 
     public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
@@ -36,7 +40,7 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             sequence.TokenIds.AddRange(ids.Skip(r * width).Take(lengths[r]).Select(t => (int)t));
             request.Sequences.Add(sequence);
         }
-        var response = client.GetSoftLabels(request);
+        var response = Call(request);
 
         var logProbs = new float[rows * width * vocabSize];
         for (int r = 0; r < rows; r++)
@@ -58,5 +62,26 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             }
         }
         return MentorSoftLabels.FromLogProbabilities(tensor(logProbs, [rows, width, vocabSize]).to(batch.InputIds.device), temperature);
+    }
+
+    private SoftLabelsResponse Call(SoftLabelsRequest request)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return client.GetSoftLabels(request, deadline: DateTime.UtcNow + _callTimeout, cancellationToken: cancellationToken);
+            }
+            catch (RpcException e) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("the job was cancelled during a soft-label call", e, cancellationToken);
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable)
+            {
+                if (attempt >= attempts)
+                    throw new InvalidOperationException($"the mentor-server gave no soft labels in {attempts} attempts of {_callTimeout.TotalSeconds:0.#} s each (last: {e.StatusCode}: {e.Status.Detail})", e);
+                Thread.Sleep(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+        }
     }
 }

@@ -66,9 +66,9 @@ public sealed class TrainingSliceExecutor
             entry.Slot is null ? "from the start" : $"resuming after epoch {entry.Job.Progress.Epoch} (slot {entry.Slot})");
 
         var training = request.Training.ToOptions();
-        manual_seed(training.Seed);
+        using var initialization = new Generator((ulong)training.Seed);
         using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, request.Model.Layers, request.Model.Heads, request.Model.Embedding,
-            request.Model.ContextLength, 0, tokenizer.EndOfTextId));
+            request.Model.ContextLength, 0, tokenizer.EndOfTextId), initialization);
         if (device.type != DeviceType.CPU) model.to(device);
         job.Update(j => (j.Examples, j.Parameters) = (examples.Count, model.ParameterCount));
 
@@ -79,7 +79,7 @@ public sealed class TrainingSliceExecutor
         using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
         ISoftLabelSource? softLabels = channel is not null
             ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
-                training.Temperature, tokenizer.VocabSize, training.KdMask)
+                training.Temperature, tokenizer.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), cancellationToken: token)
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);

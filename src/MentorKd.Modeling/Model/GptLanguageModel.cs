@@ -14,13 +14,17 @@ public sealed class GptLanguageModel : Module
 {
     private readonly GptTransformer transformer;
 
-    public GptLanguageModel(GptConfig config) : base(nameof(GptLanguageModel))
+    /// <param name="config">The model's shape.</param>
+    /// <param name="initialization">Draws the initial weights. Pass a seeded generator for weights that depend on the
+    /// seed alone: libtorch's default generator is shared by the whole process, so a job seeding it while another
+    /// thread builds or samples would get a different initialisation from run to run.</param>
+    public GptLanguageModel(GptConfig config, Generator? initialization = null) : base(nameof(GptLanguageModel))
     {
         config.Validate();
         Config = config;
         transformer = new GptTransformer(config);
         RegisterComponents();
-        InitializeWeights();
+        InitializeWeights(initialization);
     }
 
     public GptConfig Config { get; }
@@ -81,7 +85,7 @@ public sealed class GptLanguageModel : Module
         return (allowed | self.unsqueeze(0)).unsqueeze(1);
     }
 
-    private void InitializeWeights()
+    private void InitializeWeights(Generator? generator)
     {
         // GPT-2 initialisation: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2·layers), zero biases.
         using var noGrad = no_grad();
@@ -90,8 +94,8 @@ public sealed class GptLanguageModel : Module
         {
             if (name.EndsWith(".bias")) init.zeros_(parameter);
             else if (name.Contains(".ln_") || name.Contains("ln_f")) init.ones_(parameter);
-            else if (name.EndsWith("c_proj.weight")) init.normal_(parameter, 0, residualStd);
-            else init.normal_(parameter, 0, 0.02);
+            else if (name.EndsWith("c_proj.weight")) parameter.normal_(0, residualStd, generator);
+            else parameter.normal_(0, 0.02, generator);
         }
     }
 }

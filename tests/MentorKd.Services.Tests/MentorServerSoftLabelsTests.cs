@@ -1,0 +1,69 @@
+using Grpc.Core;
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Training;
+using MentorKd.Protos.V1;
+using MentorKd.Trainer.Jobs;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MentorKd.Services.Tests;
+
+/// <summary>
+/// The trainer's soft-label client when the mentor-server does not answer: a training thread blocks on each call, so
+/// a call that never returns must end in a retry and then a clear failure, not a job stalled for good.
+/// </summary>
+public class MentorServerSoftLabelsTests
+{
+    [Fact]
+    public async Task A_mentor_server_that_never_answers_is_asked_again_then_the_job_fails_naming_the_deadline()
+    {
+        var server = new SilentMentorServer();
+        await using var host = await StartSilent(server);
+        var source = new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(host.Channel), topK: 4, temperature: 2.0, vocabSize: 16,
+            KnowledgeDistillationMask.Clean, callTimeout: TimeSpan.FromMilliseconds(300), attempts: 2);
+        using var batch = LanguageModelBatch.Collate([new([3, 4, 5], [6, 7])], padId: 1, maxLength: 16);
+
+        var failure = await Task.Run(() => Assert.Throws<InvalidOperationException>(() => source.SoftLabels(batch)));
+
+        Assert.Contains("2 attempts of 0.3 s", failure.Message);
+        Assert.Contains("DeadlineExceeded", failure.Message);
+        Assert.Equal(2, server.Calls);
+    }
+
+    [Fact]
+    public async Task Cancelling_the_job_during_a_call_ends_it_as_cancelled_at_once()
+    {
+        var server = new SilentMentorServer();
+        await using var host = await StartSilent(server);
+        using var cancellation = new CancellationTokenSource();
+        var source = new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(host.Channel), topK: 4, temperature: 2.0, vocabSize: 16,
+            KnowledgeDistillationMask.Clean, callTimeout: TimeSpan.FromMinutes(5), cancellationToken: cancellation.Token);
+        using var batch = LanguageModelBatch.Collate([new([3, 4, 5], [6, 7])], padId: 1, maxLength: 16);
+
+        var call = Task.Run(() => source.SoftLabels(batch));
+        await server.FirstCall.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        cancellation.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, server.Calls);
+    }
+
+    private static Task<TestServiceHost> StartSilent(SilentMentorServer server) => TestServiceHost.StartAsync(
+        b => b.Services.AddGrpc().Services.AddSingleton(server), a => a.MapGrpcService<SilentMentorServer>());
+
+    /// <summary>A mentor-server that takes GetSoftLabels calls and never answers them (until the caller gives up).</summary>
+    private sealed class SilentMentorServer : Protos.V1.MentorServer.MentorServerBase
+    {
+        private int _calls;
+        public int Calls => Volatile.Read(ref _calls);
+        public TaskCompletionSource FirstCall { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
+        {
+            Interlocked.Increment(ref _calls);
+            FirstCall.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+}
