@@ -15,7 +15,7 @@ namespace MentorKd.Trainer.Jobs;
 /// (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
 /// in-process mentor does); with the clean mask rows are cut after their last label. Runs synchronously: it is called
 /// on the training thread, so every call has a deadline (a call lost on the way would otherwise stall the job for
-/// good) and is tried again when it runs out or the server is unavailable (the call only reads).
+/// good) and is tried again when it runs out, the server is unavailable or busy (the call only reads).
 /// </summary>
 public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize,
     KnowledgeDistillationMask mask, TimeSpan? callTimeout = null, int attempts = 3, CancellationToken cancellationToken = default) : ISoftLabelSource
@@ -76,7 +76,8 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             {
                 throw new OperationCanceledException("the job was cancelled during a soft-label call", e, cancellationToken);
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable)
+            // Out of time (the server may report its side of the deadline as Cancelled), unreachable, or its queue full.
+            catch (RpcException e) when (e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Unavailable or StatusCode.ResourceExhausted)
             {
                 if (attempt >= attempts)
                     throw new InvalidOperationException($"the mentor-server gave no soft labels in {attempts} attempts of {_callTimeout.TotalSeconds:0.#} s each (last: {e.StatusCode}: {e.Status.Detail})", e);
