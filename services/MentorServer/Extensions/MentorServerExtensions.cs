@@ -1,5 +1,6 @@
 using MentorKd.ServiceDefaults;
 using MentorKd.MentorServer.Grpc;
+using MentorKd.MentorServer.OpenAi;
 
 namespace MentorKd.MentorServer.Extensions;
 
@@ -10,12 +11,14 @@ public static class MentorServerExtensions
     {
         builder.Services.AddValidatedOptions<MentorServerOptions>("MentorServer");
         builder.Services.AddSingleton<MentorHost>();
+        builder.Services.AddSingleton<OpenAiGeneration>();
         return builder;
     }
 
     public static WebApplication MapMentorServer(this WebApplication app)
     {
         app.MapGrpcService<MentorServerService>();
+        app.MapOpenAiApi();
         return app;
     }
 }

@@ -13,7 +13,12 @@ namespace MentorKd.Modeling.Generation;
 public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int padId)
 {
     /// <returns>For each prompt, <see cref="GenerationOptions.SamplesPerPrompt"/> continuations, without the end-of-text token.</returns>
-    public IReadOnlyList<int[]>[] Generate(IReadOnlyList<int[]> prompts, GenerationOptions options)
+    public IReadOnlyList<int[]>[] Generate(IReadOnlyList<int[]> prompts, GenerationOptions options) =>
+        Continue(prompts, options).Select(samples => (IReadOnlyList<int[]>)samples.Select(s => s.Ids).ToList()).ToArray();
+
+    /// <returns>For each prompt, <see cref="GenerationOptions.SamplesPerPrompt"/> continuations, each saying whether it
+    /// ended at end-of-text (otherwise it ran out of tokens).</returns>
+    public IReadOnlyList<Continuation>[] Continue(IReadOnlyList<int[]> prompts, GenerationOptions options)
     {
         options.Validate();
         if (prompts.Count == 0) return [];
@@ -72,7 +77,8 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         }
 
         return Enumerable.Range(0, prompts.Count)
-            .Select(p => (IReadOnlyList<int[]>)Enumerable.Range(0, options.SamplesPerPrompt).Select(s => generated[p * options.SamplesPerPrompt + s].ToArray()).ToList())
+            .Select(p => (IReadOnlyList<Continuation>)Enumerable.Range(0, options.SamplesPerPrompt)
+                .Select(s => p * options.SamplesPerPrompt + s).Select(row => new Continuation(generated[row].ToArray(), finished[row])).ToList())
             .ToArray();
     }
 
@@ -93,3 +99,6 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         return tensor(ids, [rows.Count, width], device: device);
     }
 }
+
+/// <summary>New tokens after a prompt (without the end-of-text token), and whether the model ended them itself.</summary>
+public sealed record Continuation(int[] Ids, bool EndedAtEndOfText);
