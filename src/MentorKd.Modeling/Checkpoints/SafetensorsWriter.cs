@@ -50,7 +50,11 @@ public static class SafetensorsWriter
                 stream.Write(headerBytes);
                 foreach (var name in names)
                 {
-                    using var cpu = tensors[name].detach().cpu().contiguous();
+                    // Every temporary of the chain belongs to the scope: an unscoped one (the detached alias) could be
+                    // collected, and freed by its finalizer, while the next native call still reads it (a crash seen
+                    // in a trainer saving its optimiser state).
+                    using var scope = NewDisposeScope();
+                    var cpu = tensors[name].detach().cpu().contiguous();
                     if (cpu.numel() > 0) cpu.WriteBytesToStream(stream, 1 << 20);
                 }
                 stream.Flush(flushToDisk: true);
