@@ -35,7 +35,7 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             var questions = await ReadAsync<Question>(command.QuestionsKey, token);
             int done = 0;
             var lastReport = DateTime.MinValue;
-            await foreach (var (_, written) in annotation.AnnotateAsync(questions, command.RationalesPerQuestion, token))
+            await foreach (var (_, written) in annotation.AnnotateAsync(questions, command.RationalesPerQuestion, command.Teacher, token))
             {
                 rationales.AddRange(written);
                 if (++done < questions.Count && DateTime.UtcNow - lastReport < ProgressInterval) continue;

@@ -1,25 +1,38 @@
 namespace MentorKd.TeacherGateway;
 
-/// <summary>Running totals of what the teacher was asked for (thread-safe).</summary>
+/// <summary>Running totals of what the gateway's teachers were asked for and what it cost (thread-safe).</summary>
 public sealed class TeacherUsage
 {
-    private long _requests, _questions, _rationales, _promptTokens, _completionTokens;
+    private long _requests, _questions, _rationales, _promptTokens, _completionTokens, _cacheHits, _problems;
 
-    public void Record(int questions, IEnumerable<string> prompts, IEnumerable<string> completions)
+    /// <summary>A question answered with its rationales.</summary>
+    public void RecordQuestion(int rationales)
     {
-        Interlocked.Increment(ref _requests);
-        Interlocked.Add(ref _questions, questions);
-        foreach (var prompt in prompts) Interlocked.Add(ref _promptTokens, Words(prompt));
-        foreach (var completion in completions)
-        {
-            Interlocked.Increment(ref _rationales);
-            Interlocked.Add(ref _completionTokens, Words(completion));
-        }
+        Interlocked.Increment(ref _questions);
+        Interlocked.Add(ref _rationales, rationales);
     }
 
-    public (long Requests, long Questions, long Rationales, long PromptTokens, long CompletionTokens) Snapshot() =>
-        (Interlocked.Read(ref _requests), Interlocked.Read(ref _questions), Interlocked.Read(ref _rationales), Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _completionTokens));
+    /// <summary>A paid call, with the API's own token counts.</summary>
+    public void RecordCall(long promptTokens, long completionTokens)
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Add(ref _promptTokens, promptTokens);
+        Interlocked.Add(ref _completionTokens, completionTokens);
+    }
 
-    // Offline teachers have no tokenizer of their own: whitespace words stand in for tokens.
+    /// <summary>A call answered from the ledger (not paid again).</summary>
+    public void RecordCacheHit() => Interlocked.Increment(ref _cacheHits);
+
+    /// <summary>A reply kept as a problem (empty, refused, no answer).</summary>
+    public void RecordProblem() => Interlocked.Increment(ref _problems);
+
+    /// <summary>An offline teacher's question: one request, whitespace words standing in for tokens (it has no tokenizer).</summary>
+    public void RecordOffline(string prompt, IEnumerable<string> completions) => RecordCall(Words(prompt), completions.Sum(Words));
+
+    public UsageTotals Snapshot() => new(Interlocked.Read(ref _requests), Interlocked.Read(ref _questions), Interlocked.Read(ref _rationales),
+        Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _completionTokens), Interlocked.Read(ref _cacheHits), Interlocked.Read(ref _problems));
+
     private static long Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 }
+
+public sealed record UsageTotals(long Requests, long Questions, long Rationales, long PromptTokens, long CompletionTokens, long CacheHits, long Problems);

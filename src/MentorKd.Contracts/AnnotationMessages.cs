@@ -5,7 +5,8 @@ namespace MentorKd.Contracts;
 /// <summary>Annotate the stored questions (JSONL) with the teacher-gateway's teacher: <c>RationalesPerQuestion</c>
 /// judged rationales each, written whole as JSONL to <c>OutputKey</c>. Sent to the gateways' shared queue; the outcome
 /// is published as <see cref="QuestionsAnnotated"/> under the same <c>AnnotationId</c>.</summary>
-public sealed record AnnotateQuestions(string AnnotationId, string QuestionsKey, int RationalesPerQuestion, string OutputKey)
+/// <param name="Teacher">One of the gateways' named teachers; empty: their default.</param>
+public sealed record AnnotateQuestions(string AnnotationId, string QuestionsKey, int RationalesPerQuestion, string OutputKey, string Teacher = "")
 {
     public const string Queue = "annotate-questions";
 }

@@ -1,6 +1,7 @@
 using MassTransit;
 using MentorKd.ServiceDefaults;
 using MentorKd.TeacherGateway.Grpc;
+using MentorKd.TeacherGateway.OpenAi;
 
 namespace MentorKd.TeacherGateway.Extensions;
 
@@ -11,7 +12,9 @@ public static class TeacherGatewayExtensions
     {
         builder.Services.AddValidatedOptions<TeacherGatewayOptions>("TeacherGateway")
             .Validate(o => o.Kind != "replay" || File.Exists(o.ReplayFile), "TeacherGateway:ReplayFile must name an existing JSONL file for the replay teacher.");
+        builder.Services.AddSingleton<TeacherCallLedger>();
         builder.Services.AddSingleton<TeacherDirectory>();
+        builder.Services.AddHostedService<TeachersStartupCheck>();
         builder.Services.AddSingleton<TeacherUsage>();
         builder.Services.AddSingleton<QuestionAnnotation>();
         return builder;

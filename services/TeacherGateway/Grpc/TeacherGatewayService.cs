@@ -11,7 +11,7 @@ public sealed class TeacherGatewayService(QuestionAnnotation annotation, Teacher
     {
         var questions = request.Questions.ToQuestions("questions");
         int done = 0;
-        await foreach (var (_, rationales) in annotation.AnnotateAsync(questions, request.RationalesPerQuestion, context.CancellationToken))
+        await foreach (var (_, rationales) in annotation.AnnotateAsync(questions, request.RationalesPerQuestion, request.Teacher, context.CancellationToken))
         {
             done++;
             foreach (var rationale in rationales)
@@ -21,11 +21,11 @@ public sealed class TeacherGatewayService(QuestionAnnotation annotation, Teacher
 
     public override Task<Usage> GetUsage(GetUsageRequest request, ServerCallContext context)
     {
-        var (requests, questions, rationales, promptTokens, completionTokens) = usage.Snapshot();
+        var totals = usage.Snapshot();
         return Task.FromResult(new Usage
         {
-            Teacher = annotation.TeacherName, Requests = requests, Questions = questions, Rationales = rationales,
-            PromptTokens = promptTokens, CompletionTokens = completionTokens,
+            Teacher = annotation.TeacherName, Requests = totals.Requests, Questions = totals.Questions, Rationales = totals.Rationales,
+            PromptTokens = totals.PromptTokens, CompletionTokens = totals.CompletionTokens, CacheHits = totals.CacheHits, Problems = totals.Problems,
         });
     }
 }
