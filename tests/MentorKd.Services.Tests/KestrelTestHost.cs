@@ -54,24 +54,13 @@ internal sealed class KestrelTestHost : IAsyncDisposable
             kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http1);
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ObjectStore:Kind"] = "filesystem",
-            ["ObjectStore:Root"] = Path.Combine(folder, "objects"),
-        });
-        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddServiceDefaults();
-        add(builder);
-        var app = builder.Build();
         KestrelTestHost? host = null;
-        app.Use(async (HttpContext context, RequestDelegate next) =>
+        var app = TestServiceHost.Build(builder, folder, add, map, settings, middleware: web => web.Use(async (HttpContext context, RequestDelegate next) =>
         {
             if (context.Request.Protocol == "HTTP/1.1" && host is not null)
                 lock (host._requests) host._requests[context.Request.Path] = host._requests.GetValueOrDefault(context.Request.Path) + 1;
             await next(context);
-        });
-        app.MapDefaultEndpoints();
-        map(app);
+        }));
         await app.StartAsync();
         host = new KestrelTestHost(app, folder);
         return host;

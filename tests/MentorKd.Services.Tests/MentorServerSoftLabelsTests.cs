@@ -4,14 +4,7 @@ using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Training;
 using MentorKd.Protos.V1;
 using MentorKd.Trainer.Jobs;
-using System.Net;
-using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MentorKd.Services.Tests;
@@ -57,29 +50,8 @@ public class MentorServerSoftLabelsTests
 
     /// <summary>The silent server on a real Kestrel loopback port (the in-memory test server reports a deadline that
     /// ends a call before its response starts as a reset stream rather than DeadlineExceeded).</summary>
-    private static async Task<SilentHost> StartSilent(SilentMentorServer server)
-    {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Logging.ClearProviders();
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(server);
-        var app = builder.Build();
-        app.MapGrpcService<SilentMentorServer>();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new SilentHost(app, GrpcChannel.ForAddress(address));
-    }
-
-    private sealed record SilentHost(WebApplication App, GrpcChannel Channel) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            Channel.Dispose();
-            await App.StopAsync();
-            await App.DisposeAsync();
-        }
-    }
+    private static Task<KestrelTestHost> StartSilent(SilentMentorServer server) =>
+        KestrelTestHost.StartAsync(b => b.Services.AddSingleton(server), a => a.MapGrpcService<SilentMentorServer>());
 
     /// <summary>Counts the calls a client makes.</summary>
     private sealed class CallCounter : Interceptor

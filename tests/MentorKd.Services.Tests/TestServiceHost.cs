@@ -37,6 +37,16 @@ internal sealed class TestServiceHost : IAsyncDisposable
         Directory.CreateDirectory(folder);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder, EnvironmentName = "Testing" });
         builder.WebHost.UseTestServer();
+        var app = Build(builder, folder, add, map, settings);
+        await app.StartAsync();
+        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = app.GetTestServer().CreateHandler() });
+        return new TestServiceHost(app, channel, folder);
+    }
+
+    /// <summary>A service's wiring as its Program.cs does it, over a filesystem store in <paramref name="folder"/>.</summary>
+    internal static WebApplication Build(WebApplicationBuilder builder, string folder, Action<WebApplicationBuilder> add, Action<WebApplication> map,
+        IDictionary<string, string?>? settings, Action<WebApplication>? middleware = null)
+    {
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ObjectStore:Kind"] = "filesystem",
@@ -46,11 +56,10 @@ internal sealed class TestServiceHost : IAsyncDisposable
         builder.AddServiceDefaults();
         add(builder);
         var app = builder.Build();
+        middleware?.Invoke(app);
         app.MapDefaultEndpoints();
         map(app);
-        await app.StartAsync();
-        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = app.GetTestServer().CreateHandler() });
-        return new TestServiceHost(app, channel, folder);
+        return app;
     }
 
     public async ValueTask DisposeAsync()

@@ -7,10 +7,10 @@ namespace MentorKd.MentorServer.OpenAi;
 // named as OpenAI names them (snake_case on the wire). Fields a request may send in two shapes (a prompt or stop
 // given as a string or a list) arrive as JSON and are read by OpenAiRequest.
 
-public sealed record CompletionRequest
+/// <summary>What completion and chat requests share: the model and how to sample.</summary>
+public abstract record SamplingRequest
 {
     public string? Model { get; init; }
-    public JsonElement Prompt { get; init; }
     public int? MaxTokens { get; init; }
     public double? Temperature { get; init; }
     public double? TopP { get; init; }
@@ -19,23 +19,19 @@ public sealed record CompletionRequest
     public StreamOptions? StreamOptions { get; init; }
     public JsonElement Stop { get; init; }
     public long? Seed { get; init; }
+}
+
+public sealed record CompletionRequest : SamplingRequest
+{
+    public JsonElement Prompt { get; init; }
     public int? Logprobs { get; init; }
     public bool Echo { get; init; }
 }
 
-public sealed record ChatCompletionRequest
+public sealed record ChatCompletionRequest : SamplingRequest
 {
-    public string? Model { get; init; }
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
-    public int? MaxTokens { get; init; }
     public int? MaxCompletionTokens { get; init; }
-    public double? Temperature { get; init; }
-    public double? TopP { get; init; }
-    public int? N { get; init; }
-    public bool Stream { get; init; }
-    public StreamOptions? StreamOptions { get; init; }
-    public JsonElement Stop { get; init; }
-    public long? Seed { get; init; }
     public bool? Logprobs { get; init; }
     public int? TopLogprobs { get; init; }
 }
