@@ -11,7 +11,7 @@ public sealed record TrainerOptions
     /// <summary>libtorch threads for this replica's training, shared among the jobs it trains at once (0: every core).</summary>
     [Range(0, 1024)] public int Threads { get; init; }
     /// <summary>Jobs this replica trains at once, each on a thread of its own with its share of <see cref="Threads"/>
-    /// (re-shared after every epoch). On a small machine two small models train faster side by side on one thread each
+    /// (re-shared at an epoch's end when a neighbour has started or ended). On a small machine two small models train faster side by side on one thread each
     /// than one after the other on two. A job's thread count then depends on its neighbours, so its numerics are not
     /// bit-reproducible from run to run; with 1 (the default) they are.</summary>
     [Range(1, 64)] public int ConcurrentJobs { get; init; } = 1;
