@@ -25,27 +25,41 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
         if (await store.StatAsync(command.OutputKey, token) is not null)
         {
             var stored = await ReadAsync<Rationale>(command.OutputKey, token);
-            await context.Publish(Outcome(command, stored.Select(r => r.QuestionId).Distinct().Count(), stored, ""), token);
+            var usage = await store.StatAsync(UsageKey(command.OutputKey), token) is null ? null
+                : (await ReadAsync<AnnotationUsage>(UsageKey(command.OutputKey), token)).Single();
+            await context.Publish(Outcome(command, stored.Select(r => r.QuestionId).Distinct().Count(), stored, "") with
+            {
+                Failed = usage?.Failed ?? 0, FailuresKey = usage is { Failed: > 0 } ? FailuresKey(command.OutputKey) : "", Usage = usage?.Usage,
+                Prompt = annotation.Describe(command.Teacher).Prompt,
+            }, token);
             return;
         }
 
         var rationales = new List<Rationale>();
+        var failures = new List<TeacherFailure>();
+        var meter = new UsageMeter();
         try
         {
             var questions = await ReadAsync<Question>(command.QuestionsKey, token);
             int done = 0;
             var lastReport = DateTime.MinValue;
-            await foreach (var (_, written) in annotation.AnnotateAsync(questions, command.RationalesPerQuestion, command.Teacher, token))
+            await foreach (var annotated in annotation.AnnotateAsync(questions, command.RationalesPerQuestion, command.Teacher, meter, token))
             {
-                rationales.AddRange(written);
+                rationales.AddRange(annotated.Rationales);
+                failures.AddRange(annotated.Failures);
                 if (++done < questions.Count && DateTime.UtcNow - lastReport < ProgressInterval) continue;
                 lastReport = DateTime.UtcNow;
                 await context.Publish(new QuestionsAnnotationProgressed(command.AnnotationId, done, questions.Count, rationales.Count, rationales.Count(r => r.Correct)), token);
             }
-            var jsonl = string.Concat(rationales.Select(r => JsonSerializer.Serialize(r, JsonLines.Options) + "\n"));
-            using var content = new MemoryStream(Encoding.UTF8.GetBytes(jsonl));
-            await store.PutAsync(command.OutputKey, content, token);
-            await context.Publish(Outcome(command, questions.Count, rationales, ""), token);
+            // Failures and usage first: the rationales' object is what marks the annotation done.
+            var failuresKey = FailuresKey(command.OutputKey);
+            if (failures.Count > 0) await WriteRowsAsync(failuresKey, failures, token);
+            await WriteRowsAsync(UsageKey(command.OutputKey), [new AnnotationUsage(failures.Count, meter.Snapshot())], token);
+            await WriteRowsAsync(command.OutputKey, rationales, token);
+            await context.Publish(Outcome(command, questions.Count, rationales, "") with
+            {
+                Failed = failures.Count, FailuresKey = failures.Count > 0 ? failuresKey : "", Usage = meter.Snapshot(), Prompt = annotation.Describe(command.Teacher).Prompt,
+            }, token);
         }
         catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument } or ObjectNotFoundException or InvalidDataException)
         {
@@ -58,7 +72,24 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
 
     private QuestionsAnnotated Outcome(AnnotateQuestions command, int questions, IReadOnlyList<Rationale> rationales, string error) =>
         new(command.AnnotationId, command.OutputKey, questions, rationales.Count, rationales.Count(r => r.Correct),
-            rationales.FirstOrDefault()?.Producer ?? annotation.TeacherName, error);
+            rationales.FirstOrDefault()?.Producer ?? annotation.Describe(command.Teacher).Name, error);
+
+    /// <summary>Where an annotation's failed calls are listed, beside its rationales.</summary>
+    public static string FailuresKey(string outputKey) => Stem(outputKey) + ".failures.jsonl";
+
+    /// <summary>What an annotation cost, kept beside its rationales so a repeated command reports it again.</summary>
+    private static string UsageKey(string outputKey) => Stem(outputKey) + ".usage.jsonl";
+
+    private static string Stem(string outputKey) => outputKey.EndsWith(".jsonl", StringComparison.Ordinal) ? outputKey[..^".jsonl".Length] : outputKey;
+
+    private sealed record AnnotationUsage(int Failed, TeacherUsageTotals Usage);
+
+    private async Task WriteRowsAsync<T>(string key, IEnumerable<T> rows, CancellationToken cancellationToken)
+    {
+        var jsonl = string.Concat(rows.Select(r => JsonSerializer.Serialize(r, JsonLines.Options) + "\n"));
+        using var content = new MemoryStream(Encoding.UTF8.GetBytes(jsonl));
+        await store.PutAsync(key, content, cancellationToken);
+    }
 
     private async Task<IReadOnlyList<T>> ReadAsync<T>(string key, CancellationToken cancellationToken)
     {

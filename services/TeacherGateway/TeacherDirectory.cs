@@ -16,23 +16,23 @@ namespace MentorKd.TeacherGateway;
 public sealed class TeacherDirectory
 {
     private readonly TeacherGatewayOptions _options;
-    private readonly ReplayTeacher? _replay;
-    private readonly Dictionary<string, ITeacher> _simulated = new();
+    private readonly OfflineTeacher? _replay;
+    private readonly Dictionary<string, OfflineTeacher> _simulated = new();
     private readonly Dictionary<string, OpenAiTeacher> _named = new(StringComparer.Ordinal);
 
-    public TeacherDirectory(IOptions<TeacherGatewayOptions> options, TeacherCallLedger ledger, TeacherUsage usage)
+    public TeacherDirectory(IOptions<TeacherGatewayOptions> options, TeacherCallLedger ledger)
     {
         _options = options.Value;
         // The options were validated at start-up: a replay teacher has an existing file.
         if (_options.Kind == "replay")
-            _replay = new ReplayTeacher(JsonLines.Read<Rationale>(_options.ReplayFile!), $"replay:{Path.GetFileName(_options.ReplayFile)}");
+            _replay = new OfflineTeacher(new ReplayTeacher(JsonLines.Read<Rationale>(_options.ReplayFile!), $"replay:{Path.GetFileName(_options.ReplayFile)}"));
         foreach (var (name, teacher) in _options.Teachers)
         {
             var problems = new List<ValidationResult>();
             if (!Validator.TryValidateObject(teacher, new ValidationContext(teacher), problems, validateAllProperties: true))
                 throw new OptionsValidationException(name, typeof(OpenAiTeacherOptions),
                     problems.Select(p => $"TeacherGateway:Teachers:{name}: {p.ErrorMessage}"));
-            _named[name] = new OpenAiTeacher(name, teacher, ledger, usage);
+            _named[name] = new OpenAiTeacher(name, teacher, ledger);
         }
         if (_options.Kind == "openai" && (_options.DefaultTeacher is null || !_named.ContainsKey(_options.DefaultTeacher)))
             throw new OptionsValidationException(nameof(TeacherGatewayOptions.DefaultTeacher), typeof(TeacherGatewayOptions),
@@ -43,9 +43,11 @@ public sealed class TeacherDirectory
 
     public IEnumerable<string> Named => _named.Keys.Order();
 
+    public string DefaultPromptName => Default(null)?.PromptName ?? "";
+
     /// <summary>The teacher for a question: the named one (InvalidArgument naming the field when unknown), or the
     /// default. Null when the default cannot annotate the task.</summary>
-    public ITeacher? For(string task, string? name, string field)
+    public IGatewayTeacher? For(string task, string? name, string field)
     {
         if (!string.IsNullOrEmpty(name))
         {
@@ -55,7 +57,7 @@ public sealed class TeacherDirectory
         return Default(task);
     }
 
-    private ITeacher? Default(string? task)
+    private IGatewayTeacher? Default(string? task)
     {
         if (_replay is not null) return _replay;
         if (_options.Kind == "openai") return _named[_options.DefaultTeacher!];
@@ -64,7 +66,7 @@ public sealed class TeacherDirectory
         {
             if (_simulated.TryGetValue(task, out var teacher)) return teacher;
             if (!SyntheticTasks.TryGet(task, out var generator)) return null;
-            return _simulated[task] = new SimulatedTeacher(generator, _options.ErrorRate, _options.Seed);
+            return _simulated[task] = new OfflineTeacher(new SimulatedTeacher(generator, _options.ErrorRate, _options.Seed));
         }
     }
 }

@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using MentorKd.TeacherGateway.OpenAi;
+using MentorKd.Distillation.Teachers;
 
 namespace MentorKd.TeacherGateway;
 

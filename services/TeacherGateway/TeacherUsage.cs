@@ -1,38 +1,81 @@
+using System.Collections.Concurrent;
+using MentorKd.Contracts;
+
 namespace MentorKd.TeacherGateway;
 
-/// <summary>Running totals of what the gateway's teachers were asked for and what it cost (thread-safe).</summary>
+/// <summary>The gateway's running totals, per teacher, since it started (thread-safe).</summary>
 public sealed class TeacherUsage
 {
-    private long _requests, _questions, _rationales, _promptTokens, _completionTokens, _cacheHits, _problems;
+    private readonly ConcurrentDictionary<string, UsageMeter> _byTeacher = new(StringComparer.Ordinal);
+
+    /// <summary>A meter for <paramref name="teacher"/>'s work on one request: what it records counts for the request's
+    /// meter and for the teacher's totals too.</summary>
+    public UsageMeter Meter(string teacher, UsageMeter request) => new(request, _byTeacher.GetOrAdd(teacher, _ => new UsageMeter()));
+
+    public IReadOnlyDictionary<string, TeacherUsageTotals> ByTeacher() =>
+        _byTeacher.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value.Snapshot());
+
+    public TeacherUsageTotals Total() => ByTeacher().Values.Aggregate(TeacherUsageTotals.None, (sum, t) => sum.Add(t));
+}
+
+/// <summary>
+/// Counts of teacher work (thread-safe); what a meter records is counted into the meters it was made with as well. The meter of the annotation in
+/// progress on this async flow is <see cref="Current"/>, so the HTTP pipeline can count each attempt against it.
+/// </summary>
+public sealed class UsageMeter(params UsageMeter[] alsoInto)
+{
+    private static readonly AsyncLocal<UsageMeter?> CurrentMeter = new();
+    private long _requests, _attempts, _questions, _rationales, _promptTokens, _completionTokens, _cacheHits, _problems, _failures;
+    private double _cost;
+    private readonly Lock _costLock = new();
+
+    public static UsageMeter? Current { get => CurrentMeter.Value; set => CurrentMeter.Value = value; }
 
     /// <summary>A question answered with its rationales.</summary>
-    public void RecordQuestion(int rationales)
-    {
-        Interlocked.Increment(ref _questions);
-        Interlocked.Add(ref _rationales, rationales);
-    }
+    public void RecordQuestion(int rationales) => Apply(m => { Interlocked.Increment(ref m._questions); Interlocked.Add(ref m._rationales, rationales); });
 
-    /// <summary>A paid call, with the API's own token counts.</summary>
-    public void RecordCall(long promptTokens, long completionTokens)
+    /// <summary>A paid call, with the API's own token counts and its price.</summary>
+    public void RecordCall(long promptTokens, long completionTokens, double cost) => Apply(m =>
     {
-        Interlocked.Increment(ref _requests);
-        Interlocked.Add(ref _promptTokens, promptTokens);
-        Interlocked.Add(ref _completionTokens, completionTokens);
-    }
+        Interlocked.Increment(ref m._requests);
+        Interlocked.Add(ref m._promptTokens, promptTokens);
+        Interlocked.Add(ref m._completionTokens, completionTokens);
+        lock (m._costLock) m._cost += cost;
+    });
+
+    /// <summary>One HTTP attempt sent (a retried call makes several).</summary>
+    public void RecordAttempt() => Apply(m => Interlocked.Increment(ref m._attempts));
 
     /// <summary>A call answered from the ledger (not paid again).</summary>
-    public void RecordCacheHit() => Interlocked.Increment(ref _cacheHits);
+    public void RecordCacheHit() => Apply(m => Interlocked.Increment(ref m._cacheHits));
 
     /// <summary>A reply kept as a problem (empty, refused, no answer).</summary>
-    public void RecordProblem() => Interlocked.Increment(ref _problems);
+    public void RecordProblem() => Apply(m => Interlocked.Increment(ref m._problems));
+
+    /// <summary>A call that failed after every retry.</summary>
+    public void RecordFailure() => Apply(m => Interlocked.Increment(ref m._failures));
 
     /// <summary>An offline teacher's question: one request, whitespace words standing in for tokens (it has no tokenizer).</summary>
-    public void RecordOffline(string prompt, IEnumerable<string> completions) => RecordCall(Words(prompt), completions.Sum(Words));
+    public void RecordOffline(string prompt, IEnumerable<string> completions)
+    {
+        RecordCall(Words(prompt), completions.Sum(Words), 0);
+        RecordAttempt();
+    }
 
-    public UsageTotals Snapshot() => new(Interlocked.Read(ref _requests), Interlocked.Read(ref _questions), Interlocked.Read(ref _rationales),
-        Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _completionTokens), Interlocked.Read(ref _cacheHits), Interlocked.Read(ref _problems));
+    public TeacherUsageTotals Snapshot()
+    {
+        double cost;
+        lock (_costLock) cost = _cost;
+        return new(Interlocked.Read(ref _requests), Interlocked.Read(ref _attempts), Interlocked.Read(ref _questions), Interlocked.Read(ref _rationales),
+            Interlocked.Read(ref _promptTokens), Interlocked.Read(ref _completionTokens), Interlocked.Read(ref _cacheHits), Interlocked.Read(ref _problems),
+            Interlocked.Read(ref _failures), cost);
+    }
+
+    private void Apply(Action<UsageMeter> record)
+    {
+        record(this);
+        foreach (var meter in alsoInto) record(meter);
+    }
 
     private static long Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 }
-
-public sealed record UsageTotals(long Requests, long Questions, long Rationales, long PromptTokens, long CompletionTokens, long CacheHits, long Problems);

@@ -7,12 +7,14 @@ using MentorKd.Evaluator.Extensions;
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.TeacherGateway;
 using MentorKd.TeacherGateway.Extensions;
 using MentorKd.Trainer.Extensions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -28,14 +30,17 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private EmbeddedPlatform(WebApplication app, Uri address)
+    private EmbeddedPlatform(WebApplication app, Uri address, Uri? openAiAddress)
     {
         _app = app;
         Address = address;
+        OpenAiAddress = openAiAddress;
         Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes });
     }
 
     public Uri Address { get; }
+    /// <summary>The mentor-server's OpenAI-compatible API (base address of <c>/v1/...</c>), when asked for.</summary>
+    public Uri? OpenAiAddress { get; }
     public GrpcChannel Channel { get; }
     public IServiceProvider Services => _app.Services;
 
@@ -45,15 +50,24 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         Directory.CreateDirectory(root);
         int port = options.Port != 0 ? options.Port : FreeLoopbackPort();
         var address = new Uri($"http://127.0.0.1:{port}");
+        int? openAiPort = options.OpenAiPort is 0 ? FreeLoopbackPort() : options.OpenAiPort;
 
         // The content root is the data folder, so no service's appsettings.json is picked up by accident.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Embedded", Args = [] });
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2);
+            if (openAiPort is { } http1) kestrel.Listen(IPAddress.Loopback, http1, listen => listen.Protocols = HttpProtocols.Http1);
+        });
         builder.Logging.SetMinimumLevel(options.LogLevel);
         builder.Configuration.AddInMemoryCollection(Settings(options, root, address));
 
         builder.AddServiceDefaults();
         builder.AddTeacherGateway();
+        builder.Services.PostConfigure<TeacherGatewayOptions>(gateway =>
+        {
+            foreach (var (name, teacher) in options.Teachers) gateway.Teachers[name] = teacher;
+        });
         builder.AddMentorServer();
         builder.AddAugmentation();
         builder.AddTrainer();
@@ -68,7 +82,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         app.MapTrainer();
         app.MapEvaluator();
         await app.StartAsync(cancellationToken);
-        return new EmbeddedPlatform(app, address);
+        return new EmbeddedPlatform(app, address, openAiPort is { } openAi ? new Uri($"http://127.0.0.1:{openAi}") : null);
     }
 
     private static Dictionary<string, string?> Settings(EmbeddedPlatformOptions options, string root, Uri address)

@@ -1,8 +1,9 @@
+using MentorKd.Distillation.Teachers;
 using Microsoft.Extensions.Logging;
 
 namespace MentorKd.Embedded;
 
-/// <summary>How the embedded platform is set up: one data folder for everything it stores, and the offline teacher.</summary>
+/// <summary>How the embedded platform is set up: one data folder for everything it stores, the teachers, and its ports.</summary>
 public sealed record EmbeddedPlatformOptions
 {
     /// <summary>Holds objects/ (the filesystem store), trainer/ (job workspaces) and the services' caches.</summary>
@@ -12,14 +13,18 @@ public sealed record EmbeddedPlatformOptions
     public double TeacherErrorRate { get; init; } = 0.15;
     public int TeacherSeed { get; init; } = 42;
     public string? TeacherReplayFile { get; init; }
+    /// <summary>LLM teachers behind OpenAI-compatible APIs, by name (a run config's own <c>openai</c> teacher among them).</summary>
+    public IReadOnlyDictionary<string, OpenAiTeacherOptions> Teachers { get; init; } = new Dictionary<string, OpenAiTeacherOptions>();
     public string Device { get; init; } = "cpu";
     /// <summary>Torch threads; 0 = the library's default.</summary>
     public int Threads { get; init; }
     /// <summary>Training jobs the trainer runs side by side, sharing the threads. On two cores a run's small student arms
     /// finish in about half the time two at a time on one thread each than one after another on two (measured, README).</summary>
     public int TrainerConcurrentJobs { get; init; } = 2;
-    /// <summary>Loopback port the services listen on; 0 = a free one.</summary>
+    /// <summary>Loopback port the services listen on (gRPC, HTTP/2); 0 = a free one.</summary>
     public int Port { get; init; }
+    /// <summary>Loopback port of the mentor-server's OpenAI-compatible API (HTTP/1.1): null = not served, 0 = a free one.</summary>
+    public int? OpenAiPort { get; init; }
     /// <summary>Minimum level of the services' console logs (progress goes through the Runs API instead).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }

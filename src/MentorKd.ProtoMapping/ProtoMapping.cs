@@ -36,8 +36,14 @@ public static class ProtoMapping
         var proto = new Proto.Rationale
         {
             QuestionId = rationale.QuestionId, Text = rationale.Text, ExtractedAnswer = rationale.ExtractedAnswer,
-            Correct = rationale.Correct, Source = rationale.Source, Producer = rationale.Producer,
+            Correct = rationale.Correct, Source = rationale.Source, Producer = rationale.Producer, Problem = rationale.Problem ?? "",
         };
+        foreach (var token in rationale.Logprobs ?? [])
+        {
+            var logprob = new Proto.TokenLogprob { Token = token.Token, Logprob = token.Logprob };
+            foreach (var (alternative, value) in token.Top ?? new Dictionary<string, float>()) logprob.Top[alternative] = value;
+            proto.Logprobs.Add(logprob);
+        }
         if (rationale.Sampling is { } s)
         {
             proto.Sampling = new Proto.SamplingParameters { Temperature = s.Temperature ?? 0, TopK = s.TopK ?? 0, TopP = s.TopP ?? 1 };
@@ -48,7 +54,11 @@ public static class ProtoMapping
 
     public static Rationale ToRecord(this Proto.Rationale rationale) => new(
         rationale.QuestionId, rationale.Text, rationale.ExtractedAnswer, rationale.Correct, rationale.Source, rationale.Producer,
-        rationale.Sampling is { } s ? new SamplingSettings(s.Temperature, s.TopK, s.TopP, s.HasSeed ? s.Seed : null) : null);
+        rationale.Sampling is { } s ? new SamplingSettings(s.Temperature, s.TopK, s.TopP, s.HasSeed ? s.Seed : null) : null,
+        rationale.Problem is { Length: > 0 } problem ? problem : null,
+        rationale.Logprobs.Count > 0
+            ? rationale.Logprobs.Select(t => new TokenLogprob(t.Token, t.Logprob, t.Top.Count > 0 ? new Dictionary<string, float>(t.Top) : null)).ToList()
+            : null);
 
     /// <summary>Decoding options from a request; zeros mean the defaults (greedy, no top-k, no top-p).</summary>
     public static GenerationOptions ToOptions(this Proto.SamplingParameters? sampling, int samplesPerQuestion, string field)

@@ -89,14 +89,97 @@ public class TeacherGatewayOpenAiTests
         Assert.Contains("MENTORKD_TEST_KEY_THAT_IS_NOT_SET", failure.ToString());
     }
 
-    private static async Task<List<Distillation.Data.Rationale>> Annotate(Protos.V1.TeacherGateway.TeacherGatewayClient client,
-        IReadOnlyList<Distillation.Data.Question> questions, int k, string teacher)
+    [Fact]
+    public async Task Faults_from_the_endpoint_are_retried_paced_and_every_call_is_accounted_for()
+    {
+        Fault[] opening = [Fault.RateLimited, Fault.RateLimited, Fault.RateLimited, Fault.ServerError, Fault.Hang, Fault.TruncatedJson, Fault.EmptyChoices,
+            Fault.RateLimitHeadersExhausted];
+        await using var endpoint = await FaultyOpenAiEndpoint.StartAsync(i => i <= opening.Length ? opening[i - 1] : Fault.None);
+        await using var gateway = await TestServiceHost.StartAsync(b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), new Dictionary<string, string?>
+        {
+            ["TeacherGateway:Teachers:flaky:BaseUrl"] = endpoint.BaseUrl.ToString(),
+            ["TeacherGateway:Teachers:flaky:Model"] = "scripted",
+            ["TeacherGateway:Teachers:flaky:TimeoutSeconds"] = "1",
+            ["TeacherGateway:Teachers:flaky:MaxConcurrentCalls"] = "1", // the script's faults fall on the first question, in order
+            ["TeacherGateway:Teachers:flaky:PromptPricePerMillionTokens"] = "2.5",
+            ["TeacherGateway:Teachers:flaky:CompletionPricePerMillionTokens"] = "10",
+        });
+        var client = new Protos.V1.TeacherGateway.TeacherGatewayClient(gateway.Channel);
+
+        var (rationales, failures) = await AnnotateWithFailures(client, ServiceTestData.Questions(6), 1, "flaky");
+
+        // Seven faults, each retried (429 ×3 after Retry-After, 500, a timeout, truncated JSON, no choices), then six good replies.
+        Assert.Empty(failures);
+        Assert.Equal(6, rationales.Count);
+        Assert.All(rationales, r => Assert.Equal("yes", r.ExtractedAnswer));
+        Assert.Equal(13, endpoint.Requests);
+        var usage = (await client.GetUsageAsync(new GetUsageRequest())).Teachers.Single();
+        Assert.Equal("openai:flaky(scripted)", usage.Teacher);
+        Assert.Equal(endpoint.Requests, usage.Attempts); // every HTTP attempt is counted
+        Assert.Equal(6, usage.Requests);
+        Assert.Equal((6 * 20 * 2.5 + 6 * 10 * 10.0) / 1e6, usage.Cost, 12);
+        Assert.Equal(6, await gateway.Services.GetRequiredService<IObjectStore>().ListAsync(TeacherCallLedger.Prefix).CountAsync());
+
+        var arrivals = endpoint.Arrivals;
+        Assert.True(arrivals[1].At - arrivals[0].At >= TimeSpan.FromSeconds(0.9), "the retry after a 429 waits for its Retry-After");
+        Assert.True(arrivals[8].At - arrivals[7].At >= TimeSpan.FromSeconds(0.9), "no request is sent while the rate-limit headers say none remain");
+    }
+
+    [Fact]
+    public async Task Calls_that_fail_after_every_retry_are_reported_per_sample_and_the_circuit_opens()
+    {
+        await using var endpoint = await FaultyOpenAiEndpoint.StartAsync(_ => Fault.ServerError);
+        await using var gateway = await TestServiceHost.StartAsync(b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), new Dictionary<string, string?>
+        {
+            ["TeacherGateway:Teachers:down:BaseUrl"] = endpoint.BaseUrl.ToString(),
+            ["TeacherGateway:Teachers:down:Model"] = "scripted",
+            ["TeacherGateway:Teachers:down:MaxRetries"] = "0",
+            ["TeacherGateway:Teachers:down:MaxConcurrentCalls"] = "1",
+        });
+        var client = new Protos.V1.TeacherGateway.TeacherGatewayClient(gateway.Channel);
+
+        var (rationales, failures) = await AnnotateWithFailures(client, ServiceTestData.Questions(12), 1, "down");
+
+        Assert.Empty(rationales); // never an empty rationale in a failed call's place
+        Assert.Equal(12, failures.Count);
+        Assert.Equal(ServiceTestData.Questions(12).Select(q => q.Id), failures.Select(f => f.QuestionId));
+        Assert.StartsWith("HTTP 500", failures[0].Reason);
+        // After ten failures in a row the circuit opens: the last calls fail without reaching the endpoint.
+        Assert.Contains("circuit is open", failures[^1].Reason);
+        Assert.True(endpoint.Requests < 12, $"{endpoint.Requests} requests reached the endpoint");
+        var usage = await client.GetUsageAsync(new GetUsageRequest());
+        Assert.Equal(12, usage.Failures);
+        Assert.Equal(0, usage.Requests);
+        Assert.Empty(await gateway.Services.GetRequiredService<IObjectStore>().ListAsync(TeacherCallLedger.Prefix).ToListAsync()); // nothing recorded: a rerun asks again
+    }
+
+    [Theory]
+    [InlineData("1s", 1000)]
+    [InlineData("6m0s", 360_000)]
+    [InlineData("250ms", 250)]
+    [InlineData("1.5s", 1500)]
+    [InlineData("2", 2000)]
+    public void Rate_limit_reset_durations_are_read_as_openai_writes_them(string text, int milliseconds) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), RateLimitHeaderPacing.Duration(text));
+
+    private static async Task<(List<Distillation.Data.Rationale> Rationales, List<Protos.V1.TeacherFailure> Failures)> AnnotateWithFailures(
+        Protos.V1.TeacherGateway.TeacherGatewayClient client, IReadOnlyList<Distillation.Data.Question> questions, int k, string teacher)
     {
         var request = new AnnotateRequest { RationalesPerQuestion = k, Teacher = teacher };
         request.Questions.AddRange(questions.Select(q => q.ToProto()));
-        var rationales = new List<Distillation.Data.Rationale>();
+        var (rationales, failures) = (new List<Distillation.Data.Rationale>(), new List<Protos.V1.TeacherFailure>());
         using var call = client.Annotate(request);
-        await foreach (var response in call.ResponseStream.ReadAllAsync()) rationales.Add(response.Rationale.ToRecord());
+        await foreach (var response in call.ResponseStream.ReadAllAsync())
+            if (response.Failure is { } failure) failures.Add(failure);
+            else rationales.Add(response.Rationale.ToRecord());
+        return (rationales, failures);
+    }
+
+    private static async Task<List<Distillation.Data.Rationale>> Annotate(Protos.V1.TeacherGateway.TeacherGatewayClient client,
+        IReadOnlyList<Distillation.Data.Question> questions, int k, string teacher)
+    {
+        var (rationales, failures) = await AnnotateWithFailures(client, questions, k, teacher);
+        Assert.Empty(failures);
         return rationales;
     }
 }

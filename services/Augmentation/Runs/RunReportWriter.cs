@@ -36,6 +36,10 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             DevQuestions = data.Dev,
             TestQuestions = data.Test,
             Annotation = AnnotationSummary.Of(teacherRationales),
+            TeacherCalls = teacher.Usage is { } usage
+                ? new TeacherCallSummary(teacher.Prompt, usage.Requests, usage.Attempts, usage.PromptTokens, usage.CompletionTokens, usage.CacheHits,
+                    teacherRationales.Count(r => r.Problem is not null), teacher.Failed, usage.Cost)
+                : null,
             MentorParameters = mentor.Parameters,
             StudentParameters = students.Count > 0 ? students[0].Job.Parameters : 0,
             Mentor = await ReadOutcomeAsync(mentor, cancellationToken),

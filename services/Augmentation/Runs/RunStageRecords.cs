@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MentorKd.Contracts;
 using MentorKd.Distillation.Data;
 using MentorKd.Storage;
 
@@ -26,7 +27,10 @@ public sealed class RunStageRecords(IObjectStore store, RunKeys keys)
 
 public sealed record DataStage(int Train, int Dev, int Test, DateTime StartedAt);
 
-public sealed record TeacherStage(string Teacher, int Questions, int Rationales, int Kept);
+/// <summary>The teacher's annotation: rationales written and kept; for an LLM teacher its prompt template, the calls that
+/// failed after every retry (listed at <c>FailuresKey</c>) and what the calls cost.</summary>
+public sealed record TeacherStage(string Teacher, int Questions, int Rationales, int Kept, string Prompt = "", int Failed = 0, string FailuresKey = "",
+    TeacherUsageTotals? Usage = null);
 
 public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256, long Bytes);
 

@@ -84,9 +84,10 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         if (outcome.Error.Length > 0) throw new InvalidOperationException($"teacher annotation: {outcome.Error}");
         await registry.RegisterAsync(keys.DatasetId("teacher"), DatasetRegistry.Rationales, keys.TeacherRationales, keys.DatasetId("train"), outcome.Teacher,
             allowEmpty: true, token);
-        var teacher = new TeacherStage(outcome.Teacher, outcome.Questions, outcome.Rationales, outcome.Kept);
+        var teacher = new TeacherStage(outcome.Teacher, outcome.Questions, outcome.Rationales, outcome.Kept, outcome.Prompt, outcome.Failed, outcome.FailuresKey, outcome.Usage);
         await Records(run).SaveAsync("teacher", teacher, token);
-        Report(run, RunEventKind.StageCompleted, $"{teacher.Kept}/{teacher.Rationales} rationales kept for {teacher.Questions} questions ({teacher.Teacher})");
+        Report(run, RunEventKind.StageCompleted, $"{teacher.Kept}/{teacher.Rationales} rationales kept for {teacher.Questions} questions ({teacher.Teacher})" +
+            (teacher.Failed > 0 ? $"; {teacher.Failed} calls failed after every retry" : ""));
         (run.TeacherRationalesKey, run.TeacherRationales, run.TeacherKept) = (keys.TeacherRationales, teacher.Rationales, teacher.Kept);
         await context.Publish(new TeacherAnnotationCompleted(run.CorrelationId, keys.TeacherRationales, teacher.Rationales, teacher.Kept), token);
 
@@ -293,7 +294,8 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
     {
         Report(context.Saga, RunEventKind.StageStarted, $"teacher annotation: {questions} questions × {config.Teacher.RationalesPerQuestion}", total: questions);
         await context.SendToQueueAsync(AnnotateQuestions.Queue,
-            new AnnotateQuestions(Keys(context.Saga).AnnotationId(name), questionsKey, config.Teacher.RationalesPerQuestion, outputKey), context.CancellationToken);
+            new AnnotateQuestions(Keys(context.Saga).AnnotationId(name), questionsKey, config.Teacher.RationalesPerQuestion, outputKey, config.Teacher.GatewayTeacher),
+            context.CancellationToken);
     }
 
     private async Task SendAugmentationAsync(BehaviorContext<RunState> context, RunConfig config, string name, DatasetRecord questions, string outputId, string outputKey)

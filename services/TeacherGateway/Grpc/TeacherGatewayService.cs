@@ -1,31 +1,42 @@
 using Grpc.Core;
+using MentorKd.Contracts;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 
 namespace MentorKd.TeacherGateway.Grpc;
 
-/// <summary>Annotates questions with the configured teacher, streaming each rationale as it is written.</summary>
+/// <summary>Annotates questions with the gateway's teachers, streaming each rationale (or failed sample) as it is
+/// judged; reports usage since the gateway started, in total and per teacher.</summary>
 public sealed class TeacherGatewayService(QuestionAnnotation annotation, TeacherUsage usage) : Protos.V1.TeacherGateway.TeacherGatewayBase
 {
     public override async Task Annotate(AnnotateRequest request, IServerStreamWriter<AnnotateResponse> responseStream, ServerCallContext context)
     {
         var questions = request.Questions.ToQuestions("questions");
         int done = 0;
-        await foreach (var (_, rationales) in annotation.AnnotateAsync(questions, request.RationalesPerQuestion, request.Teacher, context.CancellationToken))
+        await foreach (var annotated in annotation.AnnotateAsync(questions, request.RationalesPerQuestion, request.Teacher, new UsageMeter(), context.CancellationToken))
         {
             done++;
-            foreach (var rationale in rationales)
+            foreach (var rationale in annotated.Rationales)
                 await responseStream.WriteAsync(new AnnotateResponse { Rationale = rationale.ToProto(), QuestionsDone = done }, context.CancellationToken);
+            foreach (var failure in annotated.Failures)
+                await responseStream.WriteAsync(new AnnotateResponse
+                {
+                    Failure = new Protos.V1.TeacherFailure { QuestionId = failure.QuestionId, Sample = failure.Sample, Reason = failure.Reason }, QuestionsDone = done,
+                }, context.CancellationToken);
         }
     }
 
     public override Task<Usage> GetUsage(GetUsageRequest request, ServerCallContext context)
     {
-        var totals = usage.Snapshot();
-        return Task.FromResult(new Usage
-        {
-            Teacher = annotation.TeacherName, Requests = totals.Requests, Questions = totals.Questions, Rationales = totals.Rationales,
-            PromptTokens = totals.PromptTokens, CompletionTokens = totals.CompletionTokens, CacheHits = totals.CacheHits, Problems = totals.Problems,
-        });
+        var total = ToProto(annotation.TeacherName, usage.Total());
+        total.Teachers.AddRange(usage.ByTeacher().Select(p => ToProto(p.Key, p.Value)));
+        return Task.FromResult(total);
     }
+
+    private static Usage ToProto(string teacher, TeacherUsageTotals totals) => new()
+    {
+        Teacher = teacher, Requests = totals.Requests, Attempts = totals.Attempts, Questions = totals.Questions, Rationales = totals.Rationales,
+        PromptTokens = totals.PromptTokens, CompletionTokens = totals.CompletionTokens, CacheHits = totals.CacheHits, Problems = totals.Problems,
+        Failures = totals.Failures, Cost = totals.Cost,
+    };
 }

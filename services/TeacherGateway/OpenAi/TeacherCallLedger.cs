@@ -1,19 +1,22 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using MentorKd.Distillation.Data;
 using MentorKd.Storage;
 
 namespace MentorKd.TeacherGateway.OpenAi;
 
-/// <summary>One request to a teacher API, as it decides the reply: the same call is never paid for twice.</summary>
+/// <summary>One request to a teacher API, as it decides the reply: the same call is never paid for twice.
+/// <paramref name="Choices"/> is the request's <c>n</c>; <paramref name="Sample"/> tells apart the separate calls of a
+/// question's samples when they are asked one at a time.</summary>
 public sealed record TeacherCall(string BaseUrl, string Model, string Api, string Prompt, double Temperature, double TopP, int MaxTokens,
-    IReadOnlyList<string> Stop, long? Seed, int? TopLogprobs, int Sample);
+    IReadOnlyList<string> Stop, long? Seed, int? TopLogprobs, int Choices, int Sample);
 
-/// <summary>What the API answered, with its own token counts and, when asked, each generated token's log-probability.</summary>
-public sealed record TeacherCallReply(string Text, string? FinishReason, int PromptTokens, int CompletionTokens,
-    IReadOnlyList<TokenLogprob>? Logprobs, DateTimeOffset AnsweredAt);
+/// <summary>What the API answered, with its own token counts.</summary>
+public sealed record TeacherCallReply(IReadOnlyList<TeacherChoice> Choices, int PromptTokens, int CompletionTokens, DateTimeOffset AnsweredAt);
 
-public sealed record TokenLogprob(string Token, float Logprob, IReadOnlyDictionary<string, float>? Top);
+/// <summary>One of a reply's choices and, when asked, each generated token's log-probability.</summary>
+public sealed record TeacherChoice(string Text, string? FinishReason, IReadOnlyList<TokenLogprob>? Logprobs);
 
 /// <summary>
 /// Every teacher call and its reply, stored content-addressed in the object store (<c>teacher-ledger/{sha256 of the

@@ -13,6 +13,7 @@ internal static class ResultsTable
         pipeline.AddColumn("stage");
         pipeline.AddColumn("result");
         pipeline.AddRow("teacher kept rate", $"{results.Annotation.KeptRate:P1} ({results.Annotation.Kept}/{results.Annotation.Rationales})");
+        if (results.TeacherCalls is { } calls) pipeline.AddRow("teacher calls", Markup.Escape(calls.Describe()));
         pipeline.AddRow($"mentor accuracy ({results.MentorParameters / 1e6:F2}M)", $"{results.MentorTestAccuracy:P1} test");
         pipeline.AddRow("augmentation yield", $"{results.Augmentation.Yield:P1} ({results.Augmentation.Correct}/{results.Augmentation.Samples}; {results.Augmentation.QuestionsNewlyCovered} questions newly covered)");
         AnsiConsole.Write(pipeline);

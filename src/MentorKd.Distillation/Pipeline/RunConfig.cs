@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MentorKd.Distillation.Teachers;
 using MentorKd.Distillation.Training;
 
 namespace MentorKd.Distillation.Pipeline;
@@ -97,15 +98,26 @@ public sealed record TaskFiles
     public double DevShare { get; init; } = 0.1;
 }
 
-public sealed record TeacherConfig
+/// <summary>Who writes the rationales. An <c>openai</c> teacher is an LLM behind an OpenAI-compatible API: <see cref="Name"/>
+/// names one of the teacher-gateway's teachers; with <c>base_url</c> and <c>model</c> (and the other
+/// <see cref="OpenAiTeacherOptions"/> settings) given here as well, an embedded run defines that teacher itself.</summary>
+public sealed record TeacherConfig : OpenAiTeacherOptions
 {
-    /// <summary>"simulated" (synthetic tasks only) or "replay" (recorded rationales from <see cref="File"/>).</summary>
+    /// <summary>"simulated" (synthetic tasks only), "replay" (recorded rationales from <see cref="File"/>) or "openai".</summary>
     public string Kind { get; init; } = "simulated";
+    /// <summary>The LLM teacher's name (openai).</summary>
+    public string? Name { get; init; }
     /// <summary>How many training questions the teacher annotates (null = all): scarce teacher data leaves the mentor something to add.</summary>
     public int? AnnotatedQuestions { get; init; } = 300;
     public int RationalesPerQuestion { get; init; } = 1;
     public double ErrorRate { get; init; } = 0.15;
     public string? File { get; init; }
+
+    /// <summary>Whether this config defines its LLM teacher (rather than naming one a gateway already has).</summary>
+    [JsonIgnore] public bool DefinesLlmTeacher => Kind == "openai" && BaseUrl.Length > 0;
+
+    /// <summary>The gateway teacher an annotation asks for: the LLM teacher's name, or empty for the gateway's default.</summary>
+    [JsonIgnore] public string GatewayTeacher => Kind == "openai" ? Name ?? "" : "";
 }
 
 public record ModelConfig

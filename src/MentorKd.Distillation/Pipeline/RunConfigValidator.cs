@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Training;
@@ -5,7 +8,7 @@ using MentorKd.Distillation.Training;
 namespace MentorKd.Distillation.Pipeline;
 
 /// <summary>Checks a run config before any work starts; the first problem is thrown, naming its field.</summary>
-public static class RunConfigValidator
+public static partial class RunConfigValidator
 {
     public static void Validate(RunConfig config)
     {
@@ -35,11 +38,13 @@ public static class RunConfigValidator
         }
 
         var teacher = config.Teacher;
-        Require(teacher.Kind is "simulated" or "replay", "teacher.kind", $"'{teacher.Kind}' is not simulated or replay.");
+        Require(teacher.Kind is "simulated" or "replay" or "openai", "teacher.kind", $"'{teacher.Kind}' is not simulated, replay or openai.");
         if (teacher.Kind == "simulated")
-            Require(SyntheticTasks.TryGet(task.Name, out _), "teacher.kind", $"the simulated teacher needs a synthetic task; '{task.Name}' has no generator (use replay).");
-        else
+            Require(SyntheticTasks.TryGet(task.Name, out _), "teacher.kind", $"the simulated teacher needs a synthetic task; '{task.Name}' has no generator (use replay or openai).");
+        else if (teacher.Kind == "replay")
             RequireFile(config, teacher.File, "teacher.file");
+        else
+            ValidateLlmTeacher(teacher);
         Require(teacher.AnnotatedQuestions is null or > 0, "teacher.annotated_questions", $"must be positive or null for all (got {teacher.AnnotatedQuestions}).");
         Require(teacher.RationalesPerQuestion > 0, "teacher.rationales_per_question", $"must be positive (got {teacher.RationalesPerQuestion}).");
         Require(teacher.ErrorRate is >= 0 and < 1, "teacher.error_rate", $"must be in [0, 1) (got {teacher.ErrorRate}).");
@@ -67,6 +72,24 @@ public static class RunConfigValidator
         foreach (var arm in config.Arms)
             Require(StudentArms.All.Contains(arm), "arms", $"unknown arm '{arm}' (known: {string.Join(", ", StudentArms.All)}).");
     }
+
+    private static void ValidateLlmTeacher(TeacherConfig teacher)
+    {
+        Require(teacher.Name is { Length: > 0 } name && TeacherName().IsMatch(name), "teacher.name",
+            $"an openai teacher needs a name of letters, digits, '-', '_' or '.' (got '{teacher.Name}').");
+        if (!teacher.DefinesLlmTeacher) return; // a gateway's own teacher, configured there
+        var problems = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(teacher, new ValidationContext(teacher), problems, validateAllProperties: true))
+        {
+            var first = problems[0];
+            var member = first.MemberNames.FirstOrDefault() ?? "(teacher)";
+            throw new ConfigException($"teacher.{JsonNamingPolicy.SnakeCaseLower.ConvertName(member)}", first.ErrorMessage ?? "is not valid.");
+        }
+        Require(teacher.ApiKeyEnv is null || teacher.ApiKeyFile is null, "teacher.api_key_file", "give the key's environment variable or its file, not both.");
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex TeacherName();
 
     private static void ValidateModel(ModelConfig model, string name)
     {

@@ -33,6 +33,7 @@ public static class RunReport
         text.AppendLine("| stage | result |");
         text.AppendLine("|---|---|");
         text.AppendLine($"| teacher annotation | {a.Kept}/{a.Rationales} rationales kept ({a.KeptRate:P1}) for {a.QuestionsAnnotated} questions; {a.QuestionsWithAKeptRationale} questions have one |");
+        if (results.TeacherCalls is { } calls) text.AppendLine($"| teacher calls | {calls.Describe()} |");
         text.AppendLine($"| mentor ({results.MentorParameters / 1e6:F2}M parameters) | test accuracy {results.MentorTestAccuracy:P1} (dev-selected epoch {results.Mentor.DevSelected.Epoch}) |");
         text.AppendLine($"| mentor augmentation | {g.Correct}/{g.Samples} samples correct (yield {g.Yield:P1}); {g.QuestionsCovered} questions covered, {g.QuestionsNewlyCovered} of them without a teacher rationale |");
         text.AppendLine($"| students | {results.StudentParameters / 1e6:F2}M parameters each, same initial weights, hyper-parameters, epochs and seed |");

@@ -12,6 +12,8 @@ public sealed record RunResults
     public required int DevQuestions { get; init; }
     public required int TestQuestions { get; init; }
     public required AnnotationSummary Annotation { get; init; }
+    /// <summary>What the teacher's calls cost (null when the run's record predates usage accounting).</summary>
+    public TeacherCallSummary? TeacherCalls { get; init; }
     public required long MentorParameters { get; init; }
     public required long StudentParameters { get; init; }
     public required TrainingOutcome Mentor { get; init; }
@@ -29,6 +31,16 @@ public sealed record AnnotationSummary(int QuestionsAnnotated, int Rationales, i
         rationales.Where(r => r.Correct).Select(r => r.QuestionId).Distinct().Count());
 
     public double KeptRate => Rationales == 0 ? 0 : (double)Kept / Rationales;
+}
+
+/// <summary>The teacher's calls: the prompt template (LLM teachers), requests paid and HTTP attempts made, the API's token
+/// counts, calls answered from the ledger, replies kept as problems, calls failed after every retry, and the cost.</summary>
+public sealed record TeacherCallSummary(string Prompt, long Requests, long Attempts, long PromptTokens, long CompletionTokens, long CacheHits,
+    int Problems, int Failed, double Cost)
+{
+    public string Describe() =>
+        $"{Requests} requests ({Attempts} HTTP attempts), {PromptTokens:N0} prompt + {CompletionTokens:N0} completion tokens, {CacheHits} answered from the ledger; " +
+        $"{Problems} replies kept as problems, {Failed} calls failed after every retry; cost {Cost:0.####}" + (Prompt.Length > 0 ? $"; prompt template {Prompt}" : "");
 }
 
 /// <summary>Mentor augmentation: samples drawn for every training question, and how many were correct.</summary>

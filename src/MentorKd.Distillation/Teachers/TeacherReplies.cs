@@ -37,10 +37,10 @@ public static partial class TeacherReplies
     }
 
     /// <summary>A judged rationale from a reply: correct only when an answer was found and matches gold.</summary>
-    public static Rationale Judge(Question question, TeacherReply reply, string producer, SamplingSettings? sampling)
+    public static Rationale Judge(Question question, TeacherReply reply, string producer, SamplingSettings? sampling, IReadOnlyList<TokenLogprob>? logprobs = null)
     {
         bool correct = reply.Problem is null && question.Answer.Length > 0 && AnswerRules.For(question.Task).IsCorrect(reply.Answer, question.Answer);
-        return new Rationale(question.Id, reply.Rationale, reply.Answer, correct, RationaleSource.Teacher, producer, sampling);
+        return new Rationale(question.Id, reply.Rationale, reply.Answer, correct, RationaleSource.Teacher, producer, sampling, reply.Problem, logprobs);
     }
 
     [GeneratedRegex(@"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", RegexOptions.IgnoreCase)]
