@@ -1,4 +1,5 @@
 using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Teachers;
 
 namespace MentorKd.TeacherGateway;
 
@@ -16,6 +17,10 @@ public interface IGatewayTeacher
     int MaxConcurrentCalls { get; }
 
     Task<AnnotatedQuestion> AnnotateAsync(Question question, int count, UsageMeter meter, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="count"/> new problems from <paramref name="original"/>, each verified before it is
+    /// accepted (<paramref name="verifySamples"/> agreeing solutions for an LLM; the exact solver for synthetic tasks).</summary>
+    Task<SynthesisOutcome> SynthesizeAsync(Question original, SynthesisMode mode, int count, int verifySamples, UsageMeter meter, CancellationToken cancellationToken);
 }
 
 /// <summary>A question's judged rationales, and the samples that could not be had (after every retry).</summary>

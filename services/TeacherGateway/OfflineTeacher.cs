@@ -1,5 +1,6 @@
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Teachers;
+using MentorKd.ServiceDefaults;
 
 namespace MentorKd.TeacherGateway;
 
@@ -19,5 +20,13 @@ public sealed class OfflineTeacher(ITeacher teacher) : IGatewayTeacher
         var rationales = await teacher.AnnotateAsync(question, count, cancellationToken);
         meter.RecordOffline(question.Text, rationales.Select(r => r.Text));
         return new AnnotatedQuestion(question, rationales, []);
+    }
+
+    public async Task<SynthesisOutcome> SynthesizeAsync(Question original, SynthesisMode mode, int count, int verifySamples, UsageMeter meter, CancellationToken cancellationToken)
+    {
+        RpcErrors.Require(teacher is SimulatedTeacher, "teacher", $"{teacher.Name} only replays recorded rationales and cannot write new problems.");
+        var outcome = await ((SimulatedTeacher)teacher).SynthesizeAsync(original, mode, count, cancellationToken);
+        meter.RecordOffline(original.Text, outcome.Accepted.SelectMany(p => (string[])[p.Question.Text, p.Rationale.Text]));
+        return outcome;
     }
 }

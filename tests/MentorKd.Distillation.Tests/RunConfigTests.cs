@@ -25,12 +25,38 @@ public class RunConfigTests
     [InlineData("\"task\": { \"name\": \"gsm8k\" }", "task.name")]
     [InlineData("\"student\": { \"soft_labels\": \"mentor_server\", \"training\": { \"kd_mode\": \"mse\" } }", "student.training.kd_mode")]
     [InlineData("\"student\": { \"soft_labels\": \"mentor_server\", \"training\": { \"kd_mode\": \"ce\" } }", "student.training.kd_mode")]
+    [InlineData("\"teacher\": { \"kind\": \"gpt\" }", "teacher.kind")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\" }", "teacher.name")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"a b\" }", "teacher.name")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"not a url\", \"model\": \"m\" }", "teacher.base_url")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\" }", "teacher.model")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\", \"model\": \"m\", \"temperature\": 3 }", "teacher.temperature")]
+    [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\", \"model\": \"m\", \"api\": \"responses\" }", "teacher.api")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
     {
         var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());
         var error = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(config));
         Assert.Equal(field, error.Field);
         Assert.Contains(field, error.Message);
+    }
+
+    [Fact]
+    public void An_openai_teacher_is_named_and_an_embedded_run_may_define_it_inline()
+    {
+        var named = RunConfig.Parse("""{ "teacher": { "kind": "openai", "name": "gpt-4o-mini" } }""", ".");
+        RunConfigValidator.Validate(named);
+        Assert.False(named.Teacher.DefinesLlmTeacher);
+        Assert.Equal("gpt-4o-mini", named.Teacher.GatewayTeacher);
+
+        var inline = RunConfig.Parse("""
+            { "teacher": { "kind": "openai", "name": "local", "base_url": "http://localhost:11434/v1", "model": "qwen2.5:7b",
+                           "api_key_env": "OLLAMA_KEY", "prompt": "zero-shot-cot", "max_concurrent_calls": 2, "prompt_price_per_million_tokens": 0.15 } }
+            """, ".");
+        RunConfigValidator.Validate(inline);
+        Assert.True(inline.Teacher.DefinesLlmTeacher);
+        Assert.Equal(2, inline.Teacher.MaxConcurrentCalls);
+        Assert.Equal(0.15 * 2, inline.Teacher.CostOf(2_000_000, 0), 9);
+        Assert.Equal("", RunConfig.Parse(Valid, ".").Teacher.GatewayTeacher); // offline teachers: the gateway's default
     }
 
     [Fact]

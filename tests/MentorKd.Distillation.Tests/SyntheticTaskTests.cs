@@ -30,6 +30,53 @@ public class SyntheticTaskTests
 
     [Theory]
     [MemberData(nameof(Tasks))]
+    public void A_harder_variation_keeps_the_problems_content_adds_one_step_and_is_answered_by_the_exact_solver(string name)
+    {
+        var task = SyntheticTasks.Get(name);
+        var rule = AnswerRules.For(task.Name);
+        var random = new Random(8);
+        for (int i = 0; i < 30; i++)
+        {
+            var original = task.Generate(random, $"q{i}", task.MinDifficulty + i % 3);
+            var harder = task.Harder(original, random, $"q{i}~harder0")!;
+            Assert.Equal(task.DifficultyOf(original) + 1, task.DifficultyOf(harder));
+            Assert.Equal(task.DifficultyOf(harder), harder.Difficulty);
+            Assert.Subset(Words(harder.Text), Words(original.Text)); // the original's people, words, numbers and steps are all still there
+            var solved = task.Solve(harder, 0, random, mistake: false);
+            Assert.True(rule.IsCorrect(solved.Answer, harder.Answer), $"{harder.Text}: solver {solved.Answer}, stated {harder.Answer}");
+        }
+        var hardest = task.Generate(random, "top", task.MaxDifficulty);
+        Assert.Null(task.Harder(hardest, random, "top~harder0"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Tasks))]
+    public void The_simulated_teacher_writes_new_problems_deterministically_per_seed_with_its_error_rate(string name)
+    {
+        var task = SyntheticTasks.Get(name);
+        var originals = Enumerable.Range(0, 40).Select(i => task.Generate(new Random(i), $"q{i}", task.MinDifficulty)).ToList();
+        var teacher = new SimulatedTeacher(task, errorRate: 0.3, seed: 3);
+        foreach (var mode in new[] { SynthesisMode.Harder, SynthesisMode.Similar })
+        {
+            var written = originals.Select(q => teacher.SynthesizeAsync(q, mode, 2, CancellationToken.None).Result).ToList();
+            var again = originals.Select(q => new SimulatedTeacher(task, 0.3, 3).SynthesizeAsync(q, mode, 2, CancellationToken.None).Result).ToList();
+            var problems = written.SelectMany(o => o.Accepted).ToList();
+            Assert.Equal(80, problems.Count);
+            Assert.Equal(problems.Select(p => (p.Question.Text, p.Rationale.Text)), again.SelectMany(o => o.Accepted).Select(p => (p.Question.Text, p.Rationale.Text)));
+            Assert.All(problems, p => Assert.Equal($"{p.DerivedFrom}~{mode.ToString().ToLowerInvariant()}", p.Question.Id[..^1]));
+            int expected = mode == SynthesisMode.Harder ? task.MinDifficulty + 1 : task.MinDifficulty;
+            Assert.All(problems, p => Assert.Equal(expected, task.DifficultyOf(p.Question)));
+            Assert.All(problems, p => Assert.NotEqual(originals.Single(q => q.Id == p.DerivedFrom).Text, p.Question.Text));
+            // Its rationales slip at its error rate, judged against the exact solver's answer.
+            int wrong = problems.Count(p => !p.Rationale.Correct);
+            Assert.InRange(wrong, 4, 45);
+        }
+    }
+
+    private static HashSet<string> Words(string text) => text.Split([' ', '.', ',', '"', '?', ':', '(', ')'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+
+    [Theory]
+    [MemberData(nameof(Tasks))]
     public void Mistakes_often_change_the_answer(string name)
     {
         var task = SyntheticTasks.Get(name);

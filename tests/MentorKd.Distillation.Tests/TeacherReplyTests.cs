@@ -54,4 +54,20 @@ public class TeacherReplyTests
         Assert.False(wrong.Correct);
         Assert.Equal(RationaleSource.Teacher, right.Source);
     }
+
+    [Theory]
+    [InlineData("Problem: A coin is heads up. Ann flips the coin. Is it still heads up?", "A coin is heads up. Ann flips the coin. Is it still heads up?")]
+    [InlineData("Sure! Here is a harder one.\n\n**New problem:** Sam has 4 apples. Then Sam buys 2 more. How many apples does Sam have now?\n\n**Answer:** 6",
+        "Sam has 4 apples. Then Sam buys 2 more. How many apples does Sam have now?")]
+    [InlineData("Question: \"Take the last letters of each words in \"Ada Bob\" and concatenate them.\"\nSolution: ab",
+        "Take the last letters of each words in \"Ada Bob\" and concatenate them.")]
+    [InlineData("A coin is heads up. Nobody flips it. Is it heads up?", "A coin is heads up. Nobody flips it. Is it heads up?")]
+    public void A_written_problem_is_read_after_its_label_and_before_any_answer(string reply, string problem) =>
+        Assert.Equal(problem, TeacherReplies.ReadProblem(reply));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Problem:")]
+    [InlineData("I'm sorry, but I can't help with that.")]
+    public void A_reply_without_a_problem_gives_none(string reply) => Assert.Null(TeacherReplies.ReadProblem(reply));
 }

@@ -13,7 +13,7 @@ namespace MentorKd.Services.Tests;
 public class EmbeddedRunTests
 {
     [Fact]
-    public async Task A_run_through_all_five_services_completes_with_its_report_and_lineage_and_a_restarted_platform_replays_it()
+    public async Task A_run_through_all_five_services_completes_with_its_report_and_lineage_a_restarted_platform_replays_it_and_its_mentor_teaches_another_run()
     {
         var root = EmbeddedTestRuns.NewDataRoot();
         var runId = Guid.NewGuid();
@@ -96,7 +96,8 @@ public class EmbeddedRunTests
 
         // A new platform on the same data (a restart) knows nothing in memory; starting the run again finds every stage done.
         clock.Restart();
-        await using (var restarted = await EmbeddedTestRuns.StartAsync(root))
+        TimeSpan replay;
+        await using (var restarted = await EmbeddedTestRuns.StartAsync(root, openAiPort: 0))
         {
             var runs = new Protos.V1.Runs.RunsClient(restarted.Channel);
             // Its state machine holds nothing yet, but the run is remembered as it ended.
@@ -109,8 +110,42 @@ public class EmbeddedRunTests
             var replayed = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
             Assert.Equal(report.Arms.Select(a => a.TestAccuracy), replayed.Arms.Select(a => a.TestAccuracy));
             Assert.Single(replayed.Rounds); // the finished round is not done again
+            replay = clock.Elapsed;
+
+            // The mentor this run trained, served by the mentor-server over the OpenAI API, is the `openai` teacher of another
+            // run on another platform: the real HTTP path, through the OpenAI client in that run's teacher-gateway.
+            await new Protos.V1.MentorServer.MentorServerClient(restarted.Channel).LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = run.MentorCheckpointKey });
+            var tiny = EmbeddedTestRuns.Tiny();
+            var taught = tiny with
+            {
+                Teacher = tiny.Teacher with
+                {
+                    Kind = "openai", Name = "first-runs-mentor", BaseUrl = new Uri(restarted.OpenAiAddress!, "v1").ToString(), Model = run.MentorCheckpointKey,
+                    Api = "completions", Prompt = "mentorkd-cot", Temperature = 0, MaxTokens = 48, MaxConcurrentCalls = 8, // greedy: this tiny mentor is right ~96% of the time greedy, far less sampled
+                },
+                Arms = [StudentArms.MentorKd],
+            };
+            RunConfigValidator.Validate(taught);
+            await using var second = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), taught);
+            var taughtRun = await RunSession.RunAsync(new Protos.V1.Runs.RunsClient(second.Channel), Guid.NewGuid(), taught, _ => { });
+            Assert.True(taughtRun.Status == RunStatus.Completed, $"the taught run ended {taughtRun.Status} in {taughtRun.FailedStage}: {taughtRun.Error}");
+            var rationales = await ReadRowsAsync<Distillation.Data.Rationale>(second.Services.GetRequiredService<IObjectStore>(), taughtRun.TeacherRationalesKey);
+            Assert.Equal(200, rationales.Count);
+            Assert.All(rationales, r => Assert.Equal($"openai:first-runs-mentor({run.MentorCheckpointKey})", r.Producer));
+            Assert.True(rationales.Count(r => r.Correct) > 150, $"the first run's mentor got {rationales.Count(r => r.Correct)}/200 right as a teacher");
+            var taughtReport = await new Protos.V1.Runs.RunsClient(second.Channel).GetReportAsync(new GetReportRequest { RunId = taughtRun.RunId });
+            Assert.Contains("| teacher calls | 200 requests (200 HTTP attempts)", taughtReport.Markdown);
+            Assert.Contains("prompt template mentorkd-cot", taughtReport.Markdown);
+            Assert.True(taughtReport.Arms.Single().TestAccuracy > 0.75, $"the taught run's student: {taughtReport.Arms.Single().TestAccuracy}");
         }
-        Assert.True(clock.Elapsed < firstRun / 3, $"replaying a finished run took {clock.Elapsed.TotalSeconds:F0}s vs {firstRun.TotalSeconds:F0}s for the run");
+        Assert.True(replay < firstRun / 3, $"replaying a finished run took {replay.TotalSeconds:F0}s vs {firstRun.TotalSeconds:F0}s for the run");
+    }
+
+    private static async Task<IReadOnlyList<T>> ReadRowsAsync<T>(IObjectStore store, string key)
+    {
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer);
+        return Distillation.Data.JsonLines.Parse<T>(System.Text.Encoding.UTF8.GetString(buffer.ToArray()).Split('\n'), key);
     }
 
     private static async Task<Protos.V1.RunReport> WaitForRoundsAsync(Protos.V1.Runs.RunsClient runs, string runId, int rounds)

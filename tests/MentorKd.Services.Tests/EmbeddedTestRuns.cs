@@ -27,6 +27,7 @@ internal static class EmbeddedTestRuns
 
     public static string NewDataRoot() => Path.Combine(Path.GetTempPath(), "mentorkd-embedded-tests", Guid.NewGuid().ToString("N"));
 
-    public static Task<EmbeddedPlatform> StartAsync(string dataRoot, RunConfig? config = null) =>
-        EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(config ?? Tiny(), dataRoot));
+    /// <param name="openAiPort">The mentor-server's OpenAI-compatible API: null = not served, 0 = on a free port.</param>
+    public static Task<EmbeddedPlatform> StartAsync(string dataRoot, RunConfig? config = null, int? openAiPort = null) =>
+        EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(config ?? Tiny(), dataRoot) with { OpenAiPort = openAiPort });
 }

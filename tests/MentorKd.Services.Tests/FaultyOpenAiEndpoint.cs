@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -10,8 +11,9 @@ internal enum Fault { None, RateLimited, ServerError, Hang, TruncatedJson, Empty
 /// <summary>
 /// An OpenAI-compatible chat endpoint on real Kestrel that injects faults by script: request i (counted from 1) gets
 /// <c>script(i)</c>: a 429 with Retry-After, a 500, no reply until the caller gives up, a truncated JSON body, a reply
-/// with no choices, or a good reply whose rate-limit headers say nothing remains for a second. Good replies state an
-/// answer ("... so the answer is yes."). It records when each request arrived.
+/// with no choices, or a good reply whose rate-limit headers say nothing remains for a second. Good replies are
+/// <c>reply(request body)</c>, by default a reasoning that states an answer ("... so the answer is yes."). It records when
+/// each request arrived.
 /// </summary>
 internal sealed class FaultyOpenAiEndpoint : IAsyncDisposable
 {
@@ -27,20 +29,22 @@ internal sealed class FaultyOpenAiEndpoint : IAsyncDisposable
 
     public IReadOnlyList<(int Number, DateTime At)> Arrivals => _arrivals.OrderBy(a => a.Number).ToList();
 
-    public static async Task<FaultyOpenAiEndpoint> StartAsync(Func<int, Fault> script)
+    public static async Task<FaultyOpenAiEndpoint> StartAsync(Func<int, Fault> script, Func<JsonElement, string>? reply = null)
     {
+        reply ??= _ => "Both flips cancel out, so the answer is yes.";
         FaultyOpenAiEndpoint? endpoint = null;
         var host = await KestrelTestHost.StartAsync(_ => { }, app => app.MapPost("/v1/chat/completions", async (HttpContext http) =>
         {
             int number = Interlocked.Increment(ref endpoint!._count);
             endpoint._arrivals.Enqueue((number, DateTime.UtcNow));
-            await AnswerAsync(http, script(number));
+            var body = await JsonSerializer.DeserializeAsync<JsonElement>(http.Request.Body);
+            await AnswerAsync(http, script(number), reply(body));
         }));
         endpoint = new FaultyOpenAiEndpoint(host);
         return endpoint;
     }
 
-    private static async Task AnswerAsync(HttpContext http, Fault fault)
+    private static async Task AnswerAsync(HttpContext http, Fault fault, string content)
     {
         var response = http.Response;
         switch (fault)
@@ -72,7 +76,7 @@ internal sealed class FaultyOpenAiEndpoint : IAsyncDisposable
         await response.WriteAsJsonAsync(new
         {
             id = "chatcmpl-3", @object = "chat.completion", created = 0, model = "scripted",
-            choices = new[] { new { index = 0, message = new { role = "assistant", content = "Both flips cancel out, so the answer is yes." }, finish_reason = "stop" } },
+            choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
             usage = new { prompt_tokens = 20, completion_tokens = 10, total_tokens = 30 },
         });
     }

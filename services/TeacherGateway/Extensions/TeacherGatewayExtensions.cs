@@ -17,6 +17,7 @@ public static class TeacherGatewayExtensions
         builder.Services.AddHostedService<TeachersStartupCheck>();
         builder.Services.AddSingleton<TeacherUsage>();
         builder.Services.AddSingleton<QuestionAnnotation>();
+        builder.Services.AddSingleton<QuestionSynthesis>();
         return builder;
     }
 

@@ -27,7 +27,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
     private const int MalformedReplyRetries = 2;
 
     private readonly OpenAiTeacherOptions _options;
-    private readonly PromptTemplate _template;
+    private readonly PromptTemplate _template, _harder, _similar;
     private readonly TeacherCallLedger _ledger;
     private readonly ChatClient _chat;
     private readonly SlidingWindowRateLimiter? _tokensPerMinute;
@@ -36,7 +36,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
     public OpenAiTeacher(string name, OpenAiTeacherOptions options, TeacherCallLedger ledger)
     {
         (_options, _ledger) = (options, ledger);
-        _template = PromptTemplate.Load(options.Prompt);
+        (_template, _harder, _similar) = (PromptTemplate.Load(options.Prompt), PromptTemplate.Load(options.HarderPrompt), PromptTemplate.Load(options.SimilarPrompt));
         Name = $"openai:{name}({options.Model})";
         var clientOptions = new OpenAIClientOptions
         {
@@ -98,6 +98,61 @@ public sealed class OpenAiTeacher : IGatewayTeacher
             }
         }
         return new AnnotatedQuestion(question, rationales, failures);
+    }
+
+    /// <summary>
+    /// New problems from <paramref name="original"/>: each written by its own call with the harder or similar template,
+    /// then solved <paramref name="verifySamples"/> times with the rationale template; accepted only when every solution
+    /// states an answer and all agree (self-consistency), with that answer as its gold and the first solution as its rationale.
+    /// </summary>
+    public async Task<SynthesisOutcome> SynthesizeAsync(Question original, SynthesisMode mode, int count, int verifySamples, UsageMeter meter,
+        CancellationToken cancellationToken)
+    {
+        var prompt = (mode == SynthesisMode.Harder ? _harder : _similar).Render(original.Text, original.Answer);
+        var (accepted, rejected) = (new List<SynthesizedProblem>(), new List<RejectedProblem>());
+        for (int i = 0; i < count; i++)
+        {
+            string text = "";
+            try
+            {
+                var reply = (await AskAsync(CallFor(prompt, 1, i), meter, cancellationToken)).Choices[0].Text;
+                if (TeacherReplies.ReadProblem(reply) is not { } problem)
+                {
+                    rejected.Add(new RejectedProblem(original.Id, mode, reply.Trim(), "the reply holds no problem"));
+                    continue;
+                }
+                text = problem;
+                var candidate = new Question(SynthesisOutcome.IdOf(original, mode, i), original.Task, text, "");
+                var (verified, rationale, reason) = await VerifyAsync(candidate, verifySamples, meter, cancellationToken);
+                if (reason is not null) rejected.Add(new RejectedProblem(original.Id, mode, text, reason));
+                else accepted.Add(new SynthesizedProblem(verified!, original.Id, mode, rationale!));
+            }
+            catch (TeacherCallFailedException failed)
+            {
+                meter.RecordFailure();
+                rejected.Add(new RejectedProblem(original.Id, mode, text, $"a call failed after every retry: {failed.Message}"));
+            }
+        }
+        return new SynthesisOutcome(accepted, rejected);
+    }
+
+    private async Task<(Question? Question, Rationale? Rationale, string? Reason)> VerifyAsync(Question candidate, int k, UsageMeter meter, CancellationToken cancellationToken)
+    {
+        var prompt = _template.Render(candidate.Text);
+        var replies = new List<TeacherReply>(k);
+        if (_options.SamplesInOneCall)
+            replies.AddRange((await AskAsync(CallFor(prompt, k, 0), meter, cancellationToken)).Choices.Select(c => TeacherReplies.Read(c.Text, candidate.Task)));
+        else
+            for (int j = 0; j < k; j++)
+                replies.Add(TeacherReplies.Read((await AskAsync(CallFor(prompt, 1, j), meter, cancellationToken)).Choices[0].Text, candidate.Task));
+        if (replies.FirstOrDefault(r => r.Problem is not null) is { } unusable)
+            return (null, null, $"a solution has no usable answer ({unusable.Problem})");
+        var rule = Distillation.Tasks.AnswerRules.For(candidate.Task);
+        if (!replies.All(r => rule.IsCorrect(r.Answer, replies[0].Answer)))
+            return (null, null, $"{k} solutions disagree ({string.Join(", ", replies.Select(r => r.Answer))})");
+        var verified = candidate with { Answer = replies[0].Answer };
+        var sampling = new SamplingSettings(_options.Temperature, null, _options.TopP, _options.Seed);
+        return (verified, TeacherReplies.Judge(verified, replies[0], Name, sampling), null);
     }
 
     /// <summary>The call for a prompt as this teacher is configured: what the ledger is keyed by.</summary>

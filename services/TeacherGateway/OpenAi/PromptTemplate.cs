@@ -5,8 +5,10 @@ namespace MentorKd.TeacherGateway.OpenAi;
 public sealed record PromptTemplate(string Name, string Text)
 {
     public const string QuestionSlot = "{question}";
+    public const string AnswerSlot = "{answer}";
 
-    public string Render(string question) => Text.Replace(QuestionSlot, question.Trim(), StringComparison.Ordinal);
+    public string Render(string question, string answer = "") =>
+        Text.Replace(QuestionSlot, question.Trim(), StringComparison.Ordinal).Replace(AnswerSlot, answer.Trim(), StringComparison.Ordinal);
 
     /// <summary>Loads a template by name from Prompts/ or from a path; fails naming the template when it is missing or has no slot.</summary>
     public static PromptTemplate Load(string nameOrPath)

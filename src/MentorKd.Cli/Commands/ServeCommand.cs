@@ -20,16 +20,17 @@ internal static class ServeCommand
         var errorRate = new Option<double>("--teacher-error-rate") { Description = "The simulated teacher's share of plausible mistakes.", DefaultValueFactory = _ => 0.15 };
         var seed = new Option<int>("--teacher-seed") { Description = "The simulated teacher's seed.", DefaultValueFactory = _ => 42 };
         var replay = new Option<string?>("--teacher-replay") { Description = "JSONL of recorded rationales: the teacher-gateway replays them instead of simulating." };
+        var openAiPort = new Option<int?>("--openai-port") { Description = "Also serve the mentor-server's model over the OpenAI API (HTTP/1.1) on this loopback port (0: a free one)." };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level of the services' logs.", DefaultValueFactory = _ => LogLevel.Information };
         var command = new Command("serve", "Serve the five services in this process on one port (filesystem store, in-memory transport) until stopped.")
-            { data, port, errorRate, seed, replay, logLevel, RuntimeOptions.Threads, RuntimeOptions.Device };
+            { data, port, openAiPort, errorRate, seed, replay, logLevel, RuntimeOptions.Threads, RuntimeOptions.Device };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var replayFile = result.GetValue(replay);
             if (replayFile is not null && !File.Exists(replayFile)) throw new ArgumentException($"--teacher-replay: file '{replayFile}' not found.");
             var options = new EmbeddedPlatformOptions
             {
-                DataRoot = result.GetValue(data)!, Port = result.GetValue(port), TeacherErrorRate = result.GetValue(errorRate), TeacherSeed = result.GetValue(seed),
+                DataRoot = result.GetValue(data)!, Port = result.GetValue(port), OpenAiPort = result.GetValue(openAiPort), TeacherErrorRate = result.GetValue(errorRate), TeacherSeed = result.GetValue(seed),
                 TeacherKind = replayFile is null ? "simulated" : "replay", TeacherReplayFile = replayFile is null ? null : Path.GetFullPath(replayFile),
                 Threads = result.GetValue(RuntimeOptions.Threads), Device = result.GetValue(RuntimeOptions.Device)!, LogLevel = result.GetValue(logLevel),
             };
@@ -48,6 +49,8 @@ internal static class ServeCommand
         await using var platform = await EmbeddedPlatform.StartAsync(options, stop.Token);
         AnsiConsole.MarkupLineInterpolated($"[bold]MentorKd platform[/] on {platform.Address} (data in {Path.GetFullPath(options.DataRoot)})");
         AnsiConsole.MarkupLine("gRPC services: mentorkd.v1.Runs, Datasets, TeacherGateway, MentorServer, Trainer, Evaluator (reflection on). Ctrl+C stops.");
+        if (platform.OpenAiAddress is { } openAi)
+            AnsiConsole.MarkupLineInterpolated($"OpenAI-compatible API of the mentor-server's model: {openAi}v1 (load a checkpoint with MentorServer.LoadCheckpoint first)");
         try { await Task.Delay(Timeout.Infinite, stop.Token); }
         catch (OperationCanceledException) { }
         AnsiConsole.MarkupLine("stopping…");

@@ -30,6 +30,12 @@ public record OpenAiTeacherOptions
     public long? Seed { get; init; }
     /// <summary>Alternatives per token to record with each rationale's log-probabilities (null: none asked).</summary>
     [Range(0, 20)] public int? TopLogprobs { get; init; }
+    /// <summary>Templates asking for a harder variation of a problem, and for a similar problem (FDD); "{question}" and
+    /// "{answer}" mark the original.</summary>
+    [Required] public string HarderPrompt { get; init; } = "synthesize-harder";
+    [Required] public string SimilarPrompt { get; init; } = "synthesize-similar";
+    /// <summary>Independent solutions that must agree on the answer before a written problem is accepted (self-consistency).</summary>
+    [Range(1, 16)] public int VerificationSamples { get; init; } = 3;
     /// <summary>Ask for a question's k samples in one call (<c>n = k</c>); for endpoints without <c>n</c>, leave false: one call per sample.</summary>
     public bool SamplesInOneCall { get; init; }
 

@@ -43,6 +43,24 @@ public static partial class TeacherReplies
         return new Rationale(question.Id, reply.Rationale, reply.Answer, correct, RationaleSource.Teacher, producer, sampling, reply.Problem, logprobs);
     }
 
+    /// <summary>The new problem in a teacher's reply to a synthesis prompt: the text after its last "Problem:" (or "New
+    /// problem:", "Question:") label, up to any answer or solution it added anyway; null when that leaves no problem.</summary>
+    public static string? ReadProblem(string reply)
+    {
+        var text = (reply ?? "").Trim();
+        var labels = ProblemLabel().Matches(text);
+        if (labels.Count > 0) text = text[(labels[^1].Index + labels[^1].Length)..];
+        if (TrailingSection().Match(text) is { Success: true } trailing) text = text[..trailing.Index];
+        text = text.Trim().Trim('"', '*').Trim();
+        return text.Length >= 10 && !Refusal().IsMatch(text) ? text : null;
+    }
+
+    [GeneratedRegex(@"(?:^|\n)[ \t]*(?:\*\*)?(?:new\s+)?(?:problem|question)(?:\*\*)?\s*:(?:\*\*)?", RegexOptions.IgnoreCase)]
+    private static partial Regex ProblemLabel();
+
+    [GeneratedRegex(@"\n[ \t]*(?:\*\*)?(?:answer|solution|explanation|reasoning)(?:\*\*)?\s*:", RegexOptions.IgnoreCase)]
+    private static partial Regex TrailingSection();
+
     [GeneratedRegex(@"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)", RegexOptions.IgnoreCase)]
     private static partial Regex AnswerStatement();
 

@@ -28,29 +28,57 @@ public sealed partial class ArithmeticTask : ISyntheticTask
         var name = Names.First[random.Next(Names.First.Length)];
         var item = Items[random.Next(Items.Length)];
         int initial = random.Next(2, 21), value = initial;
-        int steps = Math.Clamp(difficulty, MinDifficulty, MaxDifficulty);
-        var sentences = new List<string>();
-        for (int s = 0; s < steps; s++)
+        var steps = new List<(Operation, int)>();
+        for (int s = 0; s < Math.Clamp(difficulty, MinDifficulty, MaxDifficulty); s++)
         {
-            var choices = new List<Operation> { Operation.Buy, Operation.Find };
-            if (value > 1) choices.AddRange([Operation.Give, Operation.Lose]);
-            if (value <= 100) choices.Add(Operation.Double);
-            if (value <= 30) choices.Add(Operation.Triple);
-            var op = choices[random.Next(choices.Count)];
-            int amount = op is Operation.Give or Operation.Lose ? random.Next(1, Math.Min(value, 15) + 1) : random.Next(1, 16);
+            var (op, amount) = NextStep(random, value);
             value = Apply(op, value, amount);
-            sentences.Add(op switch
-            {
-                Operation.Buy => $"Then {name} buys {amount} more.",
-                Operation.Find => $"Then {name} finds {amount} more.",
-                Operation.Give => $"Then {name} gives {amount} to a friend.",
-                Operation.Lose => $"Then {name} loses {amount}.",
-                Operation.Double => $"Then {name} doubles them.",
-                _ => $"Then {name} triples them.",
-            });
+            steps.Add((op, amount));
         }
+        return Compose(id, name, item, initial, steps);
+    }
+
+    public int DifficultyOf(Question question) => Step().Matches(question.Text).Count;
+
+    /// <summary>The same person, things and operations, and one more operation at the end.</summary>
+    public Question? Harder(Question original, Random random, string id)
+    {
+        var start = Start().Match(original.Text);
+        var steps = Step().Matches(original.Text).Select(Parse).ToList();
+        if (!start.Success || steps.Count == 0) throw new ArgumentException($"question {original.Id} is not an arithmetic question.", nameof(original));
+        if (steps.Count >= MaxDifficulty) return null;
+        int initial = int.Parse(start.Groups[2].Value, CultureInfo.InvariantCulture);
+        int value = steps.Aggregate(initial, (v, step) => Apply(step.Item1, v, step.Item2));
+        steps.Add(NextStep(random, value));
+        return Compose(id, start.Groups[1].Value, start.Groups[3].Value, initial, steps);
+    }
+
+    /// <summary>An operation that keeps the value between 0 and 999.</summary>
+    private static (Operation, int) NextStep(Random random, int value)
+    {
+        var choices = new List<Operation> { Operation.Buy, Operation.Find };
+        if (value > 1) choices.AddRange([Operation.Give, Operation.Lose]);
+        if (value <= 100) choices.Add(Operation.Double);
+        if (value <= 30) choices.Add(Operation.Triple);
+        var op = choices[random.Next(choices.Count)];
+        int amount = op is Operation.Give or Operation.Lose ? random.Next(1, Math.Min(value, 15) + 1) : random.Next(1, 16);
+        return (op, amount);
+    }
+
+    private Question Compose(string id, string name, string item, int initial, IReadOnlyList<(Operation Op, int Amount)> steps)
+    {
+        var sentences = steps.Select(s => s.Op switch
+        {
+            Operation.Buy => $"Then {name} buys {s.Amount} more.",
+            Operation.Find => $"Then {name} finds {s.Amount} more.",
+            Operation.Give => $"Then {name} gives {s.Amount} to a friend.",
+            Operation.Lose => $"Then {name} loses {s.Amount}.",
+            Operation.Double => $"Then {name} doubles them.",
+            _ => $"Then {name} triples them.",
+        });
+        int value = steps.Aggregate(initial, (v, s) => Apply(s.Op, v, s.Amount));
         var text = $"{name} has {initial} {item}. {string.Join(" ", sentences)} How many {item} does {name} have now?";
-        return new Question(id, Name, text, value.ToString(CultureInfo.InvariantCulture), steps);
+        return new Question(id, Name, text, value.ToString(CultureInfo.InvariantCulture), steps.Count);
     }
 
     public SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake)

@@ -18,14 +18,33 @@ public sealed partial class CoinFlipTask : ISyntheticTask
     {
         var people = Names.Distinct(random, Math.Clamp(difficulty, MinDifficulty, MaxDifficulty));
         var flips = people.Select(_ => random.Next(2) == 0).ToArray();
+        return Compose(id, people, flips);
+    }
+
+    public int DifficultyOf(Question question) => Turns(question).Count;
+
+    /// <summary>The same people and flips, and one more person after them who flips or not.</summary>
+    public Question? Harder(Question original, Random random, string id)
+    {
+        var turns = Turns(original);
+        if (turns.Count >= MaxDifficulty) return null;
+        var newcomer = Names.Except(random, turns.Select(t => t.Person));
+        return Compose(id, [.. turns.Select(t => t.Person), newcomer], [.. turns.Select(t => t.Flips), random.Next(2) == 0]);
+    }
+
+    private Question Compose(string id, IReadOnlyList<string> people, IReadOnlyList<bool> flips)
+    {
         var turns = string.Join(" ", people.Select((p, i) => flips[i] ? $"{p} flips the coin." : $"{p} does not flip the coin."));
         var text = $"A coin is heads up. {turns} Is the coin still heads up? Note that \"flip\" here means \"reverse\".";
-        return new Question(id, Name, text, flips.Count(f => f) % 2 == 0 ? "yes" : "no", people.Length);
+        return new Question(id, Name, text, flips.Count(f => f) % 2 == 0 ? "yes" : "no", people.Count);
     }
+
+    private static List<(string Person, bool Flips)> Turns(Question question) =>
+        Turn().Matches(question.Text).Select(m => (Person: m.Groups[1].Value, Flips: m.Groups[2].Value == "flips")).ToList();
 
     public SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake)
     {
-        var turns = Turn().Matches(question.Text).Select(m => (Person: m.Groups[1].Value, Flips: m.Groups[2].Value == "flips")).ToList();
+        var turns = Turns(question);
         if (turns.Count == 0) throw new ArgumentException($"question {question.Id} is not a coin-flip question.", nameof(question));
         int slip = mistake ? random.Next(turns.Count) : -1;
         bool heads = true;

@@ -19,6 +19,13 @@ public interface ISyntheticTask
 
     Question Generate(Random random, string id, int difficulty);
 
+    /// <summary>The problem's difficulty as its text states it (words, people, swaps, operations).</summary>
+    int DifficultyOf(Question question);
+
+    /// <summary>A harder variation of <paramref name="original"/>: its own content with one more step (a word, a person, a
+    /// swap, an operation), answered by the task's exact solver; null when it is at <see cref="MaxDifficulty"/> already.</summary>
+    Question? Harder(Question original, Random random, string id);
+
     /// <summary>Writes a chain of thought ending in an answer. With <paramref name="mistake"/> one step goes wrong
     /// (and the answer follows from it), as a careless solver would.</summary>
     SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake);

@@ -17,15 +17,33 @@ public sealed partial class LastLetterTask : ISyntheticTask
     public Question Generate(Random random, string id, int difficulty)
     {
         var words = Names.Distinct(random, Math.Clamp(difficulty, MinDifficulty, MaxDifficulty));
+        return Compose(id, words);
+    }
+
+    public int DifficultyOf(Question question) => Words(question)?.Length ?? 0;
+
+    /// <summary>The same words, and one more after them.</summary>
+    public Question? Harder(Question original, Random random, string id)
+    {
+        var words = Words(original) ?? throw new ArgumentException($"question {original.Id} is not a last-letter question.", nameof(original));
+        return words.Length >= MaxDifficulty ? null : Compose(id, [.. words, Names.Except(random, words)]);
+    }
+
+    private Question Compose(string id, string[] words)
+    {
         var text = $"Take the last letters of each words in \"{string.Join(' ', words)}\" and concatenate them.";
         return new Question(id, Name, text, Answer(words), words.Length);
     }
 
-    public SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake)
+    private static string[]? Words(Question question)
     {
         var match = QuotedWords().Match(question.Text);
-        if (!match.Success) throw new ArgumentException($"question {question.Id} is not a last-letter question.", nameof(question));
-        var words = match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return match.Success ? match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : null;
+    }
+
+    public SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake)
+    {
+        var words = Words(question) ?? throw new ArgumentException($"question {question.Id} is not a last-letter question.", nameof(question));
         var letters = words.Select(w => w[^1].ToString().ToLowerInvariant()).ToArray();
         if (mistake)
         {

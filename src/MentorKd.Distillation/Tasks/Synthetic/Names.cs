@@ -14,6 +14,13 @@ internal static class Names
         "Enzo", "Gus", "Heidi", "Iris", "Joy", "Kirk", "Lev", "Mateo", "Ned", "Opal", "Penny", "Reza", "Soren", "Troy",
     ];
 
+    /// <summary>A name that is none of <paramref name="taken"/>.</summary>
+    public static string Except(Random random, IEnumerable<string> taken)
+    {
+        var free = First.Except(taken).ToArray();
+        return free[random.Next(free.Length)];
+    }
+
     /// <summary><paramref name="count"/> different names, in random order.</summary>
     public static string[] Distinct(Random random, int count)
     {

@@ -35,26 +35,52 @@ public sealed partial class TrackingShuffledObjectsTask(int objects) : ISyntheti
         var colors = (string[])Colors.Clone();
         random.Shuffle(colors);
         colors = colors[..objects];
-        var holding = players.Zip(colors).ToDictionary(p => p.First, p => p.Second);
+        var swaps = new List<(string, string)>();
+        for (int s = 0; s < Math.Clamp(difficulty, MinDifficulty, MaxDifficulty); s++) swaps.Add(NextSwap(random, players));
+        var asked = players[random.Next(objects)];
+        return Compose(id, players, colors, swaps, asked);
+    }
 
-        int swaps = Math.Clamp(difficulty, MinDifficulty, MaxDifficulty);
+    public int DifficultyOf(Question question) => Swap().Matches(question.Text).Count;
+
+    /// <summary>The same players, balls and swaps, and one more swap before the question.</summary>
+    public Question? Harder(Question original, Random random, string id)
+    {
+        var holding = Holding().Matches(original.Text).Select(m => (Player: m.Groups[1].Value, Color: m.Groups[2].Value)).ToList();
+        var swaps = Swap().Matches(original.Text).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+        var asked = Asked().Match(original.Text).Groups[1].Value;
+        if (holding.Count != objects || swaps.Count == 0 || asked.Length == 0)
+            throw new ArgumentException($"question {original.Id} is not a tracking question with {objects} players.", nameof(original));
+        if (swaps.Count >= MaxDifficulty) return null;
+        var players = holding.Select(h => h.Player).ToArray();
+        swaps.Add(NextSwap(random, players));
+        return Compose(id, players, holding.Select(h => h.Color).ToArray(), swaps, asked);
+    }
+
+    private static (string, string) NextSwap(Random random, string[] players)
+    {
+        int a = random.Next(players.Length), b = (a + 1 + random.Next(players.Length - 1)) % players.Length;
+        return a < b ? (players[a], players[b]) : (players[b], players[a]);
+    }
+
+    private Question Compose(string id, string[] players, string[] colors, IReadOnlyList<(string First, string Second)> swaps, string asked)
+    {
+        var holding = players.Zip(colors).ToDictionary(p => p.First, p => p.Second);
         var sentences = new List<string>();
-        for (int s = 0; s < swaps; s++)
+        for (int s = 0; s < swaps.Count; s++)
         {
-            int a = random.Next(objects), b = (a + 1 + random.Next(objects - 1)) % objects;
-            var (first, second) = a < b ? (players[a], players[b]) : (players[b], players[a]);
+            var (first, second) = swaps[s];
             (holding[first], holding[second]) = (holding[second], holding[first]);
-            var lead = s == 0 ? "First" : s == swaps - 1 ? "Finally" : "Then";
+            var lead = s == 0 ? "First" : s == swaps.Count - 1 ? "Finally" : "Then";
             sentences.Add($"{lead}, {first} and {second} swap balls.");
         }
-        var asked = players[random.Next(objects)];
-        var start = string.Join(", ", players.Select((p, i) => (i == objects - 1 ? "and " : "") + $"{p} has a {colors[i]} ball"));
+        var start = string.Join(", ", players.Select((p, i) => (i == players.Length - 1 ? "and " : "") + $"{p} has a {colors[i]} ball"));
         var choices = string.Join(", ", colors.Select((c, i) => $"({(char)('A' + i)}) {c} ball"));
         var text = $"{JoinNames(players)} are playing a game. At the start of the game, they are each holding a ball: {start}. " +
                    $"As the game progresses, pairs of players trade balls. {string.Join(" ", sentences)} At the end of the game, {asked} has the " +
                    $"Which choice is true? Answer choices: {choices}.";
         var answer = ((char)('A' + Array.IndexOf(colors, holding[asked]))).ToString();
-        return new Question(id, Name, text, answer, swaps);
+        return new Question(id, Name, text, answer, swaps.Count);
     }
 
     public SolvedRationale Solve(Question question, int phrasing, Random random, bool mistake)
