@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run lm-demo test test-infra compose-smoke up down bench build build-cli clean
+.PHONY: run lm-demo test test-infra compose-smoke up down bench bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build-cli
@@ -51,6 +51,10 @@ test-infra:
 ## bench: training and generation throughput (see bench/README.md)
 bench:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) --
+
+## bench-teacher: the teacher-gateway's LLM path: calls/s, retries under faults, ledger bytes, a kill mid-annotation
+bench-teacher:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- teacher
 
 build:
 	$(DOTNET) build MentorKd.Platform.sln -c $(CONFIGURATION) -v quiet -nologo

@@ -4,6 +4,11 @@ using MentorKd.Modeling.Runtime;
 using Spectre.Console;
 
 // Usage: dotnet run --project bench/MentorKd.Benchmarks -c Release [-- --seconds 3 --threads 2]
+//        dotnet run --project bench/MentorKd.Benchmarks -c Release -- teacher [--questions 400]
+if (TeacherBenchmark.IsChild(args, out var child)) return await child();
+if (args.FirstOrDefault() == "teacher")
+    return await TeacherBenchmark.RunAsync(args.SkipWhile(a => a != "--questions").Skip(1).Select(int.Parse).FirstOrDefault(400));
+
 double seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3.0);
 int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0);
 TorchRuntime.SetThreads(threads);
@@ -30,3 +35,4 @@ foreach (var r in results)
         $"{r.Batch16NoCache:N0}", $"{r.Batch16Cache:N0}", $"{r.Batch1Cache / r.Batch1NoCache:F2}×", $"{r.Batch16Cache / r.Batch16NoCache:F2}×",
         $"{r.Batch16CacheBf16 / r.Batch16Cache:F2}×");
 AnsiConsole.Write(table);
+return 0;
