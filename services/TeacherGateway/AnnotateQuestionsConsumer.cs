@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
@@ -24,9 +22,9 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
         var token = context.CancellationToken;
         if (await store.StatAsync(command.OutputKey, token) is not null)
         {
-            var stored = await ReadAsync<Rationale>(command.OutputKey, token);
+            var stored = await store.ReadRowsAsync<Rationale>(command.OutputKey, token);
             var usage = await store.StatAsync(UsageKey(command.OutputKey), token) is null ? null
-                : (await ReadAsync<AnnotationUsage>(UsageKey(command.OutputKey), token)).Single();
+                : (await store.ReadRowsAsync<AnnotationUsage>(UsageKey(command.OutputKey), token)).Single();
             await context.Publish(Outcome(command, stored.Select(r => r.QuestionId).Distinct().Count(), stored, "") with
             {
                 Failed = usage?.Failed ?? 0, FailuresKey = usage is { Failed: > 0 } ? FailuresKey(command.OutputKey) : "", Usage = usage?.Usage,
@@ -40,7 +38,7 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
         var meter = new UsageMeter();
         try
         {
-            var questions = await ReadAsync<Question>(command.QuestionsKey, token);
+            var questions = await store.ReadRowsAsync<Question>(command.QuestionsKey, token);
             int done = 0;
             var lastReport = DateTime.MinValue;
             await foreach (var annotated in annotation.AnnotateAsync(questions, command.RationalesPerQuestion, command.Teacher, meter, token))
@@ -53,9 +51,9 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             }
             // Failures and usage first: the rationales' object is what marks the annotation done.
             var failuresKey = FailuresKey(command.OutputKey);
-            if (failures.Count > 0) await WriteRowsAsync(failuresKey, failures, token);
-            await WriteRowsAsync(UsageKey(command.OutputKey), [new AnnotationUsage(failures.Count, meter.Snapshot())], token);
-            await WriteRowsAsync(command.OutputKey, rationales, token);
+            if (failures.Count > 0) await store.WriteRowsAsync(failuresKey, failures, token);
+            await store.WriteRowsAsync(UsageKey(command.OutputKey), [new AnnotationUsage(failures.Count, meter.Snapshot())], token);
+            await store.WriteRowsAsync(command.OutputKey, rationales, token);
             await context.Publish(Outcome(command, questions.Count, rationales, "") with
             {
                 Failed = failures.Count, FailuresKey = failures.Count > 0 ? failuresKey : "", Usage = meter.Snapshot(), Prompt = annotation.Describe(command.Teacher).Prompt,
@@ -75,28 +73,12 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             rationales.FirstOrDefault()?.Producer ?? annotation.Describe(command.Teacher).Name, error);
 
     /// <summary>Where an annotation's failed calls are listed, beside its rationales.</summary>
-    public static string FailuresKey(string outputKey) => Stem(outputKey) + ".failures.jsonl";
+    public static string FailuresKey(string outputKey) => StoredRows.Beside(outputKey, "failures");
 
     /// <summary>What an annotation cost, kept beside its rationales so a repeated command reports it again.</summary>
-    private static string UsageKey(string outputKey) => Stem(outputKey) + ".usage.jsonl";
-
-    private static string Stem(string outputKey) => outputKey.EndsWith(".jsonl", StringComparison.Ordinal) ? outputKey[..^".jsonl".Length] : outputKey;
+    private static string UsageKey(string outputKey) => StoredRows.Beside(outputKey, "usage");
 
     private sealed record AnnotationUsage(int Failed, TeacherUsageTotals Usage);
-
-    private async Task WriteRowsAsync<T>(string key, IEnumerable<T> rows, CancellationToken cancellationToken)
-    {
-        var jsonl = string.Concat(rows.Select(r => JsonSerializer.Serialize(r, JsonLines.Options) + "\n"));
-        using var content = new MemoryStream(Encoding.UTF8.GetBytes(jsonl));
-        await store.PutAsync(key, content, cancellationToken);
-    }
-
-    private async Task<IReadOnlyList<T>> ReadAsync<T>(string key, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        await store.GetAsync(key, buffer, cancellationToken);
-        return JsonLines.Parse<T>(Encoding.UTF8.GetString(buffer.ToArray()).Split('\n'), key);
-    }
 }
 
 /// <summary>The teacher-gateways' shared queue: one annotation at a time per replica.</summary>

@@ -153,6 +153,30 @@ public class TeacherGatewayOpenAiTests
         Assert.Empty(await gateway.Services.GetRequiredService<IObjectStore>().ListAsync(TeacherCallLedger.Prefix).ToListAsync()); // nothing recorded: a rerun asks again
     }
 
+    [Fact]
+    public async Task A_task_with_its_own_template_is_asked_with_it_and_the_usage_names_both()
+    {
+        var prompts = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await using var endpoint = await FaultyOpenAiEndpoint.StartAsync(_ => Fault.None, body =>
+        {
+            prompts.Add(body.GetProperty("messages")[0].GetProperty("content").GetString()!);
+            return "So the answer is yes.";
+        });
+        await using var gateway = await TestServiceHost.StartAsync(b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), new Dictionary<string, string?>
+        {
+            ["TeacherGateway:Teachers:fewshot:BaseUrl"] = endpoint.BaseUrl.ToString(),
+            ["TeacherGateway:Teachers:fewshot:Model"] = "scripted",
+            ["TeacherGateway:Teachers:fewshot:PromptsByTask:coin_flip"] = "few-shot-coin-flip",
+        });
+        var client = new Protos.V1.TeacherGateway.TeacherGatewayClient(gateway.Channel);
+        var lastLetter = new Distillation.Data.Question("w1", "last_letter_concatenation", "Take the last letters of each words in \"Ada Bob\" and concatenate them.", "ab");
+
+        await Annotate(client, [.. ServiceTestData.Questions(2), lastLetter], 1, "fewshot");
+
+        Assert.Equal(2, prompts.Count(p => p.StartsWith("Answer yes or no.") && p.Contains("Q: A coin is heads up.")));
+        Assert.Single(prompts, p => p.StartsWith("Q: Take the last letters") && p.EndsWith("Let's think step by step."));
+    }
+
     [Theory]
     [InlineData("1s", 1000)]
     [InlineData("6m0s", 360_000)]

@@ -4,7 +4,13 @@ using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Teachers;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
+using MassTransit;
+using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.Storage;
+using MentorKd.TeacherGateway;
 using MentorKd.TeacherGateway.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MentorKd.Services.Tests;
 
@@ -84,6 +90,44 @@ public class TeacherGatewaySynthesisTests
         Assert.Equal("duplicates a held-out (dev/test) question", Assert.Single(outcomes[2].Rejected).Reason);
         Assert.Equal(3 + 3 * 3, endpoint.Requests); // one call writing each problem, three solving it
         Assert.Equal(12, (await client.GetUsageAsync(new GetUsageRequest())).Requests);
+    }
+
+    [Fact]
+    public async Task A_synthesis_from_the_queue_stores_the_problems_and_rejections_and_a_repeated_command_asks_nothing_more()
+    {
+        await using var host = await TestServiceHost.StartAsync(b => b.AddTeacherGateway().AddMessaging(bus => bus.AddTeacherGatewayMessaging()), a => a.MapTeacherGateway());
+        var store = host.Services.GetRequiredService<IObjectStore>();
+        var originals = ServiceTestData.Questions(4);
+        var heldOut = (await new SimulatedTeacher(new CoinFlipTask(), 0.15, 42).SynthesizeAsync(originals[1], Distillation.Teachers.SynthesisMode.Similar, 1, CancellationToken.None))
+            .Accepted[0].Question with { Id = "dev-0" };
+        await store.WriteRowsAsync("runs/s/pool.jsonl", originals, CancellationToken.None);
+        await store.WriteRowsAsync("runs/s/dev.jsonl", [heldOut], CancellationToken.None);
+
+        var bus = host.Services.GetRequiredService<IBus>();
+        var outcomes = System.Threading.Channels.Channel.CreateUnbounded<ProblemsSynthesized>();
+        var observer = bus.ConnectReceiveEndpoint("test-problems-synthesized", e => e.Handler<ProblemsSynthesized>(c => outcomes.Writer.WriteAsync(c.Message).AsTask()));
+        await observer.Ready;
+        var command = new SynthesizeProblems("s1", "runs/s/pool.jsonl", "similar", 1, ["runs/s/dev.jsonl"], "runs/s/round-1/problems.jsonl");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await bus.SendToQueueAsync(SynthesizeProblems.Queue, command, CancellationToken.None);
+        var first = await outcomes.Reader.ReadAsync(timeout.Token);
+        var requests = (await new Protos.V1.TeacherGateway.TeacherGatewayClient(host.Channel).GetUsageAsync(new GetUsageRequest())).Requests;
+        await bus.SendToQueueAsync(SynthesizeProblems.Queue, command, CancellationToken.None);
+        var again = await outcomes.Reader.ReadAsync(timeout.Token);
+
+        Assert.Equal("", first.Error);
+        Assert.Equal((4, 3, 1), (first.Questions, first.Accepted, first.Rejected)); // the dev question's twin is rejected
+        Assert.Equal(first, again);
+        Assert.Equal(requests, (await new Protos.V1.TeacherGateway.TeacherGatewayClient(host.Channel).GetUsageAsync(new GetUsageRequest())).Requests);
+        var problems = await store.ReadRowsAsync<Distillation.Teachers.SynthesizedProblem>(command.OutputKey, CancellationToken.None);
+        Assert.Equal([originals[0].Id, originals[2].Id, originals[3].Id], problems.Select(p => p.DerivedFrom));
+        Assert.All(problems, p => Assert.Equal(Distillation.Teachers.SynthesisMode.Similar, p.Mode));
+        var rejected = Assert.Single(await store.ReadRowsAsync<Distillation.Teachers.RejectedProblem>(first.RejectedKey, CancellationToken.None));
+        Assert.Equal(heldOut.Text, rejected.Text);
+
+        await bus.SendToQueueAsync(SynthesizeProblems.Queue, command with { SynthesisId = "s2", Mode = "easier", OutputKey = "runs/s/other.jsonl" }, CancellationToken.None);
+        Assert.Contains("mode", (await outcomes.Reader.ReadAsync(timeout.Token)).Error);
+        await observer.StopAsync();
     }
 
     private static async Task<List<SynthesizeResponse>> Synthesize(Protos.V1.TeacherGateway.TeacherGatewayClient client, IReadOnlyList<Distillation.Data.Question> questions,

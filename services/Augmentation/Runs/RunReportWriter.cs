@@ -36,7 +36,8 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             DevQuestions = data.Dev,
             TestQuestions = data.Test,
             Annotation = AnnotationSummary.Of(teacherRationales),
-            TeacherCalls = teacher.Usage is { } usage
+            // LLM teachers only: an offline teacher's "calls" are its questions, and its tokens whitespace words.
+            TeacherCalls = teacher.Usage is { } usage && teacher.Prompt.Length > 0
                 ? new TeacherCallSummary(teacher.Prompt, usage.Requests, usage.Attempts, usage.PromptTokens, usage.CompletionTokens, usage.CacheHits,
                     teacherRationales.Count(r => r.Problem is not null), teacher.Failed, usage.Cost)
                 : null,

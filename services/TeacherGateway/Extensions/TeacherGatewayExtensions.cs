@@ -21,9 +21,12 @@ public static class TeacherGatewayExtensions
         return builder;
     }
 
-    /// <summary>What the teacher-gateway takes from the broker: annotations from the replicas' shared queue.</summary>
-    public static void AddTeacherGatewayMessaging(this IBusRegistrationConfigurator bus) =>
+    /// <summary>What the teacher-gateway takes from the broker: annotations and syntheses from the replicas' shared queues.</summary>
+    public static void AddTeacherGatewayMessaging(this IBusRegistrationConfigurator bus)
+    {
         bus.AddConsumer<AnnotateQuestionsConsumer, AnnotateQuestionsConsumerDefinition>();
+        bus.AddConsumer<SynthesizeProblemsConsumer, SynthesizeProblemsConsumerDefinition>();
+    }
 
     public static WebApplication MapTeacherGateway(this WebApplication app)
     {

@@ -28,6 +28,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
 
     private readonly OpenAiTeacherOptions _options;
     private readonly PromptTemplate _template, _harder, _similar;
+    private readonly Dictionary<string, PromptTemplate> _templateByTask;
     private readonly TeacherCallLedger _ledger;
     private readonly ChatClient _chat;
     private readonly SlidingWindowRateLimiter? _tokensPerMinute;
@@ -37,6 +38,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
     {
         (_options, _ledger) = (options, ledger);
         (_template, _harder, _similar) = (PromptTemplate.Load(options.Prompt), PromptTemplate.Load(options.HarderPrompt), PromptTemplate.Load(options.SimilarPrompt));
+        _templateByTask = options.PromptsByTask.ToDictionary(p => p.Key, p => PromptTemplate.Load(p.Value));
         Name = $"openai:{name}({options.Model})";
         var clientOptions = new OpenAIClientOptions
         {
@@ -60,7 +62,12 @@ public sealed class OpenAiTeacher : IGatewayTeacher
 
     public string Name { get; }
 
-    public string PromptName => _template.Name;
+    /// <summary>The rationale template(s), as a report shows them.</summary>
+    public string PromptName => _templateByTask.Count == 0
+        ? _template.Name
+        : string.Join(", ", _templateByTask.OrderBy(p => p.Key).Select(p => $"{p.Value.Name} ({p.Key})").Append($"{_template.Name} (other tasks)"));
+
+    private PromptTemplate TemplateFor(string task) => _templateByTask.GetValueOrDefault(task) ?? _template;
 
     public int MaxConcurrentCalls => _options.MaxConcurrentCalls;
 
@@ -68,7 +75,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
 
     public async Task<AnnotatedQuestion> AnnotateAsync(Question question, int count, UsageMeter meter, CancellationToken cancellationToken)
     {
-        var prompt = _template.Render(question.Text);
+        var prompt = TemplateFor(question.Task).Render(question.Text);
         var rationales = new List<Rationale>(count);
         var failures = new List<TeacherFailure>();
         // One call asking for n = k, or k calls (sample i asks with seed + i) for endpoints without n.
@@ -138,7 +145,7 @@ public sealed class OpenAiTeacher : IGatewayTeacher
 
     private async Task<(Question? Question, Rationale? Rationale, string? Reason)> VerifyAsync(Question candidate, int k, UsageMeter meter, CancellationToken cancellationToken)
     {
-        var prompt = _template.Render(candidate.Text);
+        var prompt = TemplateFor(candidate.Task).Render(candidate.Text);
         var replies = new List<TeacherReply>(k);
         if (_options.SamplesInOneCall)
             replies.AddRange((await AskAsync(CallFor(prompt, k, 0), meter, cancellationToken)).Choices.Select(c => TeacherReplies.Read(c.Text, candidate.Task)));
@@ -279,7 +286,8 @@ public sealed class OpenAiTeacher : IGatewayTeacher
     private string? Reason(Exception e) => e switch
     {
         ClientResultException { Status: 0, InnerException: { } inner } => Reason(inner) ?? $"the call failed: {FirstLine(e.Message)}",
-        ClientResultException { Status: > 0 } http => $"HTTP {http.Status} after {_options.MaxRetries} retries: {FirstLine(http.Message)}",
+        ClientResultException { Status: 429 or >= 500 } http => $"HTTP {http.Status} after {_options.MaxRetries} retries: {FirstLine(http.Message)}",
+        ClientResultException { Status: > 0 } http => $"HTTP {http.Status} (not retried): {FirstLine(http.Message)}",
         TimeoutRejectedException => $"no reply within {_options.TimeoutSeconds} s, {_options.MaxRetries} retries",
         BrokenCircuitException => "the circuit is open: most recent calls to this teacher failed",
         HttpRequestException http => $"connection failed after {_options.MaxRetries} retries: {http.Message}",

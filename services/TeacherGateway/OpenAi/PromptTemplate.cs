@@ -18,7 +18,7 @@ public sealed record PromptTemplate(string Name, string Text)
         if (!File.Exists(path))
             throw new InvalidOperationException($"prompt template '{nameOrPath}' is neither a template in {Path.GetDirectoryName(shipped)} " +
                 $"({string.Join(", ", Shipped())}) nor a file.");
-        var text = File.ReadAllText(path);
+        var text = File.ReadAllText(path).TrimEnd('\r', '\n'); // an editor's final newline is not part of the prompt
         if (!text.Contains(QuestionSlot, StringComparison.Ordinal))
             throw new InvalidOperationException($"prompt template '{nameOrPath}' has no {QuestionSlot} slot.");
         return new PromptTemplate(Path.GetFileNameWithoutExtension(path), text);

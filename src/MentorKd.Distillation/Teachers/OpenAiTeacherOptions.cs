@@ -22,6 +22,8 @@ public record OpenAiTeacherOptions
     public string Api { get; init; } = "chat";
     /// <summary>A template shipped in the gateway's Prompts/ (by name, without .txt) or a file path; "{question}" marks the question.</summary>
     [Required] public string Prompt { get; init; } = "zero-shot-cot";
+    /// <summary>Templates for particular tasks (task name → template, e.g. "coin_flip": "few-shot-coin-flip"); other tasks use <see cref="Prompt"/>.</summary>
+    public Dictionary<string, string> PromptsByTask { get; init; } = new();
     [Range(0.0, 2.0)] public double Temperature { get; init; } = 0.7;
     [Range(0.0, 1.0)] public double TopP { get; init; } = 1.0;
     [Range(1, 131_072)] public int MaxTokens { get; init; } = 512;
