@@ -6,5 +6,6 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(AddQuestionsCommand.Create());
+root.Subcommands.Add(UsageCommand.Create());
 root.Subcommands.Add(LanguageModelCommand.Create());
 return root.Parse(args).Invoke();

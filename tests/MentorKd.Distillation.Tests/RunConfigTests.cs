@@ -32,6 +32,15 @@ public class RunConfigTests
     [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\" }", "teacher.model")]
     [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\", \"model\": \"m\", \"temperature\": 3 }", "teacher.temperature")]
     [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"x\", \"base_url\": \"http://localhost:8000/v1\", \"model\": \"m\", \"api\": \"responses\" }", "teacher.api")]
+    [InlineData("\"method\": \"fdd_only\"", "method")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"rounds\": 0 }", "fdd.rounds")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"harder_per_easy\": -1 }", "fdd.harder_per_easy")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"similar_per_hard\": -2 }", "fdd.similar_per_hard")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"pool\": \"everything\" }", "fdd.pool")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"teacher_call_budget\": 0 }", "fdd.teacher_call_budget")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"patience\": 0 }", "fdd.patience")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"pool_sample\": 0 }", "fdd.pool_sample")]
+    [InlineData("\"method\": \"mentor_kd+fdd\", \"arms\": [\"fine_tune_cot\"]", "arms")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
     {
         var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());

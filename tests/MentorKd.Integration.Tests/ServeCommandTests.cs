@@ -11,9 +11,10 @@ public class ServeCommandTests
     [Fact]
     public async Task Serve_answers_every_service_on_one_port_and_stops_cleanly_on_sigterm()
     {
-        int port = ServiceProcess.FreePort();
+        int port = ServiceProcess.FreePort(), openAiPort = ServiceProcess.FreePort();
         var data = Path.Combine(Path.GetTempPath(), "mentorkd-serve-test", Guid.NewGuid().ToString("N"));
-        await using var serve = await ServiceProcess.StartCommandLineAsync(port, "serve", "--port", port.ToString(), "--data", data, "--log-level", "Warning");
+        await using var serve = await ServiceProcess.StartCommandLineAsync(port, "serve", "--port", port.ToString(), "--openai-port", openAiPort.ToString(),
+            "--data", data, "--log-level", "Warning");
         using var channel = GrpcChannel.ForAddress(serve.Address);
 
         Assert.Empty((await new Protos.V1.Runs.RunsClient(channel).ListRunsAsync(new ListRunsRequest())).Runs);
@@ -21,6 +22,12 @@ public class ServeCommandTests
         Assert.False(info.Loaded);
         var usage = await new Protos.V1.TeacherGateway.TeacherGatewayClient(channel).GetUsageAsync(new GetUsageRequest());
         Assert.Equal(0, usage.Requests);
+        var (usageExit, usageTable) = await ServiceProcess.RunCommandLineAsync("usage", "--address", serve.Address);
+        Assert.True(usageExit == 0, usageTable);
+        Assert.Contains("total", usageTable);
+        // The mentor-server's OpenAI API on its own HTTP/1.1 port: no model loaded yet, so no models listed.
+        using (var http = new HttpClient())
+            Assert.Contains("\"data\":[]", await http.GetStringAsync($"http://127.0.0.1:{openAiPort}/v1/models"));
         var missing = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Trainer.TrainerClient(channel).GetJobAsync(new GetJobRequest { JobId = "none" }));
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         var bad = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Runs.RunsClient(channel).StartRunAsync(new StartRunRequest { ConfigJson = "{ \"student\": { \"layers\": 0 } }" }));

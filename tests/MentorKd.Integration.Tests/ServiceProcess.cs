@@ -47,6 +47,18 @@ public sealed class ServiceProcess : IAsyncDisposable
         StartAsync("mentorkd", Path.Combine(RepositoryRoot(), "src", "MentorKd.Cli", "bin", BuildConfiguration(), "net10.0", "mentorkd.dll"), arguments,
             new Dictionary<string, string>(), port);
 
+    /// <summary>A one-shot <c>mentorkd</c> command: its exit code and what it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunCommandLineAsync(params string[] arguments)
+    {
+        var program = Path.Combine(RepositoryRoot(), "src", "MentorKd.Cli", "bin", BuildConfiguration(), "net10.0", "mentorkd.dll");
+        var start = new ProcessStartInfo("dotnet", [program, .. arguments]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start mentorkd.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        return (process.ExitCode, await output + await errors);
+    }
+
     public static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);

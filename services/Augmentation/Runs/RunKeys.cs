@@ -29,6 +29,8 @@ public sealed record RunKeys(Guid RunId)
     public string RoundRequest(string sha256) => Root + $"rounds/requests/{sha256}.json";
     public string RoundRequests => Root + "rounds/requests/";
     public string Round(int round) => Root + $"rounds/{round}/";
+    /// <summary>An FDD round's pool, its classification and the problems written from it.</summary>
+    public string Fdd(int round) => Root + $"fdd/{round}/";
     public string Rounds => Reports + "rounds.json";
     public string RoundsReport => Reports + "rounds.md";
     public string Evaluation(string job) => Reports + $"evaluations/{job}.test.jsonl";
@@ -46,6 +48,7 @@ public sealed record RunKeys(Guid RunId)
     public string AnnotationId(string name) => $"{Id}-annotation-{name}";
     public string AugmentationId(string name) => $"{Id}-augmentation-{name}";
     public string EvaluationId(string job) => $"{Id}-evaluation-{job}";
+    public string SynthesisId(string name) => $"{Id}-synthesis-{name}";
 
     /// <summary>The job or work name in one of this run's work ids ("{run}-{prefix}{name}").</summary>
     public string JobName(string workId, string prefix = "") => workId[(Id.Length + 1 + prefix.Length)..];

@@ -47,4 +47,10 @@ public sealed record RoundRequest(string QuestionsKey, string Sha256, string Sou
 
 /// <summary>A finished retraining round (round 0 is the run's own student).</summary>
 public sealed record RoundStage(int Round, string QuestionsSha256, int QuestionsAdded, int TrainQuestions, int TeacherKept, int MentorCorrect,
-    string CheckpointKey, double TestAccuracy);
+    string CheckpointKey, double TestAccuracy, double DevAccuracy = 0, long TeacherRequests = 0);
+
+/// <summary>An FDD round's feedback and new problems: the pool classified by the student (easy: answered right), the
+/// problems the teacher wrote and had accepted per mode, those rejected, the teacher requests it took, and the
+/// retraining round that trains on them (<paramref name="Round"/>; 0 when no problem was accepted).</summary>
+public sealed record FddRoundStage(int Fdd, int Round, int Pool, int Easy, int Hard, int HarderAccepted, int SimilarAccepted, int Rejected,
+    long TeacherRequests, string QuestionsKey);

@@ -29,6 +29,10 @@ public sealed class RunState : SagaStateMachineInstance
     public string? EndMessage { get; set; }
     /// <summary>The retraining round under way, if any.</summary>
     public RoundWork? Round { get; set; }
+    /// <summary>The FDD round being classified or written, if any (its retraining is then <see cref="Round"/>).</summary>
+    public FddWork? Fdd { get; set; }
+    /// <summary>Problem syntheses sent to the teacher-gateways' queue and not yet answered, by name ("fdd1-harder").</summary>
+    public HashSet<string> PendingSyntheses { get; set; } = [];
 
     public string? TeacherRationalesKey { get; set; }
     public int TeacherRationales { get; set; }
@@ -48,9 +52,16 @@ public sealed class RunState : SagaStateMachineInstance
 /// <summary>A training job's inputs: its rationales, and where its soft labels come from (the mentor checkpoint, and how they are served).</summary>
 public sealed record TrainingInputs(IReadOnlyList<string> RationaleKeys, string? SoftLabelsFrom, string? SoftLabelsVia);
 
+/// <summary>An FDD round as it goes: its pool, how the student split it, and what each synthesis accepted so far.</summary>
+public sealed record FddWork(int Number, string PoolKey, int Pool, int Easy = 0, int Hard = 0, int HarderAccepted = 0, int SimilarAccepted = 0,
+    int Rejected = 0, long TeacherRequests = 0)
+{
+    public string Name => $"fdd{Number}";
+}
+
 /// <summary>A retraining round as it goes: its number, the request it answers, and what its stages produced so far.</summary>
 public sealed record RoundWork(int Number, RoundRequest Request, string QuestionsKey, int QuestionsAdded, int TrainQuestions = 0, int TeacherKept = 0,
-    int MentorCorrect = 0)
+    int MentorCorrect = 0, long TeacherRequests = 0)
 {
     public string Name => $"round{Number}";
 }

@@ -10,6 +10,9 @@ namespace MentorKd.Augmentation.Runs;
 ///
 ///   submitted → AnnotatingTeacher → TrainingMentor → Augmenting → TrainingStudents → Evaluating → (report) → Completed
 ///   Completed + new questions → AnnotatingRound → AugmentingRound → TrainingRound → EvaluatingRound → Completed
+///   FDD (method mentor_kd+fdd), after the report and after each round, until its rounds are done or a stopping rule holds:
+///     ClassifyingPool (the student answers the pool) → SynthesizingRound (harder problems from easy ones, similar from
+///     hard ones) → AnnotatingRound → … → EvaluatingRound → ClassifyingPool …
 ///   any active state → Failed (a stage's work failed) or Cancelled (a client asked); submitting again retries.
 ///
 /// Delivery is at least once: an answer that arrives again, late, or for another run's work is ignored. A run whose
@@ -39,6 +42,8 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
         Event(() => AugmentationFaulted, x => ByWorkId(x, c => c.Message.Message.AugmentationId));
         Event(() => Evaluated, x => ByWorkId(x, c => c.Message.EvaluationId));
         Event(() => EvaluationFaulted, x => ByWorkId(x, c => c.Message.Message.EvaluationId));
+        Event(() => Synthesized, x => ByWorkId(x, c => c.Message.SynthesisId));
+        Event(() => SynthesisFaulted, x => ByWorkId(x, c => c.Message.Message.SynthesisId));
 
         Initially(
             When(Submitted)
@@ -109,12 +114,9 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
         During(Evaluating,
             When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
                 .ThenAsync(steps.CheckpointEvaluatedAsync)
-                .If(c => c.Saga.PendingEvaluations.Count == 0, last => last
+                .If(c => c.Saga.PendingEvaluations.Count == 0, last => NextRoundOrComplete(last
                     .ThenAsync(steps.ReportAsync)
-                    .ThenAsync(steps.StartNextRoundAsync)
-                    .IfElse(c => c.Saga.Round is not null,
-                        round => round.TransitionTo(AnnotatingRound),
-                        none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed).Then(c => steps.AnnounceEnd(c.Saga))))
+                    .ThenAsync(steps.StartNextRoundAsync)))
                 .Catch<Exception>(RunFails),
             When(EvaluationFaulted)
                 .Then(c => RunSteps.Faulted(c, "evaluation"))
@@ -130,7 +132,30 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                     .ThenAsync(steps.StartNextRoundAsync)
                     .IfElse(c => c.Saga.Round is not null,
                         round => round.TransitionTo(AnnotatingRound),
-                        none => none.ThenAsync(steps.SettleAsync)))
+                        other => other.IfElse(c => c.Saga.Fdd is not null,
+                            fdd => fdd.TransitionTo(ClassifyingPool),
+                            none => none.ThenAsync(steps.SettleAsync))))
+                .Catch<Exception>(RoundFails));
+
+        // An FDD round's feedback: the student answers the pool (evaluator), then the teacher-gateways write harder
+        // problems from the easy ones and similar problems for the hard ones; the accepted ones make a retraining round.
+        During(ClassifyingPool,
+            When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
+                .ThenAsync(steps.PoolClassifiedAsync)
+                .IfElse(c => c.Saga.PendingSyntheses.Count > 0,
+                    synthesizing => synthesizing.TransitionTo(SynthesizingRound),
+                    nothing => NextRoundOrComplete(nothing))
+                .Catch<Exception>(RoundFails),
+            When(EvaluationFaulted)
+                .Then(c => RunSteps.Faulted(c, "classifying the FDD pool"))
+                .Catch<Exception>(RoundFails));
+        During(SynthesizingRound,
+            When(Synthesized, c => c.Saga.PendingSyntheses.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.SynthesisId, "synthesis-")))
+                .ThenAsync(steps.ProblemsSynthesizedAsync)
+                .If(c => c.Saga.PendingSyntheses.Count == 0, last => NextRoundOrComplete(last))
+                .Catch<Exception>(RoundFails),
+            When(SynthesisFaulted)
+                .Then(c => RunSteps.Faulted(c, "problem synthesis"))
                 .Catch<Exception>(RoundFails));
 
         // A retraining round: the teacher annotates the new questions, the mentor augments them, the run's Mentor-KD
@@ -163,19 +188,17 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                 .Then(c => RunSteps.Faulted(c, "student training"))
                 .Catch<Exception>(RoundFails));
         During(EvaluatingRound,
-            When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
-                .ThenAsync(steps.RoundEvaluatedAsync)
-                .ThenAsync(steps.StartNextRoundAsync)
-                .IfElse(c => c.Saga.Round is not null,
-                    round => round.TransitionTo(AnnotatingRound),
-                    none => none.ThenAsync(steps.CompleteAsync).TransitionTo(Completed).Then(c => steps.AnnounceEnd(c.Saga)))
+            NextRoundOrComplete(When(Evaluated, c => c.Saga.PendingEvaluations.Contains(RunSteps.Keys(c.Saga).JobName(c.Message.EvaluationId, "evaluation-")))
+                    .ThenAsync(steps.RoundEvaluatedAsync)
+                    .ThenAsync(steps.StartNextRoundAsync))
                 .Catch<Exception>(RoundFails),
             When(EvaluationFaulted)
                 .Then(c => RunSteps.Faulted(c, "evaluation"))
                 .Catch<Exception>(RoundFails));
 
         // A client's cancellation stops the run and the training jobs it waits for.
-        During(new[] { AnnotatingTeacher, TrainingMentor, Augmenting, TrainingStudents, Evaluating, AnnotatingRound, AugmentingRound, TrainingRound, EvaluatingRound },
+        During(new[] { AnnotatingTeacher, TrainingMentor, Augmenting, TrainingStudents, Evaluating, AnnotatingRound, AugmentingRound, TrainingRound, EvaluatingRound,
+                ClassifyingPool, SynthesizingRound },
             When(CancellationRequested)
                 .ThenAsync(steps.CancelAsync)
                 .TransitionTo(Cancelled)
@@ -194,6 +217,14 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
         WhenEnterAny(x => x.Then(c => c.Saga.UpdatedAt = DateTime.UtcNow));
         SetCompletedWhenFinalized();
     }
+
+    /// <summary>After a round is started (or none could be): its teacher annotation, an FDD round's feedback, or the end.</summary>
+    private EventActivityBinder<RunState, T> NextRoundOrComplete<T>(EventActivityBinder<RunState, T> binder) where T : class =>
+        binder.IfElse(c => c.Saga.Round is not null,
+            round => round.TransitionTo(AnnotatingRound),
+            other => other.IfElse(c => c.Saga.Fdd is not null,
+                fdd => fdd.TransitionTo(ClassifyingPool),
+                none => none.ThenAsync(_steps.CompleteAsync).TransitionTo(Completed).Then(c => _steps.AnnounceEnd(c.Saga))));
 
     /// <summary>A step that throws fails the run, naming the stage it was in.</summary>
     private ExceptionActivityBinder<RunState, T, Exception> RunFails<T>(ExceptionActivityBinder<RunState, T, Exception> failure) where T : class =>
@@ -221,6 +252,8 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
     public State AugmentingRound { get; private set; } = null!;
     public State TrainingRound { get; private set; } = null!;
     public State EvaluatingRound { get; private set; } = null!;
+    public State ClassifyingPool { get; private set; } = null!;
+    public State SynthesizingRound { get; private set; } = null!;
 
     public Event<RunSubmitted> Submitted { get; private set; } = null!;
     public Event<RunQuestionsAdded> QuestionsAdded { get; private set; } = null!;
@@ -236,4 +269,6 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
     public Event<Fault<AugmentQuestions>> AugmentationFaulted { get; private set; } = null!;
     public Event<CheckpointEvaluated> Evaluated { get; private set; } = null!;
     public Event<Fault<EvaluateCheckpoint>> EvaluationFaulted { get; private set; } = null!;
+    public Event<ProblemsSynthesized> Synthesized { get; private set; } = null!;
+    public Event<Fault<SynthesizeProblems>> SynthesisFaulted { get; private set; } = null!;
 }

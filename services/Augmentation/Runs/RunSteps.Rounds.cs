@@ -46,7 +46,8 @@ public sealed partial class RunSteps
     }
 
     /// <summary>The oldest round request without a finished round, started: its questions (repeats of the run's dev or
-    /// test questions left out, ids scoped to the round) go to the teacher. No request left: <see cref="RunState.Round"/> stays null.</summary>
+    /// test questions left out, ids scoped to the round) go to the teacher. No request left: the next FDD round, if the
+    /// run's method has one to do (<see cref="RunState.Fdd"/>); else <see cref="RunState.Round"/> and it stay null.</summary>
     public async Task StartNextRoundAsync(BehaviorContext<RunState> context)
     {
         var (run, token) = (context.Saga, context.CancellationToken);
@@ -60,7 +61,11 @@ public sealed partial class RunSteps
         foreach (var request in requests.OrderBy(r => r.RequestedAt))
             if (await Records(run).FindAsync<RoundStage>(RoundStageName(request.Sha256), token) is not null) done++;
             else if (await Records(run).FindAsync<RoundRequest>(RefusedRoundName(request.Sha256), token) is null) waiting.Add(request);
-        if (waiting.Count == 0) return;
+        if (waiting.Count == 0)
+        {
+            await StartFddRoundAsync(context);
+            return;
+        }
         var heldOut = await HeldOutQuestions.ReadAsync(store, registry, keys, token);
         int number = done + 1;
         foreach (var next in waiting)
@@ -89,6 +94,8 @@ public sealed partial class RunSteps
             await SendAnnotationAsync(context, await ConfigAsync(run, token), round.Name, round.QuestionsKey, added.Count, keys.Round(number) + "teacher-rationales.jsonl");
             return;
         }
+        // No questions waiting: an FDD run writes its own, where its student is weak.
+        await StartFddRoundAsync(context);
     }
 
     public async Task RoundAnnotatedAsync(BehaviorContext<RunState, QuestionsAnnotated> context)
@@ -98,7 +105,7 @@ public sealed partial class RunSteps
         if (outcome.Error.Length > 0) throw new InvalidOperationException($"teacher annotation: {outcome.Error}");
         await registry.RegisterAsync(keys.DatasetId($"{round.Name}.teacher"), DatasetRegistry.Rationales, outcome.OutputKey, keys.DatasetId($"{round.Name}.questions"),
             outcome.Teacher, allowEmpty: true, token);
-        run.Round = round with { TeacherKept = outcome.Kept };
+        run.Round = round with { TeacherKept = outcome.Kept, TeacherRequests = outcome.Usage?.Requests ?? 0 };
         var questions = await registry.FindAsync(keys.DatasetId($"{round.Name}.questions"), token)
             ?? throw new InvalidOperationException($"dataset {keys.DatasetId($"{round.Name}.questions")} is missing from the registry.");
         await SendAugmentationAsync(context, await ConfigAsync(run, token), round.Name, questions, keys.DatasetId($"{round.Name}.mentor"),
@@ -148,7 +155,7 @@ public sealed partial class RunSteps
         var config = await ConfigAsync(run, token);
         var student = await TrainingRecordAsync(run, RoundJob(round, BaselineArm(config)), token);
         var stage = new RoundStage(round.Number, round.Request.Sha256, round.QuestionsAdded, round.TrainQuestions, round.TeacherKept, round.MentorCorrect,
-            student.CheckpointKey, evaluation.Accuracy);
+            student.CheckpointKey, evaluation.Accuracy, student.DevAccuracy, round.TeacherRequests);
         await Records(run).SaveAsync(RoundStageName(round.Request.Sha256), stage, token);
         await WriteRoundsReportAsync(run, config, token);
         run.Stage = $"round-{round.Number}";
@@ -202,6 +209,25 @@ public sealed partial class RunSteps
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var r in rounds)
             text.AppendLine($"| {r.Round} | {r.QuestionsAdded} | {r.TrainQuestions} | {r.TeacherKept} | {r.MentorCorrect} | {r.TestAccuracy:P1} |");
+        var fdd = await FddRoundsAsync(run, config.Fdd.Rounds, cancellationToken);
+        if (fdd.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine("## FDD rounds");
+            text.AppendLine();
+            text.AppendLine("The student answers the pool (easy: right, hard: wrong); the teacher writes harder variations of easy problems and " +
+                            "similar problems for hard ones, verified and checked against dev, test and everything already trained on.");
+            text.AppendLine();
+            text.AppendLine("| FDD round | pool | easy | hard | harder accepted | similar accepted | rejected | teacher requests (writing + annotating) | retraining round | student dev | student test |");
+            text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var f in fdd)
+            {
+                var round = rounds.FirstOrDefault(r => r.Round == f.Round && f.Round > 0);
+                text.AppendLine($"| {f.Fdd} | {f.Pool} | {f.Easy} | {f.Hard} | {f.HarderAccepted} | {f.SimilarAccepted} | {f.Rejected} | " +
+                                $"{f.TeacherRequests} + {round?.TeacherRequests ?? 0} | {(f.Round > 0 ? f.Round : "none")} | " +
+                                $"{(round is null ? "" : round.DevAccuracy.ToString("P1"))} | {(round is null ? "" : round.TestAccuracy.ToString("P1"))} |");
+            }
+        }
         using var markdown = new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
         await store.PutAsync(keys.RoundsReport, markdown, cancellationToken);
     }

@@ -24,6 +24,9 @@ public sealed record RunConfig
     public AugmentationConfig Augmentation { get; init; } = new();
     public StudentConfig Student { get; init; } = new();
     public IReadOnlyList<string> Arms { get; init; } = [StudentArms.FineTuneCot, StudentArms.MentorKd, StudentArms.NoSoftLabels, StudentArms.NoAugmentation];
+    /// <summary>"mentor_kd", or "mentor_kd+fdd": Mentor-KD, then feedback-driven rounds on its student (<see cref="Fdd"/>).</summary>
+    public string Method { get; init; } = RunMethods.MentorKd;
+    public FddConfig Fdd { get; init; } = new();
 
     /// <summary>Folder relative paths are resolved against (the config file's).</summary>
     [JsonIgnore] public string BaseDirectory { get; init; } = Environment.CurrentDirectory;
@@ -74,6 +77,42 @@ public sealed record RunConfig
         if (!File.Exists(path)) throw new ConfigException("--config", $"file '{path}' not found.");
         return Parse(File.ReadAllText(path), Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
+}
+
+public static class RunMethods
+{
+    public const string MentorKd = "mentor_kd", MentorKdFdd = "mentor_kd+fdd";
+
+    public static bool UsesFdd(string method) => method == MentorKdFdd;
+}
+
+/// <summary>
+/// Feedback-driven distillation's rounds: each classifies the pool by the current student's answers (easy: right;
+/// hard: wrong), has the teacher write harder variations of easy problems and similar problems for hard ones (verified,
+/// deduplicated), and retrains the student on everything so far.
+/// </summary>
+public sealed record FddConfig
+{
+    public int Rounds { get; init; } = 3;
+    /// <summary>Harder variations written per easy problem.</summary>
+    public int HarderPerEasy { get; init; } = 1;
+    /// <summary>Similar problems written per hard problem.</summary>
+    public int SimilarPerHard { get; init; } = 1;
+    /// <summary>What is classified: "seed" (the run's training questions) or "seed_and_last_round" (and the last round's new problems).</summary>
+    public string Pool { get; init; } = FddPools.Seed;
+    /// <summary>Problems drawn (seeded) from the pool each round; null: all of it.</summary>
+    public int? PoolSample { get; init; }
+    /// <summary>Agreeing solutions an LLM teacher's new problem needs (0: the teacher's own setting).</summary>
+    public int VerifySamples { get; init; }
+    /// <summary>Stop once the student's dev accuracy has not improved for this many rounds (null: run every round).</summary>
+    public int? Patience { get; init; }
+    /// <summary>Teacher requests the rounds may spend on writing and annotating problems (checked before each round; null: no limit).</summary>
+    public long? TeacherCallBudget { get; init; }
+}
+
+public static class FddPools
+{
+    public const string Seed = "seed", SeedAndLastRound = "seed_and_last_round";
 }
 
 public sealed record TaskConfig

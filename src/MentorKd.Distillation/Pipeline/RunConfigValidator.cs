@@ -68,6 +68,24 @@ public static partial class RunConfigValidator
         Require(augmentation.MaxNewTokens > 0, "augmentation.max_new_tokens", $"must be positive (got {augmentation.MaxNewTokens}).");
         Require(augmentation.BatchSize > 0, "augmentation.batch_size", $"must be positive (got {augmentation.BatchSize}).");
 
+        Require(config.Method is RunMethods.MentorKd or RunMethods.MentorKdFdd, "method", $"'{config.Method}' is not {RunMethods.MentorKd} or {RunMethods.MentorKdFdd}.");
+        var fdd = config.Fdd;
+        Require(fdd.Rounds >= 1, "fdd.rounds", $"must be at least 1 (got {fdd.Rounds}).");
+        Require(fdd.HarderPerEasy >= 0, "fdd.harder_per_easy", $"must not be negative (got {fdd.HarderPerEasy}).");
+        Require(fdd.SimilarPerHard >= 0, "fdd.similar_per_hard", $"must not be negative (got {fdd.SimilarPerHard}).");
+        Require(fdd.HarderPerEasy + fdd.SimilarPerHard > 0, "fdd.harder_per_easy", "and fdd.similar_per_hard are both 0: the rounds would add nothing.");
+        Require(fdd.HarderPerEasy <= 16 && fdd.SimilarPerHard <= 16, "fdd.harder_per_easy", "and fdd.similar_per_hard must be at most 16.");
+        Require(fdd.Pool is FddPools.Seed or FddPools.SeedAndLastRound, "fdd.pool", $"'{fdd.Pool}' is not {FddPools.Seed} or {FddPools.SeedAndLastRound}.");
+        Require(fdd.PoolSample is null or > 0, "fdd.pool_sample", $"must be positive or null for the whole pool (got {fdd.PoolSample}).");
+        Require(fdd.VerifySamples is >= 0 and <= 16, "fdd.verify_samples", $"must be in 0..16 (got {fdd.VerifySamples}).");
+        Require(fdd.Patience is null or > 0, "fdd.patience", $"must be positive or null (got {fdd.Patience}).");
+        Require(fdd.TeacherCallBudget is null or > 0, "fdd.teacher_call_budget", $"must be positive or null for no limit (got {fdd.TeacherCallBudget}).");
+        if (RunMethods.UsesFdd(config.Method))
+        {
+            Require(config.Arms.Contains(StudentArms.MentorKd), "arms", $"{RunMethods.MentorKdFdd} retrains the {StudentArms.MentorKd} student: the arms must include it.");
+            Require(config.Teacher.Kind != "replay", "teacher.kind", "FDD needs a teacher that writes new problems (simulated or openai), not replay.");
+        }
+
         Require(config.Arms.Count > 0, "arms", "must name at least one student arm.");
         foreach (var arm in config.Arms)
             Require(StudentArms.All.Contains(arm), "arms", $"unknown arm '{arm}' (known: {string.Join(", ", StudentArms.All)}).");
