@@ -10,7 +10,7 @@ namespace MentorKd.TeacherGateway;
 /// New problems written by one of the gateway's teachers from existing ones (the teacher's side of FDD): harder
 /// variations or similar problems, n per input, each verified by the teacher (self-consistency for LLMs, the exact solver
 /// for synthetic tasks) and then checked against the held-out questions it must not duplicate (dev and test), the inputs
-/// and the problems accepted before it. The one path behind the gRPC Synthesize stream.
+/// and the problems accepted before it. The one path behind the gRPC Synthesize stream and the synthesize-problems queue.
 /// </summary>
 public sealed partial class QuestionSynthesis(TeacherDirectory teachers, TeacherUsage usage)
 {
@@ -37,7 +37,7 @@ public sealed partial class QuestionSynthesis(TeacherDirectory teachers, Teacher
             foreach (var problem in outcome.Accepted)
             {
                 var text = Normalized(problem.Question.Text);
-                if (held.Contains(text)) rejected.Add(new RejectedProblem(problem.DerivedFrom, mode, problem.Question.Text, "duplicates a held-out (dev/test) question"));
+                if (held.Contains(text)) rejected.Add(new RejectedProblem(problem.DerivedFrom, mode, problem.Question.Text, "duplicates a held-out question (dev, test, or one already trained on)"));
                 else if (!seen.Add(text)) rejected.Add(new RejectedProblem(problem.DerivedFrom, mode, problem.Question.Text, "duplicates an input or an earlier new problem"));
                 else accepted.Add(problem);
             }

@@ -31,7 +31,7 @@ public class TeacherGatewaySynthesisTests
         var harder = await Synthesize(client, originals, Protos.V1.SynthesisMode.Harder, 2, heldOut: [heldOut.ToUpperInvariant()]);
         Assert.Equal(originals.Select(q => q.Id), harder.Select(r => r.DerivedFrom));
         var rejected = Assert.Single(harder.SelectMany(r => r.Rejected));
-        Assert.Equal("duplicates a held-out (dev/test) question", rejected.Reason);
+        Assert.Equal("duplicates a held-out question (dev, test, or one already trained on)", rejected.Reason);
         var accepted = harder.SelectMany(r => r.Accepted).ToList();
         Assert.Equal(5, accepted.Count);
         var task = new CoinFlipTask();
@@ -87,7 +87,7 @@ public class TeacherGatewaySynthesisTests
         Assert.True(accepted.Rationale.Correct);
         Assert.Equal("openai:writer(scripted)", accepted.Rationale.Producer);
         Assert.StartsWith("3 solutions disagree", Assert.Single(outcomes[1].Rejected).Reason);
-        Assert.Equal("duplicates a held-out (dev/test) question", Assert.Single(outcomes[2].Rejected).Reason);
+        Assert.Equal("duplicates a held-out question (dev, test, or one already trained on)", Assert.Single(outcomes[2].Rejected).Reason);
         Assert.Equal(3 + 3 * 3, endpoint.Requests); // one call writing each problem, three solving it
         Assert.Equal(12, (await client.GetUsageAsync(new GetUsageRequest())).Requests);
     }

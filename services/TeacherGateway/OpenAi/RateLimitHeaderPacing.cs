@@ -4,9 +4,9 @@ using System.Text.RegularExpressions;
 namespace MentorKd.TeacherGateway.OpenAi;
 
 /// <summary>
-/// Counts every HTTP attempt against the annotation in progress (<see cref="UsageMeter.Current"/>) and honours the
-/// API's rate-limit headers: when a response says no requests or tokens remain (<c>x-ratelimit-remaining-*: 0</c>),
-/// the next attempt waits until the matching <c>x-ratelimit-reset-*</c> has passed instead of being refused.
+/// Honours the API's rate-limit headers: when a response says no requests or tokens remain
+/// (<c>x-ratelimit-remaining-*: 0</c>), the next attempt waits until the matching <c>x-ratelimit-reset-*</c> has passed
+/// instead of being refused.
 /// </summary>
 public sealed partial class RateLimitHeaderPacing : DelegatingHandler
 {
@@ -16,7 +16,6 @@ public sealed partial class RateLimitHeaderPacing : DelegatingHandler
     {
         var wait = new DateTime(Interlocked.Read(ref _notBeforeTicks), DateTimeKind.Utc) - DateTime.UtcNow;
         if (wait > TimeSpan.Zero) await Task.Delay(wait, cancellationToken);
-        UsageMeter.Current?.RecordAttempt();
         var response = await base.SendAsync(request, cancellationToken);
         foreach (var kind in (string[])["requests", "tokens"])
             if (Header(response, $"x-ratelimit-remaining-{kind}") == "0" && Duration(Header(response, $"x-ratelimit-reset-{kind}")) is { } reset)

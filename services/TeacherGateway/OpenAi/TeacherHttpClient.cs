@@ -47,7 +47,10 @@ public static class TeacherHttpClient
 
         var handler = new ResilienceHandler(builder.Build())
         {
-            InnerHandler = new RateLimitHeaderPacing { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } },
+            InnerHandler = new RateLimitHeaderPacing
+            {
+                InnerHandler = new AttemptCounting { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } },
+            },
         };
         // The pipeline's own timeouts bound each attempt; the client's would cut across retries.
         return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
