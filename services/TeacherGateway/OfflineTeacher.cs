@@ -7,8 +7,6 @@ namespace MentorKd.TeacherGateway;
 /// <summary>A simulated or replay teacher behind the gateway: no calls to fail, whitespace words counted as tokens.</summary>
 public sealed class OfflineTeacher(ITeacher teacher) : IGatewayTeacher
 {
-    public ITeacher Teacher => teacher;
-
     public string Name => teacher.Name;
 
     public string PromptName => "";
