@@ -41,6 +41,9 @@ public class RunConfigTests
     [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"patience\": 0 }", "fdd.patience")]
     [InlineData("\"method\": \"mentor_kd+fdd\", \"fdd\": { \"pool_sample\": 0 }", "fdd.pool_sample")]
     [InlineData("\"method\": \"mentor_kd+fdd\", \"arms\": [\"fine_tune_cot\"]", "arms")]
+    [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty_range\": [2, 9] }", "task.difficulty_range")]
+    [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty_range\": [5, 3] }", "task.difficulty_range")]
+    [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty\": 3, \"difficulty_range\": [2, 6] }", "task.difficulty_range")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
     {
         var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());

@@ -1,3 +1,4 @@
+using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Teachers;
@@ -100,6 +101,34 @@ public class SyntheticTaskTests
         var b = task.Generate(new Random(9), "x", 3);
         Assert.Equal(a, b);
         Assert.True(task.Generate(new Random(9), "x", 6).Text.Length > task.Generate(new Random(9), "x", 2).Text.Length);
+    }
+
+    [Fact]
+    public void A_difficulty_range_mixes_every_difficulty_in_it_and_a_fixed_difficulty_keeps_its_sets()
+    {
+        var config = new RunConfig { Task = new TaskConfig { Name = TaskNames.Arithmetic, TrainQuestions = 600, DevQuestions = 50, TestQuestions = 300, DifficultyRange = [2, 6] } };
+        RunConfigValidator.Validate(config);
+        var splits = DatasetPreparation.Prepare(config);
+        var task = new ArithmeticTask();
+        foreach (var split in new[] { splits.Train, splits.Test })
+        {
+            var counts = split.GroupBy(q => task.DifficultyOf(q)).ToDictionary(g => g.Key, g => g.Count());
+            Assert.Equal([2, 3, 4, 5, 6], counts.Keys.Order());
+            Assert.All(counts.Values, c => Assert.InRange(c, split.Count / 5 * 0.6, split.Count / 5 * 1.4));
+            Assert.All(split, q => Assert.Equal(task.DifficultyOf(q), q.Difficulty));
+        }
+        Assert.Equal(splits, DatasetPreparation.Prepare(config), new SplitsComparer());
+
+        var fixedDifficulty = DatasetPreparation.Prepare(config with { Task = config.Task with { DifficultyRange = null, Difficulty = 4 } });
+        Assert.All(fixedDifficulty.Train, q => Assert.Equal(4, q.Difficulty));
+    }
+
+    private sealed class SplitsComparer : IEqualityComparer<DatasetPreparation.Splits>
+    {
+        public bool Equals(DatasetPreparation.Splits? x, DatasetPreparation.Splits? y) =>
+            x!.Train.SequenceEqual(y!.Train) && x.Dev.SequenceEqual(y.Dev) && x.Test.SequenceEqual(y.Test);
+
+        public int GetHashCode(DatasetPreparation.Splits obj) => obj.Train.Count;
     }
 
     [Fact]

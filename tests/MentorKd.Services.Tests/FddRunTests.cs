@@ -3,6 +3,7 @@ using MentorKd.Distillation.Evaluation;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Training;
+using MentorKd.Augmentation.Runs;
 using MentorKd.Embedded;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
@@ -18,13 +19,15 @@ namespace MentorKd.Services.Tests;
 public class FddRunTests
 {
     [Fact]
-    public async Task An_fdd_round_classifies_the_pool_by_the_students_answers_writes_new_problems_and_retrains_the_student()
+    public async Task Fdd_rounds_classify_the_pool_by_the_students_answers_write_new_problems_within_the_budget_and_train_a_baseline_beside()
     {
         var tiny = EmbeddedTestRuns.Tiny();
+        // Round 1 can afford about half of what its split asks for (at most 2 requests per problem); round 2 the rest.
+        const long budget = 100;
         var config = tiny with
         {
             Method = RunMethods.MentorKdFdd,
-            Fdd = new FddConfig { Rounds = 1, PoolSample = 60, HarderPerEasy = 1, SimilarPerHard = 2 },
+            Fdd = new FddConfig { Rounds = 2, PoolSample = 60, HarderPerEasy = 1, SimilarPerHard = 2, TeacherCallBudget = budget },
             Arms = [StudentArms.MentorKd],
         };
         RunConfigValidator.Validate(config);
@@ -35,46 +38,99 @@ public class FddRunTests
         var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
 
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
-        Assert.Equal(1, run.RetrainingRounds);
         Assert.Contains(events, e => e.Stage == "fdd-1" && e.Message.Contains("easy"));
         var store = platform.Services.GetRequiredService<IObjectStore>();
         var root = $"runs/{run.RunId}/";
+        var stage = await ReadAsync<FddRoundStage>(store, root + "stages/fdd-1.json");
 
         // The split is the student's own answers on the pool.
         var pool = await store.ReadRowsAsync<Question>(root + "fdd/1/pool.jsonl", CancellationToken.None);
         var answers = await store.ReadRowsAsync<EvaluatedExample>(root + "fdd/1/pool-answers.jsonl", CancellationToken.None);
         Assert.Equal(60, pool.Count);
         Assert.Equal(pool.Select(q => q.Id).Order(), answers.Select(a => a.QuestionId).Order());
-        var easy = await store.ReadRowsAsync<Question>(root + "fdd/1/easy.jsonl", CancellationToken.None);
-        Assert.Equal(answers.Where(a => a.Correct).Select(a => a.QuestionId).Order(), easy.Select(q => q.Id).Order());
-        Assert.True(easy.Count > 0, "the Mentor-KD student gets some pool problems right");
+        Assert.Equal(answers.Count(a => a.Correct), stage.Easy);
+        Assert.True(stage.Easy > 0, "the Mentor-KD student gets some pool problems right");
+        // The budget left room for fewer new problems than the split asks for: a seeded share of the easy and hard problems goes to the teacher.
+        var right = answers.Where(a => a.Correct).Select(a => a.QuestionId).ToHashSet();
+        Assert.Equal(right.Order(), (await store.ReadRowsAsync<Question>(root + "fdd/1/easy.jsonl", CancellationToken.None)).Select(q => q.Id).Order());
+        Assert.Equal(60 - right.Count, (await store.ReadRowsAsync<Question>(root + "fdd/1/hard.jsonl", CancellationToken.None)).Count);
+        var easy = await RowsOrNoneAsync(store, root + "fdd/1/harder-sources.jsonl");
+        var hard = await RowsOrNoneAsync(store, root + "fdd/1/similar-sources.jsonl");
+        Assert.All(easy, q => Assert.Contains(q.Id, right));
+        Assert.All(hard, q => Assert.DoesNotContain(q.Id, right));
+        Assert.True(easy.Count + 2 * hard.Count <= budget / 2, $"{easy.Count} easy and {hard.Count} hard problems sent: more than the budget pays for");
+        Assert.True(easy.Count > 0 || hard.Count > 0);
 
         // Harder variations of the easy problems (one more person), similar ones for the hard; none repeats dev or test.
-        var added = await store.ReadRowsAsync<Question>(root + "rounds/1/questions.jsonl", CancellationToken.None);
+        var added = await store.ReadRowsAsync<Question>(root + $"rounds/{stage.Round}/questions.jsonl", CancellationToken.None);
         var harder = added.Where(q => q.Id.Contains("~harder")).ToList();
         Assert.Equal(easy.Count, harder.Count);
         Assert.All(harder, q => Assert.Equal(3, new CoinFlipTask().DifficultyOf(q)));
-        Assert.Equal((60 - easy.Count) * 2, added.Count(q => q.Id.Contains("~similar")) + await RejectedAsync(store, root));
+        Assert.Equal(hard.Count * 2, added.Count(q => q.Id.Contains("~similar")) + await RejectedAsync(store, root, "similar"));
         var heldOut = (await store.ReadRowsAsync<Question>(root + "datasets/dev-questions.jsonl", CancellationToken.None))
             .Concat(await store.ReadRowsAsync<Question>(root + "datasets/test-questions.jsonl", CancellationToken.None))
             .Select(q => QuestionSynthesis.Normalized(q.Text)).ToHashSet();
         Assert.DoesNotContain(added, q => heldOut.Contains(QuestionSynthesis.Normalized(q.Text)));
 
-        // The student was retrained on everything so far, and the round is in the report.
+        // The baseline: problems written from random seed questions, without feedback, at the same writing spend; its
+        // student trains on the seed questions and those, not FDD's.
+        Assert.True(stage.BaselineRound == stage.Round + 1, $"baseline round {stage.BaselineRound} after FDD's {stage.Round}");
+        Assert.Equal(stage.TeacherRequests, stage.BaselineTeacherRequests);
+        var baselineAdded = await store.ReadRowsAsync<Question>(root + $"rounds/{stage.BaselineRound}/questions.jsonl", CancellationToken.None);
+        Assert.Equal(stage.BaselineAccepted, baselineAdded.Count);
+        Assert.All(baselineAdded, q => Assert.Contains("~similar", q.Id));
+        Assert.DoesNotContain(baselineAdded, q => heldOut.Contains(QuestionSynthesis.Normalized(q.Text)));
+
+        // Every FDD round's spend, writing and annotating, stays within the budget.
         var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
-        var round = Assert.Single(report.Rounds);
-        Assert.Equal(added.Count, round.QuestionsAdded);
-        Assert.Equal(400 + added.Count, round.TrainQuestions);
-        using var roundsReport = new MemoryStream();
-        await store.GetAsync(root + "reports/rounds.md", roundsReport);
-        var markdown = System.Text.Encoding.UTF8.GetString(roundsReport.ToArray());
+        Assert.InRange(report.FddRounds.Count, 1, 2);
+        Assert.True(report.FddRounds.Sum(f => f.TeacherRequests) <= budget, $"FDD spent {report.FddRounds.Sum(f => f.TeacherRequests)} requests of {budget}");
+        var first = report.FddRounds[0];
+        Assert.Equal((stage.Easy, stage.Hard, stage.HarderAccepted), (first.Easy, first.Hard, first.HarderAccepted));
+        var fddRound = report.Rounds.Single(r => r.Round == stage.Round);
+        var baselineRound = report.Rounds.Single(r => r.Round == stage.BaselineRound);
+        Assert.Equal((RoundTracks.Fdd, RoundTracks.FddBaseline), (fddRound.Track, baselineRound.Track));
+        Assert.Equal(400 + added.Count, fddRound.TrainQuestions);
+        Assert.Equal(400 + baselineAdded.Count, baselineRound.TrainQuestions);
+        Assert.Equal((fddRound.StudentTestAccuracy, baselineRound.StudentTestAccuracy), (first.StudentTestAccuracy, first.BaselineTestAccuracy));
+        if (report.FddRounds.Count == 2)
+        {
+            // The second round's feedback is about FDD's student, and its training set holds both FDD rounds' problems but no baseline's.
+            var second = report.Rounds.Single(r => r.Round == stage.BaselineRound + 1);
+            Assert.Equal(RoundTracks.Fdd, second.Track);
+            Assert.Equal(400 + added.Count + second.QuestionsAdded, second.TrainQuestions);
+        }
+
+        // rounds.md shows both arms; the charts are PNGs.
+        var markdown = await ReadTextAsync(store, root + "reports/rounds.md");
         Assert.Contains("## FDD rounds", markdown);
-        Assert.Contains($"| 1 | 60 | {easy.Count} | {60 - easy.Count} | {harder.Count} |", markdown);
+        Assert.Contains($"| 1 | 60 | {stage.Easy} | {stage.Hard} | {stage.HarderAccepted} |", markdown);
+        Assert.Contains($"| {stage.BaselineRound} | fdd_baseline |", markdown);
+        foreach (var chart in new[] { "fdd-accuracy.png", "fdd-training-set-by-difficulty.png" })
+        {
+            Assert.Contains(report.Plots, p => p.Key == root + "reports/" + chart);
+            using var png = new MemoryStream();
+            await store.GetAsync(root + "reports/" + chart, png);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png.ToArray()[..4]);
+        }
     }
 
-    private static async Task<int> RejectedAsync(IObjectStore store, string root)
+    private static async Task<IReadOnlyList<Question>> RowsOrNoneAsync(IObjectStore store, string key) =>
+        await store.StatAsync(key) is null ? [] : await store.ReadRowsAsync<Question>(key, CancellationToken.None);
+
+    private static async Task<string> ReadTextAsync(IObjectStore store, string key)
     {
-        var key = root + "fdd/1/similar-problems.rejected.jsonl";
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static async Task<T> ReadAsync<T>(IObjectStore store, string key) =>
+        System.Text.Json.JsonSerializer.Deserialize<T>(await ReadTextAsync(store, key), JsonLines.Options)!;
+
+    private static async Task<int> RejectedAsync(IObjectStore store, string root, string mode)
+    {
+        var key = root + $"fdd/1/{mode}-problems.rejected.jsonl";
         return await store.StatAsync(key) is null ? 0 : (await store.ReadRowsAsync<Distillation.Teachers.RejectedProblem>(key, CancellationToken.None)).Count;
     }
 }

@@ -33,6 +33,10 @@ public sealed record RunKeys(Guid RunId)
     public string Fdd(int round) => Root + $"fdd/{round}/";
     public string Rounds => Reports + "rounds.json";
     public string RoundsReport => Reports + "rounds.md";
+    /// <summary>FDD's rounds beside its baseline's (JSON), and their charts.</summary>
+    public string FddRounds => Reports + "fdd-rounds.json";
+    public string FddAccuracyPlot => Reports + "fdd-accuracy.png";
+    public string FddDifficultyPlot => Reports + "fdd-training-set-by-difficulty.png";
     public string Evaluation(string job) => Reports + $"evaluations/{job}.test.jsonl";
     public string Stage(string stage) => Root + $"stages/{stage}.json";
 

@@ -112,8 +112,24 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             {
                 Round = r.Round, QuestionsAdded = r.QuestionsAdded, TrainQuestions = r.TrainQuestions, TeacherKept = r.TeacherKept,
                 MentorCorrect = r.MentorCorrect, StudentTestAccuracy = r.TestAccuracy, CheckpointKey = r.CheckpointKey, QuestionsSha256 = r.QuestionsSha256,
+                Track = r.Track, StudentDevAccuracy = r.DevAccuracy, TeacherRequests = r.TeacherRequests,
             }));
         }
+        if (await store.StatAsync(keys.FddRounds, cancellationToken) is not null)
+        {
+            var rows = JsonSerializer.Deserialize<List<FddRoundRow>>(await ReadBytesAsync(keys.FddRounds, cancellationToken), Distillation.Data.JsonLines.Options)!;
+            report.FddRounds.AddRange(rows.Select(r => new FddRoundSummary
+            {
+                Round = r.Stage.Fdd, Pool = r.Stage.Pool, Easy = r.Stage.Easy, Hard = r.Stage.Hard, HarderAccepted = r.Stage.HarderAccepted,
+                SimilarAccepted = r.Stage.SimilarAccepted, Rejected = r.Stage.Rejected, TeacherRequests = r.Stage.TeacherRequests + (r.Fdd?.TeacherRequests ?? 0),
+                StudentDevAccuracy = r.Fdd?.DevAccuracy ?? 0, StudentTestAccuracy = r.Fdd?.TestAccuracy ?? 0, BaselineAccepted = r.Stage.BaselineAccepted,
+                BaselineTeacherRequests = r.Stage.BaselineTeacherRequests + (r.Baseline?.TeacherRequests ?? 0),
+                BaselineDevAccuracy = r.Baseline?.DevAccuracy ?? 0, BaselineTestAccuracy = r.Baseline?.TestAccuracy ?? 0,
+            }));
+        }
+        await foreach (var plot in store.ListAsync(keys.Reports, cancellationToken))
+            if (plot.Key.EndsWith(".png", StringComparison.Ordinal))
+                report.Plots.Add(new ObjectRef { Key = plot.Key, Sha256 = plot.Sha256, SizeBytes = plot.Size });
         using var lineage = JsonDocument.Parse(await ReadBytesAsync(keys.Lineage, cancellationToken));
         report.Lineage.AddRange(lineage.RootElement.EnumerateArray().Select(e => LineageEntry.Parser.ParseJson(e.GetRawText())));
         return report;

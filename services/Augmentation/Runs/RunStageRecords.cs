@@ -42,15 +42,36 @@ public sealed record AugmentationStage(int Samples, int Correct, int QuestionsCo
 
 public sealed record EvaluationStage(string Job, double Accuracy, int Correct, int Total, string ReportKey, string ReportSha256, long ReportBytes);
 
-/// <summary>New questions accepted for a run, waiting for their retraining round.</summary>
-public sealed record RoundRequest(string QuestionsKey, string Sha256, string Source, DateTime RequestedAt);
+/// <summary>New questions accepted for a run, waiting for their retraining round; <paramref name="Track"/> says which
+/// student they train (<see cref="RoundTracks"/>).</summary>
+public sealed record RoundRequest(string QuestionsKey, string Sha256, string Source, DateTime RequestedAt, string Track = RoundTracks.Added);
 
 /// <summary>A finished retraining round (round 0 is the run's own student).</summary>
 public sealed record RoundStage(int Round, string QuestionsSha256, int QuestionsAdded, int TrainQuestions, int TeacherKept, int MentorCorrect,
-    string CheckpointKey, double TestAccuracy, double DevAccuracy = 0, long TeacherRequests = 0);
+    string CheckpointKey, double TestAccuracy, double DevAccuracy = 0, long TeacherRequests = 0, string Track = RoundTracks.Added);
+
+/// <summary>Which student a retraining round trains. The run's student learns from every round but the baseline's; the
+/// FDD baseline's student learns from every round but FDD's, so the two differ only in how their new problems were chosen.</summary>
+public static class RoundTracks
+{
+    /// <summary>Questions a user added (Runs API, bucket upload).</summary>
+    public const string Added = "added";
+    /// <summary>Problems FDD wrote from the student's feedback.</summary>
+    public const string Fdd = "fdd";
+    /// <summary>Problems written without feedback, at FDD's teacher-call spend: FDD's honest baseline.</summary>
+    public const string FddBaseline = "fdd_baseline";
+
+    /// <summary>Whether an earlier round of <paramref name="track"/> is in the training set of a round of <paramref name="round"/>.</summary>
+    public static bool Teaches(string track, string round) => track == Added || (track == FddBaseline) == (round == FddBaseline);
+}
 
 /// <summary>An FDD round's feedback and new problems: the pool classified by the student (easy: answered right), the
 /// problems the teacher wrote and had accepted per mode, those rejected, the teacher requests it took, and the
-/// retraining round that trains on them (<paramref name="Round"/>; 0 when no problem was accepted).</summary>
+/// retraining round that trains on them (<paramref name="Round"/>; 0 when no problem was accepted); with the baseline arm,
+/// the problems written without feedback at the same spend and their retraining round (<paramref name="BaselineRound"/>).</summary>
 public sealed record FddRoundStage(int Fdd, int Round, int Pool, int Easy, int Hard, int HarderAccepted, int SimilarAccepted, int Rejected,
-    long TeacherRequests, string QuestionsKey);
+    long TeacherRequests, string QuestionsKey, int BaselineAccepted = 0, long BaselineTeacherRequests = 0, int BaselineRound = 0, string BaselineQuestionsKey = "");
+
+/// <summary>An FDD round as the report shows it: the round's record with both arms' retrained students (null: none, or
+/// no baseline arm), and the FDD student's training problems by difficulty (empty when the task does not know them).</summary>
+public sealed record FddRoundRow(FddRoundStage Stage, RoundStage? Fdd, RoundStage? Baseline, IReadOnlyDictionary<int, int> TrainingByDifficulty);

@@ -53,8 +53,8 @@ public sealed class RunState : SagaStateMachineInstance
 public sealed record TrainingInputs(IReadOnlyList<string> RationaleKeys, string? SoftLabelsFrom, string? SoftLabelsVia);
 
 /// <summary>An FDD round as it goes: its pool, how the student split it, and what each synthesis accepted so far.</summary>
-public sealed record FddWork(int Number, string PoolKey, int Pool, int Easy = 0, int Hard = 0, int HarderAccepted = 0, int SimilarAccepted = 0,
-    int Rejected = 0, long TeacherRequests = 0)
+public sealed record FddWork(int Number, string PoolKey, int Pool, DateTime StartedAt, int Easy = 0, int Hard = 0, int HarderAccepted = 0, int SimilarAccepted = 0,
+    int Rejected = 0, long TeacherRequests = 0, int BaselineAccepted = 0, long BaselineTeacherRequests = 0)
 {
     public string Name => $"fdd{Number}";
 }

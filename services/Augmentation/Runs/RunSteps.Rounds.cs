@@ -121,7 +121,9 @@ public sealed partial class RunSteps
         var config = await ConfigAsync(run, token);
         var allQuestions = new List<Question>(await registry.ReadRowsAsync<Question>(keys.TrainQuestions, token));
         var rationaleKeys = new List<string> { keys.TeacherRationales, keys.MentorRationales };
-        for (int r = 1; r <= round.Number; r++)
+        // Earlier rounds of this round's student (an FDD baseline round leaves FDD's problems out, and the other way round).
+        var earlier = (await RoundRecordsAsync(run, token)).Where(r => r.Round < round.Number && RoundTracks.Teaches(r.Track, round.Request.Track));
+        foreach (int r in earlier.Select(r => r.Round).Append(round.Number))
         {
             allQuestions.AddRange(await registry.ReadRowsAsync<Question>(keys.Round(r) + "questions.jsonl", token));
             rationaleKeys.AddRange([keys.Round(r) + "teacher-rationales.jsonl", keys.Round(r) + "mentor-rationales.jsonl"]);
@@ -155,7 +157,7 @@ public sealed partial class RunSteps
         var config = await ConfigAsync(run, token);
         var student = await TrainingRecordAsync(run, RoundJob(round, BaselineArm(config)), token);
         var stage = new RoundStage(round.Number, round.Request.Sha256, round.QuestionsAdded, round.TrainQuestions, round.TeacherKept, round.MentorCorrect,
-            student.CheckpointKey, evaluation.Accuracy, student.DevAccuracy, round.TeacherRequests);
+            student.CheckpointKey, evaluation.Accuracy, student.DevAccuracy, round.TeacherRequests, round.Request.Track);
         await Records(run).SaveAsync(RoundStageName(round.Request.Sha256), stage, token);
         await WriteRoundsReportAsync(run, config, token);
         run.Stage = $"round-{round.Number}";
@@ -193,7 +195,7 @@ public sealed partial class RunSteps
         var baselineEvaluation = await Records(run).FindAsync<EvaluationStage>($"evaluation-{arm}", cancellationToken)
             ?? throw new InvalidOperationException($"the evaluation of {arm} has no record.");
         var train = await registry.FindAsync(keys.DatasetId("train"), cancellationToken);
-        var rounds = new List<RoundStage> { new(0, "", 0, train?.Rows ?? 0, 0, 0, baselineJob.CheckpointKey, baselineEvaluation.Accuracy) };
+        var rounds = new List<RoundStage> { new(0, "", 0, train?.Rows ?? 0, 0, 0, baselineJob.CheckpointKey, baselineEvaluation.Accuracy, baselineJob.DevAccuracy) };
         await foreach (var info in store.ListAsync(keys.RoundRequests, cancellationToken))
         {
             var request = JsonSerializer.Deserialize<RoundRequest>(await ReadTextAsync(info.Key, cancellationToken), JsonLines.Options)!;
@@ -205,29 +207,11 @@ public sealed partial class RunSteps
         var text = new StringBuilder();
         text.AppendLine("# Retraining rounds");
         text.AppendLine();
-        text.AppendLine("| round | questions added | training questions | teacher rationales kept | mentor rationales correct | student test accuracy |");
-        text.AppendLine("|---|---|---|---|---|---|");
+        text.AppendLine("| round | questions | questions added | training questions | teacher rationales kept | mentor rationales correct | student test accuracy |");
+        text.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var r in rounds)
-            text.AppendLine($"| {r.Round} | {r.QuestionsAdded} | {r.TrainQuestions} | {r.TeacherKept} | {r.MentorCorrect} | {r.TestAccuracy:P1} |");
-        var fdd = await FddRoundsAsync(run, config.Fdd.Rounds, cancellationToken);
-        if (fdd.Count > 0)
-        {
-            text.AppendLine();
-            text.AppendLine("## FDD rounds");
-            text.AppendLine();
-            text.AppendLine("The student answers the pool (easy: right, hard: wrong); the teacher writes harder variations of easy problems and " +
-                            "similar problems for hard ones, verified and checked against dev, test and everything already trained on.");
-            text.AppendLine();
-            text.AppendLine("| FDD round | pool | easy | hard | harder accepted | similar accepted | rejected | teacher requests (writing + annotating) | retraining round | student dev | student test |");
-            text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
-            foreach (var f in fdd)
-            {
-                var round = rounds.FirstOrDefault(r => r.Round == f.Round && f.Round > 0);
-                text.AppendLine($"| {f.Fdd} | {f.Pool} | {f.Easy} | {f.Hard} | {f.HarderAccepted} | {f.SimilarAccepted} | {f.Rejected} | " +
-                                $"{f.TeacherRequests} + {round?.TeacherRequests ?? 0} | {(f.Round > 0 ? f.Round : "none")} | " +
-                                $"{(round is null ? "" : round.DevAccuracy.ToString("P1"))} | {(round is null ? "" : round.TestAccuracy.ToString("P1"))} |");
-            }
-        }
+            text.AppendLine($"| {r.Round} | {(r.Round == 0 ? "the run's" : r.Track)} | {r.QuestionsAdded} | {r.TrainQuestions} | {r.TeacherKept} | {r.MentorCorrect} | {r.TestAccuracy:P1} |");
+        if (RunMethods.UsesFdd(config.Method)) await WriteFddReportAsync(run, config, rounds, text, cancellationToken);
         using var markdown = new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
         await store.PutAsync(keys.RoundsReport, markdown, cancellationToken);
     }

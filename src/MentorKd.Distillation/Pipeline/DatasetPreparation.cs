@@ -25,13 +25,15 @@ public static class DatasetPreparation
             var random = new Random(config.Seed);
             var seen = new HashSet<string>();
             int difficulty = task.Difficulty ?? generator.DefaultDifficulty;
+            // A range draws each question's difficulty first (a fixed difficulty draws nothing, so its sets stay as they were).
+            int NextDifficulty() => task.DifficultyRange is [var min, var max] ? random.Next(min, max + 1) : difficulty;
             List<Question> Draw(string split, int count)
             {
                 var questions = new List<Question>(count);
                 for (int attempts = 0; questions.Count < count; attempts++)
                 {
-                    if (attempts > count * 50) throw new InvalidOperationException($"task {task.Name} at difficulty {difficulty} cannot produce {count} distinct {split} questions.");
-                    var question = generator.Generate(random, $"{split}-{questions.Count:D5}", difficulty);
+                    if (attempts > count * 50) throw new InvalidOperationException($"task {task.Name} at difficulty {(task.DifficultyRange is { } r ? $"{r[0]}..{r[1]}" : difficulty)} cannot produce {count} distinct {split} questions.");
+                    var question = generator.Generate(random, $"{split}-{questions.Count:D5}", NextDifficulty());
                     if (seen.Add(question.Text)) questions.Add(question);
                 }
                 return questions;

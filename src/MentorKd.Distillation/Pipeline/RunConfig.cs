@@ -106,8 +106,12 @@ public sealed record FddConfig
     public int VerifySamples { get; init; }
     /// <summary>Stop once the student's dev accuracy has not improved for this many rounds (null: run every round).</summary>
     public int? Patience { get; init; }
-    /// <summary>Teacher requests the rounds may spend on writing and annotating problems (checked before each round; null: no limit).</summary>
+    /// <summary>Teacher requests the rounds may spend on writing and annotating problems (null: no limit). A round asks for
+    /// no more problems than the rest pays for, and none starts once it is spent.</summary>
     public long? TeacherCallBudget { get; init; }
+    /// <summary>The honest baseline beside FDD: each round, as many new problems at the same spend written without
+    /// feedback (similar problems for seed questions drawn at random), and a student trained on those instead.</summary>
+    public bool Baseline { get; init; } = true;
 }
 
 public static class FddPools
@@ -125,6 +129,9 @@ public sealed record TaskConfig
     public int TestQuestions { get; init; } = 200;
     /// <summary>The generator's knob; null = the task's default.</summary>
     public int? Difficulty { get; init; }
+    /// <summary>[min, max]: each question's difficulty drawn uniformly from this range instead (a mixed set, whose harder
+    /// questions a small student gets wrong more often: what FDD's feedback finds).</summary>
+    public IReadOnlyList<int>? DifficultyRange { get; init; }
     public TaskFiles? Files { get; init; }
 }
 

@@ -28,6 +28,12 @@ public static partial class RunConfigValidator
             Require(task.TestQuestions > 0, "task.test_questions", $"must be positive (got {task.TestQuestions}).");
             if (task.Difficulty is { } d)
                 Require(d >= generator.MinDifficulty && d <= generator.MaxDifficulty, "task.difficulty", $"must be in {generator.MinDifficulty}..{generator.MaxDifficulty} for {task.Name} (got {d}).");
+            if (task.DifficultyRange is { } range)
+            {
+                Require(task.Difficulty is null, "task.difficulty_range", "and task.difficulty are both set: give one.");
+                Require(range.Count == 2 && range[0] <= range[1] && range[0] >= generator.MinDifficulty && range[1] <= generator.MaxDifficulty, "task.difficulty_range",
+                    $"must be [min, max] within {generator.MinDifficulty}..{generator.MaxDifficulty} for {task.Name} (got [{string.Join(", ", range)}]).");
+            }
         }
         else
         {
