@@ -115,6 +115,45 @@ public class FddRunTests
         }
     }
 
+    [Fact]
+    public async Task Fdd_alone_trains_no_mentor_its_student_and_rounds_learn_from_the_teacher_only()
+    {
+        var config = EmbeddedTestRuns.Tiny() with
+        {
+            Method = RunMethods.Fdd,
+            Fdd = new FddConfig { Rounds = 1, PoolSample = 40, HarderPerEasy = 1, SimilarPerHard = 1 },
+            Arms = [StudentArms.FineTuneCot],
+        };
+        RunConfigValidator.Validate(config);
+        await using var platform = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), config);
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+        var events = new List<RunEvent>();
+
+        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
+
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+        Assert.DoesNotContain(events, e => e.Stage == RunSteps.MentorJob);
+        var store = platform.Services.GetRequiredService<IObjectStore>();
+        var root = $"runs/{run.RunId}/";
+        Assert.Null(await store.StatAsync(root + "stages/training-mentor.json"));
+        var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        Assert.Equal(0, report.MentorTestAccuracy);
+        Assert.Equal(StudentArms.FineTuneCot, Assert.Single(report.Arms).Arm);
+        Assert.DoesNotContain("| mentor (", report.Markdown);
+
+        // The FDD round and its baseline retrain the fine-tune-CoT student on teacher rationales alone.
+        var fdd = Assert.Single(report.FddRounds);
+        Assert.True(fdd.HarderAccepted + fdd.SimilarAccepted > 0);
+        Assert.Equal(2, report.Rounds.Count);
+        foreach (var round in report.Rounds)
+        {
+            var trained = await ReadAsync<TrainingStage>(store, root + $"stages/training-round{round.Round}-{StudentArms.FineTuneCot}.json");
+            Assert.DoesNotContain(trained.TrainedOn, k => k.Contains("mentor"));
+            Assert.Null(trained.SoftLabelsFrom);
+            Assert.Equal(0, round.MentorCorrect);
+        }
+    }
+
     private static async Task<IReadOnlyList<Question>> RowsOrNoneAsync(IObjectStore store, string key) =>
         await store.StatAsync(key) is null ? [] : await store.ReadRowsAsync<Question>(key, CancellationToken.None);
 

@@ -7,7 +7,7 @@ namespace MentorKd.Augmentation.Runs;
 /// <summary>Which datasets and checkpoints made which in one run, each with its stored key and content hash.</summary>
 public static class RunLineage
 {
-    public static async Task<IReadOnlyList<LineageEntry>> CollectAsync(RunKeys keys, DatasetRegistry registry, TokenizerStage tokenizer, TrainingStage mentor,
+    public static async Task<IReadOnlyList<LineageEntry>> CollectAsync(RunKeys keys, DatasetRegistry registry, TokenizerStage tokenizer, TrainingStage? mentor,
         IReadOnlyList<(string Arm, TrainingStage Job)> students, IReadOnlyDictionary<string, EvaluationStage> evaluations, CancellationToken cancellationToken)
     {
         var entries = new List<LineageEntry>();
@@ -29,10 +29,11 @@ public static class RunLineage
         entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, tokenizer.Bytes, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)", ["train-questions", "teacher-rationales"]));
         names[keys.Tokenizer] = "tokenizer";
 
-        foreach (var (job, stage) in students.Prepend((RunSteps.MentorJob, mentor)))
+        var jobs = mentor is null ? students : students.Prepend((RunSteps.MentorJob, mentor));
+        foreach (var (job, stage) in jobs)
         {
             var inputs = stage.TrainedOn.Select(k => names.GetValueOrDefault(k, k)).Append("tokenizer").Append("dev-questions").ToList();
-            if (stage.SoftLabelsFrom is { } soft) inputs.Add(soft == mentor.CheckpointKey ? "checkpoint:mentor" : soft);
+            if (stage.SoftLabelsFrom is { } soft) inputs.Add(soft == mentor?.CheckpointKey ? "checkpoint:mentor" : soft);
             var producer = $"trainer job {stage.JobId}" + (stage.SoftLabelsVia is { } via ? $", soft labels {via}" : "");
             entries.Add(Entry($"checkpoint:{job}", stage.CheckpointKey, stage.CheckpointSha256, stage.CheckpointBytes, producer, inputs));
         }

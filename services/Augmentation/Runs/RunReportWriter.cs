@@ -19,7 +19,7 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
     public static readonly JsonSerializerOptions ResultsJson = new(RunConfig.Json) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip };
 
     public async Task<RunResults> WriteAsync(RunKeys keys, RunConfig config, DataStage data, DatasetPreparation.Splits splits, TeacherStage teacher,
-        TrainingStage mentor, AugmentationStage augmentation, IReadOnlyList<(string Arm, TrainingStage Job)> students,
+        TrainingStage? mentor, AugmentationStage augmentation, IReadOnlyList<(string Arm, TrainingStage Job)> students,
         IReadOnlyDictionary<string, EvaluationStage> evaluations, CancellationToken cancellationToken)
     {
         var teacherRationales = await registry.ReadRowsAsync<Rationale>(keys.TeacherRationales, cancellationToken);
@@ -41,10 +41,10 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
                 ? new TeacherCallSummary(teacher.Prompt, usage.Requests, usage.Attempts, usage.PromptTokens, usage.CompletionTokens, usage.CacheHits,
                     teacherRationales.Count(r => r.Problem is not null), teacher.Failed, usage.Cost)
                 : null,
-            MentorParameters = mentor.Parameters,
+            MentorParameters = mentor?.Parameters,
             StudentParameters = students.Count > 0 ? students[0].Job.Parameters : 0,
-            Mentor = await ReadOutcomeAsync(mentor, cancellationToken),
-            MentorTestAccuracy = evaluations[RunSteps.MentorJob].Accuracy,
+            Mentor = mentor is null ? null : await ReadOutcomeAsync(mentor, cancellationToken),
+            MentorTestAccuracy = mentor is null ? null : evaluations[RunSteps.MentorJob].Accuracy,
             // Only correct samples are stored; the stage counted every sample drawn.
             Augmentation = AugmentationSummary.Of(splits.Train, teacherRationales, mentorRationales) with { Samples = augmentation.Samples },
             Arms = arms,
@@ -98,7 +98,7 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
             Markdown = Encoding.UTF8.GetString(await ReadBytesAsync(keys.Report, cancellationToken)),
             Report = new ObjectRef { Key = reportInfo.Key, Sha256 = reportInfo.Sha256, SizeBytes = reportInfo.Size },
             Results = new ObjectRef { Key = resultsInfo!.Key, Sha256 = resultsInfo.Sha256, SizeBytes = resultsInfo.Size },
-            MentorTestAccuracy = results.MentorTestAccuracy,
+            MentorTestAccuracy = results.MentorTestAccuracy ?? 0,
         };
         report.Arms.AddRange(results.Arms.Select(a => new ArmAccuracy
         {

@@ -9,8 +9,9 @@ namespace MentorKd.Augmentation.Runs;
 /// services' answers move the run on. The work itself is in <see cref="RunSteps"/>.
 ///
 ///   submitted → AnnotatingTeacher → TrainingMentor → Augmenting → TrainingStudents → Evaluating → (report) → Completed
+///     (method fdd has no mentor: AnnotatingTeacher → TrainingStudents, and its rounds skip AugmentingRound)
 ///   Completed + new questions → AnnotatingRound → AugmentingRound → TrainingRound → EvaluatingRound → Completed
-///   FDD (method mentor_kd+fdd), after the report and after each round, until its rounds are done or a stopping rule holds:
+///   FDD (methods mentor_kd+fdd and fdd), after the report and after each round, until its rounds are done or a stopping rule holds:
 ///     ClassifyingPool (the student answers the pool) → SynthesizingRound (harder problems from easy ones, similar from
 ///     hard ones) → AnnotatingRound → … → EvaluatingRound → ClassifyingPool …
 ///   any active state → Failed (a stage's work failed) or Cancelled (a client asked); submitting again retries.
@@ -61,12 +62,15 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                         .Catch<Exception>(RunFails),
                     unknown => unknown.Finalize()));
 
-        // Teacher annotation (teacher-gateway); then the tokenizer, and the mentor's training job.
+        // Teacher annotation (teacher-gateway); then the tokenizer, and the mentor's training job (FDD alone has no
+        // mentor: its student trains on the teacher's rationales at once).
         During(AnnotatingTeacher,
             When(AnnotationProgressed).Then(steps.AnnotationProgressed),
             When(Annotated, c => c.Message.AnnotationId == RunSteps.Keys(c.Saga).AnnotationId("teacher"))
                 .ThenAsync(steps.TeacherAnnotatedAsync)
-                .TransitionTo(TrainingMentor)
+                .IfElseAsync(steps.TrainsMentorAsync,
+                    mentor => mentor.ThenAsync(steps.SendMentorAsync).TransitionTo(TrainingMentor),
+                    none => none.ThenAsync(steps.SkipAugmentationAsync).ThenAsync(steps.SendStudentsAsync).TransitionTo(TrainingStudents))
                 .Catch<Exception>(RunFails),
             When(AnnotationFaulted)
                 .Then(c => RunSteps.Faulted(c, "teacher annotation"))
@@ -158,13 +162,15 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
                 .Then(c => RunSteps.Faulted(c, "problem synthesis"))
                 .Catch<Exception>(RoundFails));
 
-        // A retraining round: the teacher annotates the new questions, the mentor augments them, the run's Mentor-KD
-        // student trains again on everything so far and is evaluated; then the next round, or completed again.
+        // A retraining round: the teacher annotates the new questions, the mentor (if the run has one) augments them, the
+        // run's student trains again on everything so far and is evaluated; then the next round, or completed again.
         During(AnnotatingRound,
             When(AnnotationProgressed).Then(steps.AnnotationProgressed),
             When(Annotated, c => c.Message.AnnotationId == RunSteps.Keys(c.Saga).AnnotationId(c.Saga.Round!.Name))
                 .ThenAsync(steps.RoundAnnotatedAsync)
-                .TransitionTo(AugmentingRound)
+                .IfElseAsync(steps.TrainsMentorAsync,
+                    mentor => mentor.ThenAsync(steps.SendRoundAugmentationAsync).TransitionTo(AugmentingRound),
+                    none => none.ThenAsync(steps.SkipRoundAugmentationAsync).TransitionTo(TrainingRound))
                 .Catch<Exception>(RoundFails),
             When(AnnotationFaulted)
                 .Then(c => RunSteps.Faulted(c, "teacher annotation"))

@@ -8,6 +8,7 @@ using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
 using MentorKd.Protos.V1;
 using Question = MentorKd.Distillation.Data.Question;
+using Rationale = MentorKd.Distillation.Data.Rationale;
 
 namespace MentorKd.Augmentation.Runs;
 
@@ -106,33 +107,57 @@ public sealed partial class RunSteps
         await registry.RegisterAsync(keys.DatasetId($"{round.Name}.teacher"), DatasetRegistry.Rationales, outcome.OutputKey, keys.DatasetId($"{round.Name}.questions"),
             outcome.Teacher, allowEmpty: true, token);
         run.Round = round with { TeacherKept = outcome.Kept, TeacherRequests = outcome.Usage?.Requests ?? 0 };
+    }
+
+    /// <summary>The mentor samples rationales for the round's questions.</summary>
+    public async Task SendRoundAugmentationAsync(BehaviorContext<RunState> context)
+    {
+        var (run, token) = (context.Saga, context.CancellationToken);
+        var (keys, round) = (Keys(run), run.Round!);
         var questions = await registry.FindAsync(keys.DatasetId($"{round.Name}.questions"), token)
             ?? throw new InvalidOperationException($"dataset {keys.DatasetId($"{round.Name}.questions")} is missing from the registry.");
         await SendAugmentationAsync(context, await ConfigAsync(run, token), round.Name, questions, keys.DatasetId($"{round.Name}.mentor"),
             keys.Round(round.Number) + "mentor-rationales.jsonl");
     }
 
-    /// <summary>The round's rationales are in: the student learns from everything so far (the run's questions and rationales, then every round's).</summary>
+    /// <summary>No mentor: an empty mentor set for the round (every round reads the same inputs), and the student trains.</summary>
+    public async Task SkipRoundAugmentationAsync(BehaviorContext<RunState> context)
+    {
+        var (keys, round) = (Keys(context.Saga), context.Saga.Round!);
+        await registry.WriteRowsAsync(keys.Round(round.Number) + "mentor-rationales.jsonl", Array.Empty<Rationale>(), context.CancellationToken);
+        await SendRoundTrainingAsync(context, mentorCorrect: 0);
+    }
+
     public async Task RoundAugmentedAsync(BehaviorContext<RunState, QuestionsAugmented> context)
     {
-        var (run, outcome, token) = (context.Saga, context.Message, context.CancellationToken);
+        if (context.Message.Error.Length > 0) throw new InvalidOperationException($"mentor augmentation: {context.Message.Error}");
+        await SendRoundTrainingAsync(context, context.Message.Correct);
+    }
+
+    /// <summary>The round's rationales are in: the student learns from everything so far (the run's questions and
+    /// rationales, then its earlier rounds'; the mentor's only for an arm that learns from them).</summary>
+    private async Task SendRoundTrainingAsync(BehaviorContext<RunState> context, int mentorCorrect)
+    {
+        var (run, token) = (context.Saga, context.CancellationToken);
         var (keys, round) = (Keys(run), run.Round!);
-        if (outcome.Error.Length > 0) throw new InvalidOperationException($"mentor augmentation: {outcome.Error}");
         var config = await ConfigAsync(run, token);
+        var arm = BaselineArm(config);
+        bool augmented = StudentArms.UsesMentorRationales(arm);
         var allQuestions = new List<Question>(await registry.ReadRowsAsync<Question>(keys.TrainQuestions, token));
-        var rationaleKeys = new List<string> { keys.TeacherRationales, keys.MentorRationales };
+        var rationaleKeys = new List<string> { keys.TeacherRationales };
+        if (augmented) rationaleKeys.Add(keys.MentorRationales);
         // Earlier rounds of this round's student (an FDD baseline round leaves FDD's problems out, and the other way round).
         var earlier = (await RoundRecordsAsync(run, token)).Where(r => r.Round < round.Number && RoundTracks.Teaches(r.Track, round.Request.Track));
         foreach (int r in earlier.Select(r => r.Round).Append(round.Number))
         {
             allQuestions.AddRange(await registry.ReadRowsAsync<Question>(keys.Round(r) + "questions.jsonl", token));
-            rationaleKeys.AddRange([keys.Round(r) + "teacher-rationales.jsonl", keys.Round(r) + "mentor-rationales.jsonl"]);
+            rationaleKeys.Add(keys.Round(r) + "teacher-rationales.jsonl");
+            if (augmented) rationaleKeys.Add(keys.Round(r) + "mentor-rationales.jsonl");
         }
         var trainKey = keys.Round(round.Number) + "train-questions.jsonl";
         await registry.WriteRowsAsync(trainKey, allQuestions, token);
-        run.Round = round with { TrainQuestions = allQuestions.Count, MentorCorrect = outcome.Correct };
+        run.Round = round with { TrainQuestions = allQuestions.Count, MentorCorrect = mentorCorrect };
 
-        var arm = BaselineArm(config);
         var soft = StudentArms.UsesSoftLabels(arm);
         var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : KnowledgeDistillationMode.None };
         await SendTrainingAsync(context, RoundJob(round, arm), TrainingRole.Student, config.Student, training, config.ContextLength, rationaleKeys,

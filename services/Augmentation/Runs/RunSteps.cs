@@ -75,7 +75,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         await SendAnnotationAsync(context, config, "teacher", keys.TeacherQuestions, asked.Count, keys.TeacherRationales);
     }
 
-    /// <summary>The teacher's rationales are in: registered, recorded; then the tokenizer, and the mentor goes to the trainers.</summary>
+    /// <summary>The teacher's rationales are in: registered, recorded; then the tokenizer.</summary>
     public async Task TeacherAnnotatedAsync(BehaviorContext<RunState, QuestionsAnnotated> context)
     {
         var (run, outcome, token) = (context.Saga, context.Message, context.CancellationToken);
@@ -104,9 +104,17 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             await Records(run).SaveAsync(run.Stage, new TokenizerStage(config.Tokenizer, tokenizer.VocabSize, uploaded.Sha256, uploaded.Size), token);
             Report(run, RunEventKind.StageCompleted, $"{config.Tokenizer} tokenizer, {tokenizer.VocabSize} tokens");
         }
+    }
 
+    public async Task<bool> TrainsMentorAsync(BehaviorContext<RunState> context) =>
+        RunMethods.TrainsMentor((await ConfigAsync(context.Saga, context.CancellationToken)).Method);
+
+    /// <summary>The mentor learns from the teacher's rationales (the trainers' queue).</summary>
+    public async Task SendMentorAsync(BehaviorContext<RunState> context)
+    {
+        var (run, config) = (context.Saga, await ConfigAsync(context.Saga, context.CancellationToken));
         run.Stage = MentorJob;
-        await SendTrainingAsync(context, MentorJob, TrainingRole.Mentor, config.Mentor, config.Mentor.Training, config.ContextLength, [keys.TeacherRationales], null);
+        await SendTrainingAsync(context, MentorJob, TrainingRole.Mentor, config.Mentor, config.Mentor.Training, config.ContextLength, [Keys(run).TeacherRationales], null);
     }
 
     public async Task MentorTrainedAsync(BehaviorContext<RunState, TrainingJobEnded> context)
@@ -131,7 +139,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         await SendAugmentationAsync(context, await ConfigAsync(run, context.CancellationToken), "mentor", train, keys.DatasetId("mentor"), keys.MentorRationales);
     }
 
-    /// <summary>No mentor samples configured: an empty mentor set, so every arm reads the same inputs.</summary>
+    /// <summary>No mentor samples configured (or no mentor): an empty mentor set, so every arm reads the same inputs.</summary>
     public async Task SkipAugmentationAsync(BehaviorContext<RunState> context)
     {
         var (run, token) = (context.Saga, context.CancellationToken);
@@ -200,7 +208,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         var config = await ConfigAsync(run, token);
         await context.Publish(new StudentTrainingCompleted(run.CorrelationId, run.StudentCheckpointKeys), token);
         run.Stage = "evaluation";
-        await SendEvaluationAsync(context, MentorJob, config.Mentor.Training);
+        if (RunMethods.TrainsMentor(config.Method)) await SendEvaluationAsync(context, MentorJob, config.Mentor.Training);
         foreach (var arm in config.Arms) await SendEvaluationAsync(context, arm, config.Student.Training);
     }
 
@@ -223,11 +231,11 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
                 await registry.ReadRowsAsync<Question>(keys.TestQuestions, token));
             var teacher = await records.FindAsync<TeacherStage>("teacher", token) ?? throw new InvalidOperationException("the teacher stage has no record.");
             var augmentation = await records.FindAsync<AugmentationStage>("augmentation", token) ?? throw new InvalidOperationException("the augmentation stage has no record.");
-            var mentor = await TrainingRecordAsync(run, MentorJob, token);
+            var mentor = RunMethods.TrainsMentor(config.Method) ? await TrainingRecordAsync(run, MentorJob, token) : null;
             var students = new List<(string Arm, TrainingStage Job)>();
             foreach (var arm in config.Arms) students.Add((arm, await TrainingRecordAsync(run, arm, token)));
             var evaluations = new Dictionary<string, EvaluationStage>();
-            foreach (var job in config.Arms.Prepend(MentorJob))
+            foreach (var job in mentor is null ? config.Arms : config.Arms.Prepend(MentorJob))
                 evaluations[job] = await records.FindAsync<EvaluationStage>($"evaluation-{job}", token) ?? throw new InvalidOperationException($"the evaluation of {job} has no record.");
             await reportWriter.WriteAsync(keys, config, data, splits, teacher, mentor, augmentation, students, evaluations, token);
         }

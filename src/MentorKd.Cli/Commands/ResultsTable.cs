@@ -9,13 +9,17 @@ internal static class ResultsTable
     public static void Print(RunResults results)
     {
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
-        var pipeline = new Table().Title($"Mentor-KD on {results.Task} — teacher: {results.Teacher}");
+        var pipeline = new Table().Title($"{(results.Mentor is null ? "Run" : "Mentor-KD")} on {results.Task} — teacher: {results.Teacher}");
         pipeline.AddColumn("stage");
         pipeline.AddColumn("result");
         pipeline.AddRow("teacher kept rate", $"{results.Annotation.KeptRate:P1} ({results.Annotation.Kept}/{results.Annotation.Rationales})");
         if (results.TeacherCalls is { } calls) pipeline.AddRow("teacher calls", Markup.Escape(calls.Describe()));
-        pipeline.AddRow($"mentor accuracy ({results.MentorParameters / 1e6:F2}M)", $"{results.MentorTestAccuracy:P1} test");
-        pipeline.AddRow("augmentation yield", $"{results.Augmentation.Yield:P1} ({results.Augmentation.Correct}/{results.Augmentation.Samples}; {results.Augmentation.QuestionsNewlyCovered} questions newly covered)");
+        if (results.Mentor is null) pipeline.AddRow("mentor", "none (the student learns from the teacher only)");
+        else
+        {
+            pipeline.AddRow($"mentor accuracy ({results.MentorParameters / 1e6:F2}M)", $"{results.MentorTestAccuracy:P1} test");
+            pipeline.AddRow("augmentation yield", $"{results.Augmentation.Yield:P1} ({results.Augmentation.Correct}/{results.Augmentation.Samples}; {results.Augmentation.QuestionsNewlyCovered} questions newly covered)");
+        }
         AnsiConsole.Write(pipeline);
 
         var students = new Table().Title($"Students ({results.StudentParameters / 1e6:F2}M parameters), test accuracy");

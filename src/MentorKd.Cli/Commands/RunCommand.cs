@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using MentorKd.Distillation.Pipeline;
+using RunReport = MentorKd.Protos.V1.RunReport;
 using Spectre.Console;
 
 namespace MentorKd.Cli.Commands;
@@ -30,14 +31,16 @@ internal static class RunCommand
             var newQuestions = result.GetValue(questions) is { } file ? Distillation.Data.JsonLines.Read<Distillation.Data.Question>(file) : null;
             AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder} (through the five services, embedded)");
 
-            Func<IPipelineObserver, RunResults> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
-            var results = Console.IsOutputRedirected
+            Func<IPipelineObserver, (RunResults Results, RunReport Report)> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
+            var (results, report) = Console.IsOutputRedirected
                 ? run(new LineProgressObserver())
                 : AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                     .Start(context => run(new SpectreProgressObserver(context)));
             ResultsTable.Print(results);
+            FddRoundsTable.Print(report);
             AnsiConsole.MarkupLineInterpolated($"Report: {Path.Combine(folder, "report", "report.md")}");
+            if (report.FddRounds.Count > 0) AnsiConsole.MarkupLineInterpolated($"FDD rounds and charts: {Path.Combine(folder, "report", "rounds.md")}");
             return 0;
         }));
         return command;

@@ -4,6 +4,7 @@ using MentorKd.Embedded;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using RunReport = MentorKd.Protos.V1.RunReport;
 
 namespace MentorKd.Cli.Commands;
 
@@ -15,7 +16,7 @@ namespace MentorKd.Cli.Commands;
 internal static class ServiceRun
 {
     /// <param name="newQuestions">Questions to add once the run has completed: each new batch is a retraining round.</param>
-    public static async Task<RunResults> RunAsync(RunConfig config, string folder, IPipelineObserver observer, IReadOnlyList<Distillation.Data.Question>? newQuestions = null,
+    public static async Task<(RunResults Results, RunReport Report)> RunAsync(RunConfig config, string folder, IPipelineObserver observer, IReadOnlyList<Distillation.Data.Question>? newQuestions = null,
         CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(folder);
@@ -35,7 +36,8 @@ internal static class ServiceRun
         var report = Path.Combine(folder, "report");
         if (Directory.Exists(report)) Directory.Delete(report, recursive: true);
         await store.DownloadAsync($"runs/{run.RunId}/reports/", report, cancellationToken);
-        return JsonSerializer.Deserialize<RunResults>(File.ReadAllText(Path.Combine(report, "results.json")), Augmentation.Runs.RunReportWriter.ResultsJson)!;
+        var results = JsonSerializer.Deserialize<RunResults>(File.ReadAllText(Path.Combine(report, "results.json")), Augmentation.Runs.RunReportWriter.ResultsJson)!;
+        return (results, await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId }, cancellationToken: cancellationToken));
     }
 
     private static Guid RunId(string folder)

@@ -42,7 +42,8 @@ internal static class SubmitCommand
                 foreach (var arm in report.Arms)
                     table.AddRow(Markup.Escape(arm.Title), arm.Examples.ToString(), $"{arm.TestAccuracy:P1}", $"{arm.BestTestEpochAccuracy:P1}");
                 AnsiConsole.Write(table);
-                AnsiConsole.MarkupLineInterpolated($"Mentor test accuracy {report.MentorTestAccuracy:P1}. Report: {report.Report.Key} (sha256 {report.Report.Sha256[..12]}…)");
+                FddRoundsTable.Print(report);
+                AnsiConsole.MarkupLineInterpolated($"{(report.MentorTestAccuracy > 0 ? $"Mentor test accuracy {report.MentorTestAccuracy:P1}. " : "")}Report: {report.Report.Key} (sha256 {report.Report.Sha256[..12]}…)");
                 return 0;
             }
             catch (RpcException e)

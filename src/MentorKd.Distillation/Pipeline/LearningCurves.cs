@@ -9,7 +9,8 @@ public static class LearningCurves
 {
     public static void Write(ReportFolder folder, RunResults results)
     {
-        IReadOnlyList<(string Title, TrainingOutcome Outcome)> curves = [("Mentor", results.Mentor), .. results.Arms.Select(a => (a.Title, a.Outcome))];
+        var curves = results.Arms.Select(a => (a.Title, a.Outcome)).ToList();
+        if (results.Mentor is { } mentor) curves.Insert(0, ("Mentor", mentor));
         Plot(folder.LossCurves, "Training loss", "training loss (epoch mean)", curves, r => r.TrainLoss);
         Plot(folder.AccuracyCurves, "Dev accuracy", "dev accuracy", curves, r => r.DevAccuracy);
     }

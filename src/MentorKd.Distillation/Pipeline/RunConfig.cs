@@ -24,7 +24,8 @@ public sealed record RunConfig
     public AugmentationConfig Augmentation { get; init; } = new();
     public StudentConfig Student { get; init; } = new();
     public IReadOnlyList<string> Arms { get; init; } = [StudentArms.FineTuneCot, StudentArms.MentorKd, StudentArms.NoSoftLabels, StudentArms.NoAugmentation];
-    /// <summary>"mentor_kd", or "mentor_kd+fdd": Mentor-KD, then feedback-driven rounds on its student (<see cref="Fdd"/>).</summary>
+    /// <summary>"mentor_kd"; "mentor_kd+fdd": Mentor-KD, then feedback-driven rounds on its student (<see cref="Fdd"/>); or
+    /// "fdd": feedback-driven rounds alone, on a student fine-tuned on the teacher's rationales (no mentor).</summary>
     public string Method { get; init; } = RunMethods.MentorKd;
     public FddConfig Fdd { get; init; } = new();
 
@@ -81,9 +82,14 @@ public sealed record RunConfig
 
 public static class RunMethods
 {
-    public const string MentorKd = "mentor_kd", MentorKdFdd = "mentor_kd+fdd";
+    public const string MentorKd = "mentor_kd", MentorKdFdd = "mentor_kd+fdd", Fdd = "fdd";
 
-    public static bool UsesFdd(string method) => method == MentorKdFdd;
+    public static readonly IReadOnlyList<string> All = [MentorKd, MentorKdFdd, Fdd];
+
+    public static bool UsesFdd(string method) => method is MentorKdFdd or Fdd;
+
+    /// <summary>Whether the run trains a mentor (FDD alone has none: its student learns from the teacher only).</summary>
+    public static bool TrainsMentor(string method) => method != Fdd;
 }
 
 /// <summary>

@@ -74,7 +74,7 @@ public static partial class RunConfigValidator
         Require(augmentation.MaxNewTokens > 0, "augmentation.max_new_tokens", $"must be positive (got {augmentation.MaxNewTokens}).");
         Require(augmentation.BatchSize > 0, "augmentation.batch_size", $"must be positive (got {augmentation.BatchSize}).");
 
-        Require(config.Method is RunMethods.MentorKd or RunMethods.MentorKdFdd, "method", $"'{config.Method}' is not {RunMethods.MentorKd} or {RunMethods.MentorKdFdd}.");
+        Require(RunMethods.All.Contains(config.Method), "method", $"'{config.Method}' is not one of {string.Join(", ", RunMethods.All)}.");
         var fdd = config.Fdd;
         Require(fdd.Rounds >= 1, "fdd.rounds", $"must be at least 1 (got {fdd.Rounds}).");
         Require(fdd.HarderPerEasy >= 0, "fdd.harder_per_easy", $"must not be negative (got {fdd.HarderPerEasy}).");
@@ -88,7 +88,10 @@ public static partial class RunConfigValidator
         Require(fdd.TeacherCallBudget is null or > 0, "fdd.teacher_call_budget", $"must be positive or null for no limit (got {fdd.TeacherCallBudget}).");
         if (RunMethods.UsesFdd(config.Method))
         {
-            Require(config.Arms.Contains(StudentArms.MentorKd), "arms", $"{RunMethods.MentorKdFdd} retrains the {StudentArms.MentorKd} student: the arms must include it.");
+            if (config.Method == RunMethods.MentorKdFdd)
+                Require(config.Arms.Contains(StudentArms.MentorKd), "arms", $"{RunMethods.MentorKdFdd} retrains the {StudentArms.MentorKd} student: the arms must include it.");
+            else
+                Require(config.Arms is [StudentArms.FineTuneCot], "arms", $"{RunMethods.Fdd} has no mentor: its one student is [\"{StudentArms.FineTuneCot}\"] (got [{string.Join(", ", config.Arms)}]).");
             Require(config.Teacher.Kind != "replay", "teacher.kind", "FDD needs a teacher that writes new problems (simulated or openai), not replay.");
         }
 

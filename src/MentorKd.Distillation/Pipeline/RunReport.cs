@@ -25,7 +25,7 @@ public static class RunReport
         var a = results.Annotation;
         var g = results.Augmentation;
         var text = new StringBuilder();
-        text.AppendLine($"# Mentor-KD run: {results.Name}");
+        text.AppendLine($"# {(results.Mentor is null ? "Run" : "Mentor-KD run")}: {results.Name}");
         text.AppendLine();
         text.AppendLine($"Task **{results.Task}** ({config.Task.Source}); {results.TrainQuestions} train / {results.DevQuestions} dev / {results.TestQuestions} test questions; " +
                         $"teacher **{results.Teacher}**; {results.Seconds / 60:F1} minutes on {Environment.ProcessorCount} cores.");
@@ -34,8 +34,12 @@ public static class RunReport
         text.AppendLine("|---|---|");
         text.AppendLine($"| teacher annotation | {a.Kept}/{a.Rationales} rationales kept ({a.KeptRate:P1}) for {a.QuestionsAnnotated} questions; {a.QuestionsWithAKeptRationale} questions have one |");
         if (results.TeacherCalls is { } calls) text.AppendLine($"| teacher calls | {calls.Describe()} |");
-        text.AppendLine($"| mentor ({results.MentorParameters / 1e6:F2}M parameters) | test accuracy {results.MentorTestAccuracy:P1} (dev-selected epoch {results.Mentor.DevSelected.Epoch}) |");
-        text.AppendLine($"| mentor augmentation | {g.Correct}/{g.Samples} samples correct (yield {g.Yield:P1}); {g.QuestionsCovered} questions covered, {g.QuestionsNewlyCovered} of them without a teacher rationale |");
+        if (results.Mentor is { } mentor)
+        {
+            text.AppendLine($"| mentor ({results.MentorParameters / 1e6:F2}M parameters) | test accuracy {results.MentorTestAccuracy:P1} (dev-selected epoch {mentor.DevSelected.Epoch}) |");
+            text.AppendLine($"| mentor augmentation | {g.Correct}/{g.Samples} samples correct (yield {g.Yield:P1}); {g.QuestionsCovered} questions covered, {g.QuestionsNewlyCovered} of them without a teacher rationale |");
+        }
+        else text.AppendLine("| mentor | none (the student learns from the teacher's rationales only) |");
         text.AppendLine($"| students | {results.StudentParameters / 1e6:F2}M parameters each, same initial weights, hyper-parameters, epochs and seed |");
         text.AppendLine();
         text.AppendLine("## Students on the test set");
@@ -53,7 +57,7 @@ public static class RunReport
         text.AppendLine();
         text.AppendLine("| job | epoch | steps | train loss | hard CE | soft term | dev | test | seconds |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|");
-        foreach (var record in results.Arms.Select(x => x.Outcome).Prepend(results.Mentor).SelectMany(o => o.History))
+        foreach (var record in results.Arms.Select(x => x.Outcome).Prepend(results.Mentor).OfType<TrainingOutcome>().SelectMany(o => o.History))
             text.AppendLine($"| {record.Job} | {record.Epoch} | {record.Steps} | {record.TrainLoss:F3} | {record.HardCrossEntropy:F3} | {(record.SoftTerm is { } s ? s.ToString("F3") : "—")} | {record.DevAccuracy:P1} | {record.TestAccuracy:P1} | {record.Seconds:F0} |");
         text.AppendLine();
         text.AppendLine("Learning curves: `learning-curves-loss.png`, `learning-curves-accuracy.png`. Per-example outputs: `evaluations/*.test.jsonl`.");

@@ -14,10 +14,11 @@ public sealed record RunResults
     public required AnnotationSummary Annotation { get; init; }
     /// <summary>What the teacher's calls cost (null when the run's record predates usage accounting).</summary>
     public TeacherCallSummary? TeacherCalls { get; init; }
-    public required long MentorParameters { get; init; }
+    /// <summary>The mentor's size, training and test accuracy; null for a run without one (FDD alone).</summary>
+    public long? MentorParameters { get; init; }
     public required long StudentParameters { get; init; }
-    public required TrainingOutcome Mentor { get; init; }
-    public required double MentorTestAccuracy { get; init; }
+    public TrainingOutcome? Mentor { get; init; }
+    public double? MentorTestAccuracy { get; init; }
     public required AugmentationSummary Augmentation { get; init; }
     public required IReadOnlyList<ArmResult> Arms { get; init; }
     public required double Seconds { get; init; }
