@@ -6,11 +6,16 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run lm-demo test test-infra compose-smoke up down bench bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build-cli
 	$(CLI) run $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
+
+## run-fdd: feedback-driven distillation alone on mixed-length last letters, three rounds beside the baseline that gets as
+## many problems at the same teacher spend without feedback (configs/fdd.last-letter.json)
+run-fdd: build-cli
+	$(CLI) run --config $(or $(CONFIG),configs/fdd.last-letter.json) $(if $(OUT),--out $(OUT))
 
 ## lm-demo: train and sample a ~1M-parameter character model on samples/tiny-corpus.txt
 lm-demo: build-cli

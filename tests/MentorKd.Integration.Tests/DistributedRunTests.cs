@@ -50,6 +50,39 @@ public class DistributedRunTests(Infrastructure infrastructure)
     }
 
     [Fact]
+    public async Task An_fdd_run_and_a_mentor_kd_fdd_run_side_by_side_complete_their_rounds_and_baselines_with_reports_and_charts_in_the_bucket()
+    {
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure);
+        var runs = platform.Runs;
+        var fdd = new FddConfig { Rounds = 1, PoolSample = 40, HarderPerEasy = 1, SimilarPerHard = 1 };
+        var configs = new[]
+        {
+            Tiny() with { Name = "fdd-alone", Method = RunMethods.Fdd, Fdd = fdd, Arms = [StudentArms.FineTuneCot] },
+            Tiny() with { Name = "mentor-kd-fdd", Method = RunMethods.MentorKdFdd, Fdd = fdd, Arms = [StudentArms.MentorKd] },
+        };
+
+        var ended = await Task.WhenAll(configs.Select(c => RunSession.RunAsync(runs, Guid.NewGuid(), c, _ => { })));
+
+        var store = new MinioObjectStore(infrastructure.NewMinioClient(), Infrastructure.Bucket);
+        foreach (var (run, config) in ended.Zip(configs))
+        {
+            Assert.True(run.Status == RunStatus.Completed, $"{config.Name} ended {run.Status} in {run.FailedStage}: {run.Error}\n{platform["Augmentation"].Output}");
+            var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+            var round = Assert.Single(report.FddRounds);
+            Assert.Equal(40, round.Pool);
+            Assert.Equal(40, round.Easy + round.Hard);
+            Assert.True(round.HarderAccepted + round.SimilarAccepted > 0 && round.BaselineAccepted > 0, $"{config.Name}: {round}");
+            Assert.Equal(new[] { "fdd", "fdd_baseline" }, report.Rounds.Select(r => r.Track));
+            Assert.Equal(config.Method == RunMethods.MentorKdFdd, report.MentorTestAccuracy > 0);
+            var root = $"runs/{run.RunId}/";
+            foreach (var key in new[] { "fdd/1/pool-answers.jsonl", "fdd/1/new-questions.jsonl", "fdd/1/baseline-questions.jsonl", "reports/rounds.md",
+                         "reports/fdd-rounds.json", "reports/fdd-accuracy.png", "reports/fdd-training-set-by-difficulty.png" })
+                Assert.True(await store.StatAsync(root + key) is not null, $"{config.Name}: {key} is not in the bucket");
+            Assert.Contains(report.Plots, p => p.Key == root + "reports/fdd-accuracy.png");
+        }
+    }
+
+    [Fact]
     public async Task A_run_survives_the_trainer_replica_holding_its_mentor_being_killed_and_the_broker_restarting()
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);

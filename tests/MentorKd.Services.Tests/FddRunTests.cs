@@ -1,3 +1,4 @@
+using Grpc.Core;
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Evaluation;
 using MentorKd.Distillation.Pipeline;
@@ -152,6 +153,113 @@ public class FddRunTests
             Assert.Null(trained.SoftLabelsFrom);
             Assert.Equal(0, round.MentorCorrect);
         }
+    }
+
+    [Fact]
+    public async Task A_platform_restarted_during_an_fdd_rounds_training_carries_the_round_on_without_redoing_its_steps_or_asking_the_teacher_twice()
+    {
+        // An LLM teacher on a scripted endpoint: it writes harder / similar coin-flip problems and solves problems
+        // exactly. Every request body is kept: the same call made twice would be a teacher call paid twice.
+        var task = new CoinFlipTask();
+        var bodies = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var endpoint = await FaultyOpenAiEndpoint.StartAsync(_ => Fault.None, body =>
+        {
+            bodies.Enqueue(body.GetRawText());
+            var prompt = body.GetProperty("messages")[0].GetProperty("content").GetString()!;
+            if (prompt.Contains("Write one new problem", StringComparison.Ordinal))
+            {
+                int start = prompt.IndexOf("Problem: ", StringComparison.Ordinal) + 9;
+                var original = new Question("original", task.Name, prompt[start..prompt.IndexOf("\nAnswer:", start, StringComparison.Ordinal)], "");
+                var random = new Random(StableHashOf(body.GetRawText()));
+                var written = prompt.Contains("harder", StringComparison.Ordinal)
+                    ? task.Harder(original, random, "new") ?? task.Generate(random, "new", task.DifficultyOf(original))
+                    : task.Generate(random, "new", task.DifficultyOf(original));
+                return $"Problem: {written.Text}";
+            }
+            var question = prompt[(prompt.IndexOf("Q: ", StringComparison.Ordinal) + 3)..prompt.IndexOf("\nA:", StringComparison.Ordinal)];
+            return task.Solve(new Question("asked", task.Name, question, ""), 0, new Random(1), mistake: false).Text;
+        });
+        var tiny = EmbeddedTestRuns.Tiny();
+        var config = tiny with
+        {
+            Method = RunMethods.Fdd,
+            // Seeded: sample i asks with seed + i, so two calls with the same body would be the same call paid twice.
+            Teacher = tiny.Teacher with { Kind = "openai", Name = "scripted", BaseUrl = endpoint.BaseUrl.ToString(), Model = "scripted", Prompt = "zero-shot-cot", Seed = 11 },
+            Fdd = new FddConfig { Rounds = 1, PoolSample = 30, HarderPerEasy = 1, SimilarPerHard = 1, VerifySamples = 2 },
+            Arms = [StudentArms.FineTuneCot],
+        };
+        RunConfigValidator.Validate(config);
+        var root = EmbeddedTestRuns.NewDataRoot();
+        var runId = Guid.NewGuid();
+
+        // The platform stops while the FDD round's student trains: the pool was classified, the problems written and annotated.
+        await using (var first = await EmbeddedTestRuns.StartAsync(root, config))
+        {
+            var runs = new Protos.V1.Runs.RunsClient(first.Channel);
+            await runs.StartRunAsync(new StartRunRequest { RunId = runId.ToString("D"), ConfigJson = System.Text.Json.JsonSerializer.Serialize(config, RunConfig.Json) });
+            using var watch = runs.WatchRun(new WatchRunRequest { RunId = runId.ToString("D") });
+            await foreach (var e in watch.ResponseStream.ReadAllAsync())
+            {
+                Assert.NotEqual(RunEventKind.RunEnded, e.Kind);
+                if (e.Stage == $"round1-{StudentArms.FineTuneCot}" && e.Training is { Step: > 0 }) break;
+            }
+        }
+        int beforeRestart = endpoint.Requests;
+        var store = new FileSystemObjectStore(Path.Combine(root, "objects"));
+        var stage = await ReadAsync<FddRoundStage>(store, $"runs/{runId:D}/stages/fdd-1.json");
+
+        // Started again on the same data, the platform carries the run on by itself.
+        var events = new List<RunEvent>();
+        await using (var second = await EmbeddedTestRuns.StartAsync(root, config))
+        {
+            var runs = new Protos.V1.Runs.RunsClient(second.Channel);
+            var run = await FollowUntilEndedAsync(runs, runId, events, TimeSpan.FromMinutes(5));
+            Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+            var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+            var fdd = Assert.Single(report.FddRounds);
+            Assert.Equal((stage.Easy, stage.HarderAccepted, stage.BaselineAccepted), (fdd.Easy, fdd.HarderAccepted, fdd.BaselineAccepted));
+            Assert.Equal(2, report.Rounds.Count);
+            // Every teacher call the restarted platform needed (the baseline's annotation included) was answered from
+            // the ledger or a stored output: it paid for none.
+            var usage = await new Protos.V1.TeacherGateway.TeacherGatewayClient(second.Channel).GetUsageAsync(new GetUsageRequest());
+            Assert.Equal((0L, 0L), (usage.Requests, usage.Attempts));
+        }
+
+        // The round went on from its training: the pool was not classified again nor its problems written again, and no
+        // teacher call was made twice.
+        Assert.DoesNotContain(events, e => e.Stage == "fdd-1");
+        Assert.Equal(beforeRestart, endpoint.Requests);
+        Assert.Contains(events, e => e.Stage == $"round1-{StudentArms.FineTuneCot}" && e.Training is not null);
+        var all = bodies.ToList();
+        var twice = all.GroupBy(b => b).Where(g => g.Count() > 1).Select(g => $"{g.Count()}× {g.Key}").ToList();
+        Assert.True(twice.Count == 0, $"{twice.Count} calls made more than once ({beforeRestart} before the restart), e.g.\n{string.Join("\n", twice.Take(3))}");
+    }
+
+    private static int StableHashOf(string text) => text.Aggregate(17, (h, c) => unchecked(h * 31 + c));
+
+    /// <summary>WatchRun until the run's end event; a stream that ends before it (the run not yet taken up) is opened again.</summary>
+    private static async Task<Run> FollowUntilEndedAsync(Protos.V1.Runs.RunsClient runs, Guid runId, List<RunEvent> events, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var watch = runs.WatchRun(new WatchRunRequest { RunId = runId.ToString("D") }, deadline: deadline);
+                await foreach (var e in watch.ResponseStream.ReadAllAsync())
+                {
+                    events.Add(e);
+                    if (e.Kind == RunEventKind.RunEnded)
+                    {
+                        await Task.Delay(200); // the state machine hears its own end a moment after the watchers
+                        return await runs.GetRunAsync(new GetRunRequest { RunId = runId.ToString("D") });
+                    }
+                }
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.NotFound) { }
+            await Task.Delay(500);
+        }
+        return await runs.GetRunAsync(new GetRunRequest { RunId = runId.ToString("D") });
     }
 
     private static async Task<IReadOnlyList<Question>> RowsOrNoneAsync(IObjectStore store, string key) =>

@@ -21,7 +21,7 @@ internal static class RunCommand
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
         var questions = new Option<string?>("--questions") { Description = "JSONL of new training questions, added once the run has completed: a retraining round." };
-        var command = new Command("run", "Run Mentor-KD end to end through the five services in this process and print the comparison.") { configPath, output, fresh, questions };
+        var command = new Command("run", "Run Mentor-KD (and FDD rounds, by the config's method) end to end through the five services in this process and print the comparison.") { configPath, output, fresh, questions };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
@@ -29,7 +29,7 @@ internal static class RunCommand
             var folder = Path.GetFullPath(result.GetValue(output) ?? Path.Combine("runs", config.Name));
             if (result.GetValue(fresh) && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             var newQuestions = result.GetValue(questions) is { } file ? Distillation.Data.JsonLines.Read<Distillation.Data.Question>(file) : null;
-            AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' → {folder} (through the five services, embedded)");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{config.Method} run[/] '{config.Name}' → {folder} (through the five services, embedded)");
 
             Func<IPipelineObserver, (RunResults Results, RunReport Report)> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
             var (results, report) = Console.IsOutputRedirected
