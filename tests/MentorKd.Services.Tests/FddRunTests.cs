@@ -31,13 +31,8 @@ public class FddRunTests
             Fdd = new FddConfig { Rounds = 2, PoolSample = 60, HarderPerEasy = 1, SimilarPerHard = 2, TeacherCallBudget = budget },
             Arms = [StudentArms.MentorKd],
         };
-        RunConfigValidator.Validate(config);
-        await using var platform = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), config);
-        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
-        var events = new List<RunEvent>();
-
-        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
-
+        var (platform, runs, run, events) = await RunToTheEndAsync(config);
+        await using var _ = platform;
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
         Assert.Contains(events, e => e.Stage == "fdd-1" && e.Message.Contains("easy"));
         var store = platform.Services.GetRequiredService<IObjectStore>();
@@ -125,13 +120,8 @@ public class FddRunTests
             Fdd = new FddConfig { Rounds = 1, PoolSample = 40, HarderPerEasy = 1, SimilarPerHard = 1 },
             Arms = [StudentArms.FineTuneCot],
         };
-        RunConfigValidator.Validate(config);
-        await using var platform = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), config);
-        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
-        var events = new List<RunEvent>();
-
-        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
-
+        var (platform, runs, run, events) = await RunToTheEndAsync(config);
+        await using var _ = platform;
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
         Assert.DoesNotContain(events, e => e.Stage == RunSteps.MentorJob);
         var store = platform.Services.GetRequiredService<IObjectStore>();
@@ -260,6 +250,16 @@ public class FddRunTests
             await Task.Delay(500);
         }
         return await runs.GetRunAsync(new GetRunRequest { RunId = runId.ToString("D") });
+    }
+
+    /// <summary>The config validated, a platform started for it, and the run followed through the Runs API to its end.</summary>
+    private static async Task<(EmbeddedPlatform Platform, Protos.V1.Runs.RunsClient Runs, Run Run, List<RunEvent> Events)> RunToTheEndAsync(RunConfig config)
+    {
+        RunConfigValidator.Validate(config);
+        var platform = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), config);
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+        var events = new List<RunEvent>();
+        return (platform, runs, await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add), events);
     }
 
     private static async Task<IReadOnlyList<Question>> RowsOrNoneAsync(IObjectStore store, string key) =>

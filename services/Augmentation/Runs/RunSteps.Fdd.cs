@@ -194,8 +194,8 @@ public sealed partial class RunSteps
     private async Task WriteFddReportAsync(RunState run, RunConfig config, IReadOnlyList<RoundStage> rounds, StringBuilder text, CancellationToken cancellationToken)
     {
         var keys = Keys(run);
-        var seed = await registry.ReadRowsAsync<Question>(keys.TrainQuestions, cancellationToken);
-        var trainedOn = seed.ToList();
+        // What the FDD student learns from: the seed questions the teacher annotated, then each round's new problems.
+        var trainedOn = (await registry.ReadRowsAsync<Question>(keys.TeacherQuestions, cancellationToken)).ToList();
         var rows = new List<FddRoundRow>();
         var byDifficulty = new List<(int Round, IReadOnlyDictionary<int, int> ByDifficulty)> { (0, ByDifficulty(trainedOn)) };
         foreach (var f in await FddRoundsAsync(run, config.Fdd.Rounds, cancellationToken))

@@ -27,7 +27,8 @@ public static class FddPlots
         return plot.GetImageBytes(800, 480, ScottPlot.ImageFormat.Png);
     }
 
-    /// <summary>Stacked bars: per round, how many training problems the FDD student had at each difficulty.</summary>
+    /// <summary>Stacked bars: per round, how many problems the FDD student learned from at each difficulty (the teacher's
+    /// rationales for them, answer-filtered, are its training examples).</summary>
     public static byte[] TrainingSetByDifficulty(IReadOnlyList<(int Round, IReadOnlyDictionary<int, int> ByDifficulty)> rounds)
     {
         var plot = new ScottPlot.Plot();
@@ -48,11 +49,11 @@ public static class FddPlots
         for (int i = 0; i < difficulties.Count; i++)
             plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = $"difficulty {difficulties[i]}", FillColor = palette.GetColor(i) });
         plot.Title("FDD student's training problems by difficulty");
-        plot.XLabel("FDD round (0: the seed problems)");
+        plot.XLabel("FDD round (0: the seed problems the teacher annotated)");
         plot.YLabel("training problems");
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        plot.Axes.Margins(bottom: 0);
-        plot.ShowLegend();
+        plot.Axes.Margins(bottom: 0, top: 0.25);
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
         return plot.GetImageBytes(800, 480, ScottPlot.ImageFormat.Png);
     }
 }
