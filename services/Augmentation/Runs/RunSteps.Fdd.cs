@@ -65,8 +65,9 @@ public sealed partial class RunSteps
         await context.SendToQueueAsync(EvaluateCheckpoint.Queue, EvaluateCheckpoint.For(keys.EvaluationId($"{work.Name}-pool"), request), token);
     }
 
-    /// <summary>The student's answers on the pool are in: easy and hard problems go to the teacher-gateways as harder and
-    /// similar syntheses (checked against the dev and test questions and everything already trained on).</summary>
+    /// <summary>The student's answers on the pool are in: the easy and hard problems the budget allows go to the
+    /// teacher-gateways as harder and similar syntheses, and with the baseline arm random seed questions as similar ones;
+    /// each arm's new problems are checked against dev, test, the seed questions and the arm's earlier rounds.</summary>
     public async Task PoolClassifiedAsync(BehaviorContext<RunState, CheckpointEvaluated> context)
     {
         var (run, token) = (context.Saga, context.CancellationToken);
@@ -97,13 +98,9 @@ public sealed partial class RunSteps
         };
         if (config.Fdd.Baseline && asked > 0)
         {
-            // The baseline: as many new problems, at the same spend, written without feedback: similar problems for
-            // seed questions drawn at random (so their difficulties are the seed set's, whatever the student gets wrong).
-            var seed = (await registry.ReadRowsAsync<Question>(keys.TrainQuestions, token)).ToArray();
-            new Random(config.Seed * 131 + work.Number).Shuffle(seed);
-            int sources = Math.Min(seed.Length, easy.Count + hard.Count);
-            int perSource = Math.Clamp((int)Math.Round((double)asked / sources), 1, QuestionsPerSynthesisLimit);
-            syntheses.Add(("baseline", seed.Take(sources).ToList(), perSource));
+            // As many writing requests as FDD's (one per source) for about as many problems.
+            var sources = await BaselineSourcesAsync(run, config, work.Number, easy.Count + hard.Count, token);
+            syntheses.Add(("baseline", sources, Math.Clamp((int)Math.Round((double)asked / sources.Count), 1, QuestionsPerSynthesisLimit)));
         }
         foreach (var (mode, questions, perQuestion) in syntheses)
         {
@@ -117,6 +114,15 @@ public sealed partial class RunSteps
                 config.Fdd.VerifySamples), token);
         }
         if (run.PendingSyntheses.Count == 0) await FinishFddRoundAsync(context, [], []);
+    }
+
+    /// <summary>The baseline's sources: seed questions drawn at random (seeded per round), so its new problems' difficulties
+    /// are the seed set's whatever the student gets wrong.</summary>
+    private async Task<List<Question>> BaselineSourcesAsync(RunState run, RunConfig config, int number, int count, CancellationToken cancellationToken)
+    {
+        var seed = (await registry.ReadRowsAsync<Question>(Keys(run).TrainQuestions, cancellationToken)).ToArray();
+        new Random(config.Seed * 131 + number).Shuffle(seed);
+        return seed.Take(Math.Min(seed.Length, count)).ToList();
     }
 
     /// <summary>A synthesis is in; when the last is, the accepted problems become the round's new questions (and the
