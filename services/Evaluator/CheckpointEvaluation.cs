@@ -1,9 +1,11 @@
 using System.Text;
 using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Evaluation;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
 using LibraryEvaluator = MentorKd.Distillation.Evaluation.Evaluator;
+using EvaluatedExample = MentorKd.Protos.V1.EvaluatedExample;
 using Question = MentorKd.Distillation.Data.Question;
 
 namespace MentorKd.Evaluator;
@@ -19,13 +21,16 @@ public sealed class CheckpointEvaluation(CheckpointUnderTest checkpoint, IObject
         if (request.ReportKey.Length > 0) RpcErrors.RequireKey(request.ReportKey, "report_key");
         RpcErrors.Require(request.MaxNewTokens >= 0, "max_new_tokens", $"must not be negative (got {request.MaxNewTokens}).");
         RpcErrors.Require(request.BatchSize >= 0, "batch_size", $"must not be negative (got {request.BatchSize}).");
+        RpcErrors.Require(request.Samples is >= 0 and <= AnswerSampling.MaxSamples, "samples", $"must be in 0..{AnswerSampling.MaxSamples} (got {request.Samples}).");
+        RpcErrors.Require(double.IsFinite(request.Temperature) && request.Temperature >= 0, "temperature", $"must be 0 (the default, 0.7) or positive (got {request.Temperature}).");
+        var sampling = request.Samples > 1 ? new AnswerSampling(request.Samples, request.Temperature > 0 ? request.Temperature : 0.7, request.Seed) : null;
 
         var questions = await ReadQuestionsAsync(request.DatasetKey, cancellationToken);
         int maxNewTokens = request.MaxNewTokens == 0 ? 128 : request.MaxNewTokens, batchSize = request.BatchSize == 0 ? 64 : request.BatchSize;
         Distillation.Evaluation.EvaluationResult result;
         try
         {
-            result = await checkpoint.WithModelAsync(request.CheckpointKey, resident => LibraryEvaluator.Evaluate(resident.Model, resident.Tokenizer, questions, maxNewTokens, batchSize), cancellationToken);
+            result = await checkpoint.WithModelAsync(request.CheckpointKey, resident => LibraryEvaluator.Evaluate(resident.Model, resident.Tokenizer, questions, maxNewTokens, batchSize, sampling), cancellationToken);
         }
         catch (ObjectNotFoundException)
         {
@@ -34,7 +39,8 @@ public sealed class CheckpointEvaluation(CheckpointUnderTest checkpoint, IObject
         }
 
         var report = new EvaluationReport { Accuracy = result.Accuracy, Correct = result.Correct, Total = result.Total };
-        report.Examples.AddRange(result.Examples.Select(e => new EvaluatedExample { QuestionId = e.QuestionId, Gold = e.Gold, Output = e.Output, Predicted = e.Predicted, Correct = e.Correct }));
+        report.Examples.AddRange(result.Examples.Select(e => new EvaluatedExample { QuestionId = e.QuestionId, Gold = e.Gold, Output = e.Output, Predicted = e.Predicted, Correct = e.Correct,
+            Samples = e.Samples, SamplesCorrect = e.SamplesCorrect }));
         if (request.ReportKey.Length > 0)
         {
             var jsonl = string.Join("\n", result.Examples.Select(e => System.Text.Json.JsonSerializer.Serialize(e, JsonLines.Options))) + "\n";

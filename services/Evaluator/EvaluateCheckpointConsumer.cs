@@ -6,8 +6,8 @@ using MentorKd.ServiceDefaults.Messaging;
 namespace MentorKd.Evaluator;
 
 /// <summary>Takes an evaluation from the evaluators' shared queue and publishes its report (without the per-example
-/// rows, which are in the store) or why it failed. Evaluation is deterministic (greedy decoding), so a command
-/// delivered twice publishes the same report again.</summary>
+/// rows, which are in the store) or why it failed. Evaluation is deterministic (greedy decoding, or sampling from the
+/// request's seed), so a command delivered twice publishes the same report again.</summary>
 public sealed class EvaluateCheckpointConsumer(CheckpointEvaluation evaluation, ILogger<EvaluateCheckpointConsumer> logger) : IConsumer<EvaluateCheckpoint>
 {
     public async Task Consume(ConsumeContext<EvaluateCheckpoint> context)

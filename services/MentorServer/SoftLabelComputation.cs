@@ -15,16 +15,16 @@ public static class SoftLabelComputation
     public static void Validate(SoftLabelsRequest request, ResidentModel resident)
     {
         RpcErrors.Require(request.Sequences.Count > 0, "sequences", "at least one sequence is required.");
-        RpcErrors.Require(request.TopK > 0 && request.TopK <= resident.Model.Config.VocabSize, "top_k", $"must be in 1..{resident.Model.Config.VocabSize} (got {request.TopK}).");
+        RpcErrors.Require(request.TopK > 0 && request.TopK <= resident.Model.VocabSize, "top_k", $"must be in 1..{resident.Model.VocabSize} (got {request.TopK}).");
         RpcErrors.Require(request.Temperature > 0, "temperature", $"must be positive (got {request.Temperature}).");
         for (int s = 0; s < request.Sequences.Count; s++)
         {
             var sequence = request.Sequences[s];
             RpcErrors.Require(sequence.TokenIds.Count > 0, $"sequences[{s}].token_ids", "is empty.");
-            RpcErrors.Require(sequence.TokenIds.Count <= resident.Model.Config.ContextLength, $"sequences[{s}].token_ids",
-                $"has {sequence.TokenIds.Count} tokens; the mentor's context is {resident.Model.Config.ContextLength}.");
-            RpcErrors.Require(sequence.TokenIds.All(t => t >= 0 && t < resident.Model.Config.VocabSize), $"sequences[{s}].token_ids",
-                $"holds an id outside 0..{resident.Model.Config.VocabSize - 1}.");
+            RpcErrors.Require(sequence.TokenIds.Count <= resident.Model.ContextLength, $"sequences[{s}].token_ids",
+                $"has {sequence.TokenIds.Count} tokens; the mentor's context is {resident.Model.ContextLength}.");
+            RpcErrors.Require(sequence.TokenIds.All(t => t >= 0 && t < resident.Model.VocabSize), $"sequences[{s}].token_ids",
+                $"holds an id outside 0..{resident.Model.VocabSize - 1}.");
             RpcErrors.Require(sequence.ScoreFrom >= 0 && sequence.ScoreFrom < sequence.TokenIds.Count, $"sequences[{s}].score_from",
                 $"must be in 0..{sequence.TokenIds.Count - 1} (got {sequence.ScoreFrom}).");
         }

@@ -71,7 +71,7 @@ public sealed class BatchingGenerator(ModelWorker worker, Func<ResidentModel> mo
             foreach (var call in group)
             {
                 var encoded = call.Prompts.Select(resident.Tokenizer.Encode).ToArray();
-                int context = resident.Model.Config.ContextLength;
+                int context = resident.Model.ContextLength;
                 int tooLong = Array.FindIndex(encoded, p => p.Length == 0 || p.Length >= context);
                 if (tooLong >= 0)
                     call.Result.TrySetException(new ArgumentException(

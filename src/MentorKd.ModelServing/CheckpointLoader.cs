@@ -28,7 +28,7 @@ public sealed class CheckpointLoader(IObjectStore store, string cacheRoot)
             "bfloat16" => ScalarType.BFloat16,
             _ => throw new ArgumentException($"dtype '{dtype}' is not float32 or bfloat16.", "dtype"),
         };
-        var (model, tokenizer) = GptCheckpoint.Load(localFolder, TorchRuntime.ResolveDevice(device), scalar);
+        var (model, tokenizer) = ModelCheckpoints.Load(localFolder, TorchRuntime.ResolveDevice(device), scalar);
         var sha = File.Exists(Path.Combine(localFolder, ".sha256")) ? File.ReadAllText(Path.Combine(localFolder, ".sha256")) : "";
         return new ResidentModel(model, tokenizer, checkpointKey, sha, dtype is "" ? "float32" : dtype, device);
     }

@@ -65,7 +65,7 @@ public class CheckpointTests
         using var model = TinyModels.Create(Tokenizer.VocabSize);
         var folder = Path.Combine(TinyModels.TempDirectory(), "model");
         GptCheckpoint.Save(model, Tokenizer, folder, dtype);
-        var (loaded, tokenizer) = GptCheckpoint.Load(folder);
+        var (loaded, tokenizer) = ModelCheckpoints.Load(folder);
         using var _ = loaded;
 
         var ids = tensor(Tokenizer.Encode("the cat sat").Select(i => (long)i).ToArray()).unsqueeze(0);

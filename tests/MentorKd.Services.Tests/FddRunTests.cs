@@ -112,12 +112,16 @@ public class FddRunTests
     }
 
     [Fact]
-    public async Task Fdd_alone_trains_no_mentor_its_student_and_rounds_learn_from_the_teacher_only()
+    public async Task Fdd_alone_trains_no_mentor_its_rounds_classify_by_sampled_answers_learn_from_the_teacher_only_and_continue_the_students_before()
     {
         var config = EmbeddedTestRuns.Tiny() with
         {
             Method = RunMethods.Fdd,
-            Fdd = new FddConfig { Rounds = 1, PoolSample = 40, HarderPerEasy = 1, SimilarPerHard = 1 },
+            Fdd = new FddConfig
+            {
+                Rounds = 1, PoolSample = 40, HarderPerEasy = 1, SimilarPerHard = 1,
+                ClassifySamples = 4, ClassifyTemperature = 1.0, EasyThreshold = 0.75, Retrain = FddRetraining.Continue,
+            },
             Arms = [StudentArms.FineTuneCot],
         };
         var (platform, runs, run, events) = await RunToTheEndAsync(config);
@@ -132,16 +136,26 @@ public class FddRunTests
         Assert.Equal(StudentArms.FineTuneCot, Assert.Single(report.Arms).Arm);
         Assert.DoesNotContain("| mentor (", report.Markdown);
 
-        // The FDD round and its baseline retrain the fine-tune-CoT student on teacher rationales alone.
+        // The student answered each pool problem four times (sampled); easy means at least three of them right.
+        var answers = await store.ReadRowsAsync<EvaluatedExample>(root + "fdd/1/pool-answers.jsonl", CancellationToken.None);
+        Assert.Equal(40, answers.Count);
+        Assert.All(answers, a => Assert.Equal(4, a.Samples));
+        Assert.Contains(answers, a => a.SamplesCorrect is > 0 and < 4); // sampled, not four copies of one answer
         var fdd = Assert.Single(report.FddRounds);
+        Assert.Equal(answers.Count(a => a.SamplesCorrect >= 3), fdd.Easy);
+
+        // The FDD round and its baseline continue the fine-tune-CoT student on teacher rationales alone.
         Assert.True(fdd.HarderAccepted + fdd.SimilarAccepted > 0);
         Assert.Equal(2, report.Rounds.Count);
+        var student = await ReadAsync<TrainingStage>(store, root + $"stages/training-{StudentArms.FineTuneCot}.json");
+        Assert.Null(student.StartedFrom);
         foreach (var round in report.Rounds)
         {
             var trained = await ReadAsync<TrainingStage>(store, root + $"stages/training-round{round.Round}-{StudentArms.FineTuneCot}.json");
             Assert.DoesNotContain(trained.TrainedOn, k => k.Contains("mentor"));
             Assert.Null(trained.SoftLabelsFrom);
             Assert.Equal(0, round.MentorCorrect);
+            Assert.Equal(student.CheckpointKey, trained.StartedFrom);
         }
     }
 

@@ -75,7 +75,7 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         Assert.Equal([keys.TeacherRationales], mentor.RationaleKeys);
         Assert.NotNull(await _store.StatAsync(keys.Stage("teacher")));
         Assert.NotNull(await _store.StatAsync(keys.Tokenizer + "tokenizer.json"));
-        Assert.True(await _harness.Published.Any<TeacherAnnotationCompleted>(x => x.Context.Message.CorrelationId == id));
+        Assert.True(await PublishedAsync<TeacherAnnotationCompleted>(m => m.CorrelationId == id));
 
         await _harness.Bus.Publish(Ended(mentor.JobId, JobState.Completed));
         var augment = await SentAsync<AugmentQuestions>(c => c.AugmentationId == keys.AugmentationId("mentor"));
@@ -147,7 +147,7 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         var failed = _saga.Sagas.Contains(id)!;
         Assert.Equal("mentor", failed.FailedStage);
         Assert.Contains("loss is NaN at step 40", failed.FailureReason);
-        Assert.True(await _harness.Published.Any<RunFailed>(x => x.Context.Message.CorrelationId == id));
+        Assert.True(await PublishedAsync<RunFailed>(m => m.CorrelationId == id));
         Assert.Null(await _store.StatAsync(keys.UnfinishedMarker));
 
         // Submitted again: the run starts over; the teacher's work is asked for again (the gateway answers it from its output).
@@ -191,7 +191,7 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         await _harness.Bus.Publish(new RunCancellationRequested(id, "not needed any more"));
         Assert.NotNull(await _saga.Exists(id, x => x.Cancelled));
         foreach (var arm in new[] { StudentArms.FineTuneCot, StudentArms.MentorKd })
-            Assert.True(await _harness.Published.Any<CancelTrainingJob>(x => x.Context.Message.JobId == keys.TrainingJobId(arm)), $"{arm} was not cancelled");
+            Assert.True(await PublishedAsync<CancelTrainingJob>(m => m.JobId == keys.TrainingJobId(arm)), $"{arm} was not cancelled");
 
         await _harness.Bus.Publish(Ended(keys.TrainingJobId(StudentArms.MentorKd), JobState.Cancelled));
         await ConsumedAsync<TrainingJobEnded>(keys.TrainingJobId(StudentArms.MentorKd));
@@ -239,11 +239,27 @@ public sealed class RunStateMachineTests : IAsyncLifetime
         return TrainingJobEnded.For(job);
     }
 
+    /// <summary>The first matching command sent, waiting up to 30 s. (The harness's own wait ends once the bus has been
+    /// idle for a moment, which a state machine step busy with the store on a loaded machine can outlast.)</summary>
     private async Task<T> SentAsync<T>(Func<T, bool> match) where T : class
     {
-        await foreach (var sent in _harness.Sent.SelectAsync<T>(x => match(x.Context.Message)))
-            return sent.Context.Message;
-        throw new TimeoutException($"no {typeof(T).Name} was sent");
+        for (int i = 0; i < 1200; i++)
+        {
+            if (_harness.Sent.Select<T>(x => match(x.Context.Message)).FirstOrDefault() is { } sent) return sent.Context.Message;
+            await Task.Delay(25);
+        }
+        throw new TimeoutException($"no {typeof(T).Name} was sent within 30 s");
+    }
+
+    /// <summary>Whether a matching event is published within 30 s (polled, for the same reason as <see cref="SentAsync{T}"/>).</summary>
+    private async Task<bool> PublishedAsync<T>(Func<T, bool> match) where T : class
+    {
+        for (int i = 0; i < 1200; i++)
+        {
+            if (_harness.Published.Select<T>(x => match(x.Context.Message)).Any()) return true;
+            await Task.Delay(25);
+        }
+        return false;
     }
 
     /// <summary>How many matching commands were sent, waiting (up to 30 s) for <paramref name="expected"/> of them.</summary>

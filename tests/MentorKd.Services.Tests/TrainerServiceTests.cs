@@ -100,6 +100,49 @@ public class TrainerServiceTests
     }
 
     [Fact]
+    public async Task A_job_started_from_a_checkpoint_takes_its_weights_and_one_of_another_shape_fails_naming_the_key()
+    {
+        await using var host = await StartWithData(questions: 64);
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        var store = host.Services.GetRequiredService<IObjectStore>();
+        var first = await TrainToTheEndAsync(client, Request("first", epochs: 2));
+        Assert.True(first.State == JobState.Completed, $"job ended {first.State}: {first.Error}");
+
+        // At a vanishing learning rate the continued job's weights stay the ones it started from (random ones would not).
+        var continued = Request("continued", epochs: 1);
+        continued.InitCheckpointKey = first.BestCheckpoint.Key;
+        continued.Training.LearningRate = 1e-12;
+        var job = await TrainToTheEndAsync(client, continued);
+        Assert.True(job.State == JobState.Completed, $"job ended {job.State}: {job.Error}");
+        var folder = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"));
+        await store.DownloadAsync(first.BestCheckpoint.Key, Path.Combine(folder, "first"));
+        await store.DownloadAsync(job.BestCheckpoint.Key, Path.Combine(folder, "continued"));
+        using (var before = Modeling.Checkpoints.GptCheckpoint.LoadModel(Path.Combine(folder, "first")))
+        using (var after = Modeling.Checkpoints.GptCheckpoint.LoadModel(Path.Combine(folder, "continued")))
+        {
+            var weights = after.state_dict();
+            foreach (var (name, value) in before.state_dict())
+                Assert.True(value.allclose(weights[name], rtol: 0, atol: 1e-6), $"{name} moved away from the checkpoint the job started from");
+        }
+
+        var wider = Request("wider", epochs: 1);
+        wider.InitCheckpointKey = first.BestCheckpoint.Key;
+        wider.Model.Layers = 3;
+        var failed = await TrainToTheEndAsync(client, wider);
+        Assert.Equal(JobState.Failed, failed.State);
+        Assert.Contains("init_checkpoint_key", failed.Error);
+        Assert.Contains("2-layer", failed.Error);
+    }
+
+    private static async Task<TrainingJob> TrainToTheEndAsync(Protos.V1.Trainer.TrainerClient client, StartTrainingJobRequest request)
+    {
+        await client.StartJobAsync(request);
+        using (var watch = client.WatchJob(new WatchJobRequest { JobId = request.JobId }, deadline: DateTime.UtcNow.AddMinutes(5)))
+            await foreach (var _ in watch.ResponseStream.ReadAllAsync()) { }
+        return await client.GetJobAsync(new GetJobRequest { JobId = request.JobId });
+    }
+
+    [Fact]
     public async Task A_job_whose_replica_stops_mid_job_resumes_on_another_replica_from_its_stored_checkpoint()
     {
         var storeRoot = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects");
@@ -231,6 +274,7 @@ public class TrainerServiceTests
     [InlineData("train_questions_key")]
     [InlineData("model.embedding")]
     [InlineData("soft_labels.mentor_checkpoint_key")]
+    [InlineData("init_checkpoint_key")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
     {
         await using var host = await StartTrainer(Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects"));
@@ -242,6 +286,7 @@ public class TrainerServiceTests
             case "training.lambda": request.Training.Lambda = 1.5; break;
             case "train_questions_key": request.TrainQuestionsKey = "../x"; break;
             case "model.embedding": request.Model.Embedding = 63; break;
+            case "init_checkpoint_key": request.InitCheckpointKey = "runs/../etc/"; break;
             default:
                 request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess };
                 request.Training.KdMode = KdMode.Kl;

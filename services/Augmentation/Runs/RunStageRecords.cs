@@ -34,9 +34,11 @@ public sealed record TeacherStage(string Teacher, int Questions, int Rationales,
 
 public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256, long Bytes);
 
-/// <summary>A finished trainer job: its best checkpoint, per-epoch history, and what it learned from (soft labels: the mentor checkpoint, and how they were served).</summary>
+/// <summary>A finished trainer job: its best checkpoint, per-epoch history, and what it learned from (soft labels: the
+/// mentor checkpoint, and how they were served; the checkpoint it started from, null for random weights).</summary>
 public sealed record TrainingStage(string JobId, string CheckpointKey, string CheckpointSha256, long CheckpointBytes, string OutcomeKey,
-    int Examples, long Parameters, double DevAccuracy, double TestAccuracy, int SelectedEpoch, IReadOnlyList<string> TrainedOn, string? SoftLabelsFrom, string? SoftLabelsVia);
+    int Examples, long Parameters, double DevAccuracy, double TestAccuracy, int SelectedEpoch, IReadOnlyList<string> TrainedOn, string? SoftLabelsFrom, string? SoftLabelsVia,
+    string? StartedFrom = null);
 
 public sealed record AugmentationStage(int Samples, int Correct, int QuestionsCovered, string Producer);
 

@@ -49,8 +49,9 @@ public sealed class RunState : SagaStateMachineInstance
     public string? FailureReason { get; set; }
 }
 
-/// <summary>A training job's inputs: its rationales, and where its soft labels come from (the mentor checkpoint, and how they are served).</summary>
-public sealed record TrainingInputs(IReadOnlyList<string> RationaleKeys, string? SoftLabelsFrom, string? SoftLabelsVia);
+/// <summary>A training job's inputs: its rationales, where its soft labels come from (the mentor checkpoint, and how they
+/// are served), and the checkpoint its weights start from (null: random).</summary>
+public sealed record TrainingInputs(IReadOnlyList<string> RationaleKeys, string? SoftLabelsFrom, string? SoftLabelsVia, string? StartedFrom = null);
 
 /// <summary>An FDD round as it goes: its pool, how the student split it, and what each synthesis accepted so far.</summary>
 public sealed record FddWork(int Number, string PoolKey, int Pool, DateTime StartedAt, int Easy = 0, int Hard = 0, int HarderAccepted = 0, int SimilarAccepted = 0,

@@ -53,12 +53,17 @@ public sealed partial class RunSteps
         feeds.Begin(run.CorrelationId);
         run.Stage = $"fdd-{number}";
         await unfinished.MarkAsync(run.CorrelationId, token);
-        var student = await LatestStudentAsync(run, config, token);
-        Report(run, RunEventKind.StageStarted, $"FDD round {number}: the student answers {pool.Count} pool problems (easy: right, hard: wrong)");
+        var student = await LatestStudentAsync(run, config, RoundTracks.Fdd, token);
+        var classify = config.Fdd.ClassifySamples;
+        Report(run, RunEventKind.StageStarted, classify == 0
+            ? $"FDD round {number}: the student answers {pool.Count} pool problems (easy: right, hard: wrong)"
+            : $"FDD round {number}: the student answers {pool.Count} pool problems {classify} times each at T={config.Fdd.ClassifyTemperature} " +
+              $"(easy: at least {config.Fdd.EasyThreshold:P0} right)");
         var request = new EvaluateRequest
         {
             CheckpointKey = student.CheckpointKey, DatasetKey = work.PoolKey, MaxNewTokens = config.Student.Training.EvalMaxNewTokens,
             BatchSize = config.Student.Training.EvalBatchSize, ReportKey = keys.Fdd(number) + "pool-answers.jsonl",
+            Samples = classify, Temperature = config.Fdd.ClassifyTemperature, Seed = config.Seed * 1009L + number,
         };
         run.Fdd = work;
         run.PendingEvaluations.Add($"{work.Name}-pool");
@@ -76,7 +81,7 @@ public sealed partial class RunSteps
         if (context.Message.Error.Length > 0) throw new InvalidOperationException($"classifying the pool: {context.Message.Error}");
         var config = await ConfigAsync(run, token);
         var answers = await registry.ReadRowsAsync<EvaluatedExample>(context.Message.ReadReport().Report.Key, token);
-        var right = answers.Where(a => a.Correct).Select(a => a.QuestionId).ToHashSet();
+        var right = answers.Where(a => config.Fdd.ClassifySamples == 0 ? a.Correct : a.CorrectShare >= config.Fdd.EasyThreshold).Select(a => a.QuestionId).ToHashSet();
         var pool = await registry.ReadRowsAsync<Question>(work.PoolKey, token);
         var (easy, hard) = (pool.Where(q => right.Contains(q.Id)).ToList(), pool.Where(q => !right.Contains(q.Id)).ToList());
         run.Fdd = work with { Easy = easy.Count, Hard = hard.Count };
@@ -310,10 +315,11 @@ public sealed partial class RunSteps
         return (keptEasy, keptHard);
     }
 
-    /// <summary>The student the next feedback is about: the last retraining round's (not the baseline's), or the run's own.</summary>
-    private async Task<TrainingStage> LatestStudentAsync(RunState run, RunConfig config, CancellationToken cancellationToken)
+    /// <summary>The latest student of <paramref name="track"/>'s arm: the last finished retraining round's of the baseline arm
+    /// for <see cref="RoundTracks.FddBaseline"/>, of FDD's (and a user's rounds) otherwise; the run's own before any round.</summary>
+    private async Task<TrainingStage> LatestStudentAsync(RunState run, RunConfig config, string track, CancellationToken cancellationToken)
     {
-        var rounds = (await RoundRecordsAsync(run, cancellationToken)).Where(r => r.Track != RoundTracks.FddBaseline).ToList();
+        var rounds = (await RoundRecordsAsync(run, cancellationToken)).Where(r => (r.Track == RoundTracks.FddBaseline) == (track == RoundTracks.FddBaseline)).ToList();
         return await TrainingRecordAsync(run, rounds.Count == 0 ? BaselineArm(config) : $"round{rounds.Max(r => r.Round)}-{BaselineArm(config)}", cancellationToken);
     }
 

@@ -160,8 +160,12 @@ public sealed partial class RunSteps
 
         var soft = StudentArms.UsesSoftLabels(arm);
         var training = config.Student.Training with { KdMode = soft ? config.Student.Training.KdMode : KnowledgeDistillationMode.None };
+        // FDD may continue each arm's student of the round before instead of starting again from random weights.
+        var startFrom = round.Request.Track is RoundTracks.Fdd or RoundTracks.FddBaseline && config.Fdd.Retrain == FddRetraining.Continue
+            ? (await LatestStudentAsync(run, config, round.Request.Track, token)).CheckpointKey
+            : null;
         await SendTrainingAsync(context, RoundJob(round, arm), TrainingRole.Student, config.Student, training, config.ContextLength, rationaleKeys,
-            soft ? SoftLabelsFrom(config, run) : null, trainKey);
+            soft ? SoftLabelsFrom(config, run) : null, trainKey, startFrom);
     }
 
     public async Task RoundTrainedAsync(BehaviorContext<RunState, TrainingJobEnded> context)

@@ -322,7 +322,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
     /// <summary>A training job on the trainers' shared queue (whichever replica is free takes it; one whose replica
     /// dies is taken over from its last checkpoint). What it learns from is kept with the run until it ends.</summary>
     private async Task SendTrainingAsync(BehaviorContext<RunState> context, string job, TrainingRole role, ModelConfig model, ReasoningTrainingOptions training,
-        int contextLength, IReadOnlyList<string> rationaleKeys, SoftLabelSource? softLabels, string? trainQuestionsKey = null)
+        int contextLength, IReadOnlyList<string> rationaleKeys, SoftLabelSource? softLabels, string? trainQuestionsKey = null, string? startFrom = null)
     {
         var run = context.Saga;
         var keys = Keys(run);
@@ -338,13 +338,14 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             Training = training.ToProto(),
             SoftLabels = softLabels ?? new SoftLabelSource { Kind = SoftLabelSourceKind.None },
             OutputKey = keys.Checkpoints(job),
+            InitCheckpointKey = startFrom ?? "",
         };
         request.RationaleKeys.AddRange(rationaleKeys);
         var soft = softLabels is null ? "" : $", soft labels from {(softLabels.Kind == SoftLabelSourceKind.MentorServer ? "the mentor-server" : "the mentor in process")} ({training.KdMode}, λ={training.Lambda}, T={training.Temperature})";
-        Report(run, job, RunEventKind.StageStarted, $"{job}: {model.Layers}×{model.Embedding}, {training.Epochs} epochs{soft}");
+        Report(run, job, RunEventKind.StageStarted, $"{job}: {model.Layers}×{model.Embedding}, {training.Epochs} epochs{soft}{(startFrom is null ? "" : $", starting from {startFrom}")}");
         run.PendingTraining.Add(job);
         run.TrainingInputs[job] = new TrainingInputs(rationaleKeys, softLabels is null ? null : run.MentorCheckpointKey,
-            softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process");
+            softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process", startFrom);
         await context.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request, reopen: run.Retrying), context.CancellationToken);
     }
 
@@ -359,7 +360,8 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             throw new InvalidOperationException($"training job {ended.JobId} ended {ended.State}{(ended.Error.Length > 0 ? $": {ended.Error}" : "")}");
         var inputs = run.TrainingInputs[job];
         var stage = new TrainingStage(ended.JobId, ended.BestCheckpoint.Key, ended.BestCheckpoint.Sha256, ended.BestCheckpoint.SizeBytes, ended.Outcome.Key,
-            ended.Examples, ended.Parameters, ended.DevAccuracy, ended.TestAccuracy, ended.SelectedEpoch, inputs.RationaleKeys, inputs.SoftLabelsFrom, inputs.SoftLabelsVia);
+            ended.Examples, ended.Parameters, ended.DevAccuracy, ended.TestAccuracy, ended.SelectedEpoch, inputs.RationaleKeys, inputs.SoftLabelsFrom, inputs.SoftLabelsVia,
+            inputs.StartedFrom);
         await Records(run).SaveAsync($"training-{job}", stage, context.CancellationToken);
         Report(run, job, RunEventKind.StageCompleted, $"{job}: dev-selected epoch {stage.SelectedEpoch}: dev {stage.DevAccuracy:P1}, test {stage.TestAccuracy:P1}");
         return stage;

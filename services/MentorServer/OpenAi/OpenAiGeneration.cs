@@ -76,7 +76,7 @@ public sealed class OpenAiGeneration(MentorHost host)
     {
         var tokenizer = resident.Tokenizer;
         var promptIds = tokenizer.Encode(prompt);
-        int vocabulary = resident.Model.Config.VocabSize;
+        int vocabulary = resident.Model.VocabSize;
         using var guard = inference_mode();
         var scored = new List<IReadOnlyList<ScoredToken>>();
         foreach (var sample in samples)

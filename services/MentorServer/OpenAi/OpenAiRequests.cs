@@ -40,7 +40,7 @@ public static class OpenAiRequests
         Require(request.TopLogprobs is null or (>= 0 and <= 20), "top_logprobs", $"must be in 0..20 (got {request.TopLogprobs}).");
         Require(request.TopLogprobs is null || request.Logprobs == true, "top_logprobs", "needs logprobs: true.");
         var maxTokensField = request.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
-        int maxTokens = request.MaxCompletionTokens ?? request.MaxTokens ?? resident.Model.Config.ContextLength;
+        int maxTokens = request.MaxCompletionTokens ?? request.MaxTokens ?? resident.Model.ContextLength;
         // Models trained here have no chat template: the messages' contents, one per line, are the prompt.
         return (string.Join("\n", parts), Settings(maxTokens, maxTokensField, request.Temperature, request.TopP, request.N, request.Stop, request.Seed,
             request.Logprobs == true ? request.TopLogprobs ?? 0 : null));

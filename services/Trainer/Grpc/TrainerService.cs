@@ -82,6 +82,7 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         if (r.TestQuestionsKey.Length > 0) RpcErrors.RequireKey(r.TestQuestionsKey, "test_questions_key");
         RpcErrors.RequireKey(r.TokenizerKey, "tokenizer_key");
         RpcErrors.RequireKey(r.OutputKey, "output_key");
+        if (r.InitCheckpointKey.Length > 0) RpcErrors.RequireKey(r.InitCheckpointKey, "init_checkpoint_key");
         RpcErrors.Require(r.Model is not null, "model", "is required.");
         RpcErrors.Require(r.Model!.Layers > 0, "model.layers", $"must be positive (got {r.Model.Layers}).");
         RpcErrors.Require(r.Model.Heads > 0, "model.heads", $"must be positive (got {r.Model.Heads}).");

@@ -69,6 +69,8 @@ public sealed class TrainingSliceExecutor
         using var initialization = new Generator((ulong)training.Seed);
         using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, request.Model.Layers, request.Model.Heads, request.Model.Embedding,
             request.Model.ContextLength, 0, tokenizer.EndOfTextId), initialization);
+        // A resumed slice loads its own last checkpoint over these weights; the initial ones only matter for a fresh start.
+        if (request.InitCheckpointKey.Length > 0 && entry.Slot is null) StartFrom(model, request.InitCheckpointKey, workspace, token);
         if (device.type != DeviceType.CPU) model.to(device);
         job.Update(j => (j.Examples, j.Parameters) = (examples.Count, model.ParameterCount));
 
@@ -143,12 +145,28 @@ public sealed class TrainingSliceExecutor
         return true;
     }
 
-    private GptLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
+    /// <summary>Loads a stored checkpoint's weights into <paramref name="model"/>: it must be a model of the same shape.</summary>
+    private void StartFrom(GptLanguageModel model, string key, string workspace, CancellationToken token)
+    {
+        var folder = Path.Combine(workspace, "init");
+        Wait(_store.DownloadAsync(key, folder, token));
+        var (saved, wanted) = (GptCheckpoint.ReadConfig(folder), model.Config);
+        if ((saved.VocabSize, saved.ContextLength, saved.LayerCount, saved.HeadCount, saved.EmbeddingSize, saved.InnerSize) !=
+            (wanted.VocabSize, wanted.ContextLength, wanted.LayerCount, wanted.HeadCount, wanted.EmbeddingSize, wanted.InnerSize))
+            throw new InvalidDataException($"init_checkpoint_key: '{key}' holds a {Shape(saved)} model; the job trains a {Shape(wanted)} one.");
+        using var initial = GptCheckpoint.LoadModel(folder);
+        model.load_state_dict(initial.state_dict());
+        _logger.LogInformation("Starting from the weights of {Checkpoint}", key);
+
+        static string Shape(GptConfig c) => $"{c.LayerCount}-layer, {c.HeadCount}-head, {c.EmbeddingSize}-wide, {c.ContextLength}-token, {c.VocabSize}-word";
+    }
+
+    private CausalLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
     {
         if (source.Kind != SoftLabelSourceKind.InProcess) return null;
         var folder = Path.Combine(workspace, "mentor");
         Wait(_store.DownloadAsync(source.MentorCheckpointKey, folder, token));
-        return GptCheckpoint.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device));
+        return ModelCheckpoints.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device));
     }
 
     private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)

@@ -24,7 +24,7 @@ internal static class LmGenerateCommand
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var device = RuntimeOptions.Apply(result);
-            var (lm, tokenizer) = GptCheckpoint.Load(result.GetValue(model)!, device);
+            var (lm, tokenizer) = ModelCheckpoints.Load(result.GetValue(model)!, device);
             using var _ = lm;
             var options = new GenerationOptions
             {

@@ -19,14 +19,14 @@ internal static class LmScoreCommand
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var device = RuntimeOptions.Apply(result);
-            var (lm, tokenizer) = GptCheckpoint.Load(result.GetValue(model)!, device);
+            var (lm, tokenizer) = ModelCheckpoints.Load(result.GetValue(model)!, device);
             using var _ = lm;
             int k = result.GetValue(top);
             if (k <= 0) throw new ArgumentException("--top must be positive.", "top");
 
             // The end-of-text token stands before the text, so its first token is scored too.
             var ids = new[] { tokenizer.EndOfTextId }.Concat(tokenizer.Encode(result.GetValue(text)!)).ToArray();
-            if (ids.Length > lm.Config.ContextLength) throw new ArgumentException($"--text is {ids.Length} tokens; the model's context is {lm.Config.ContextLength}.", "text");
+            if (ids.Length > lm.ContextLength) throw new ArgumentException($"--text is {ids.Length} tokens; the model's context is {lm.ContextLength}.", "text");
 
             using var guard = inference_mode();
             using var scope = NewDisposeScope();

@@ -55,7 +55,8 @@ internal static class LmTrainCommand
             ITokenizer tokenizer;
             if (resume)
             {
-                (model, tokenizer) = GptCheckpoint.Load(outDir, device);
+                tokenizer = TokenizerFiles.Load(outDir);
+                model = GptCheckpoint.LoadModel(outDir, device);
             }
             else
             {

@@ -108,6 +108,14 @@ public sealed record FddConfig
     public string Pool { get; init; } = FddPools.Seed;
     /// <summary>Problems drawn (seeded) from the pool each round; null: all of it.</summary>
     public int? PoolSample { get; init; }
+    /// <summary>How the student answers the pool: 0, one greedy answer (easy: right); m ≥ 2, m answers sampled at
+    /// <see cref="ClassifyTemperature"/> (easy: at least <see cref="EasyThreshold"/> of them right).</summary>
+    public int ClassifySamples { get; init; }
+    public double ClassifyTemperature { get; init; } = 0.7;
+    public double EasyThreshold { get; init; } = 0.5;
+    /// <summary>Each round's students: "from_scratch" (random weights, as round 0) or "continue" (from the same arm's
+    /// student of the round before).</summary>
+    public string Retrain { get; init; } = FddRetraining.FromScratch;
     /// <summary>Agreeing solutions an LLM teacher's new problem needs (0: the teacher's own setting).</summary>
     public int VerifySamples { get; init; }
     /// <summary>Stop once the student's dev accuracy has not improved for this many rounds (null: run every round).</summary>
@@ -123,6 +131,11 @@ public sealed record FddConfig
 public static class FddPools
 {
     public const string Seed = "seed", SeedAndLastRound = "seed_and_last_round";
+}
+
+public static class FddRetraining
+{
+    public const string FromScratch = "from_scratch", Continue = "continue";
 }
 
 public sealed record TaskConfig

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MentorKd.Distillation.Evaluation;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Training;
@@ -83,6 +84,11 @@ public static partial class RunConfigValidator
         Require(fdd.HarderPerEasy <= 16 && fdd.SimilarPerHard <= 16, "fdd.harder_per_easy", "and fdd.similar_per_hard must be at most 16.");
         Require(fdd.Pool is FddPools.Seed or FddPools.SeedAndLastRound, "fdd.pool", $"'{fdd.Pool}' is not {FddPools.Seed} or {FddPools.SeedAndLastRound}.");
         Require(fdd.PoolSample is null or > 0, "fdd.pool_sample", $"must be positive or null for the whole pool (got {fdd.PoolSample}).");
+        Require(fdd.ClassifySamples == 0 || fdd.ClassifySamples is >= 2 and <= AnswerSampling.MaxSamples, "fdd.classify_samples",
+            $"must be 0 (one greedy answer) or 2..{AnswerSampling.MaxSamples} sampled answers (got {fdd.ClassifySamples}).");
+        Require(double.IsFinite(fdd.ClassifyTemperature) && fdd.ClassifyTemperature > 0, "fdd.classify_temperature", $"must be positive (got {fdd.ClassifyTemperature}).");
+        Require(fdd.EasyThreshold is > 0 and <= 1, "fdd.easy_threshold", $"must be in (0, 1] (got {fdd.EasyThreshold}).");
+        Require(fdd.Retrain is FddRetraining.FromScratch or FddRetraining.Continue, "fdd.retrain", $"'{fdd.Retrain}' is not {FddRetraining.FromScratch} or {FddRetraining.Continue}.");
         Require(fdd.VerifySamples is >= 0 and <= 16, "fdd.verify_samples", $"must be in 0..16 (got {fdd.VerifySamples}).");
         Require(fdd.Patience is null or > 0, "fdd.patience", $"must be positive or null (got {fdd.Patience}).");
         Require(fdd.TeacherCallBudget is null or > 0, "fdd.teacher_call_budget", $"must be positive or null for no limit (got {fdd.TeacherCallBudget}).");

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MentorKd.Distillation.Training;
 
 /// <summary>Soft labels from a frozen mentor held in this process: one forward pass per batch, no gradient.</summary>
-public sealed class InProcessMentorSoftLabels(GptLanguageModel mentor, string name) : ISoftLabelSource
+public sealed class InProcessMentorSoftLabels(CausalLanguageModel mentor, string name) : ISoftLabelSource
 {
     public string Name => name;
 

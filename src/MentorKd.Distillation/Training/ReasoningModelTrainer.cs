@@ -25,7 +25,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
 
     public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase, double TokensPerSecond = 0);
 
-    public TrainingOutcome Train(string job, GptLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
+    public TrainingOutcome Train(string job, CausalLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
         string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default,
         Func<int, bool>? afterCheckpoint = null)
     {
@@ -50,7 +50,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         double previousSeconds = 0;
         if (TrainingCheckpoint.ExistsIn(lastFolder))
         {
-            using (var saved = GptCheckpoint.LoadModel(lastFolder))
+            using (var saved = ModelCheckpoints.LoadModel(lastFolder))
                 model.load_state_dict(saved.state_dict());
             TrainingCheckpoint.RestoreOptimizer(lastFolder, trainer);
             history.AddRange(JsonLines.Read<EpochRecord>(Path.Combine(lastFolder, HistoryFile)));
@@ -70,7 +70,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             foreach (var chunk in order.Chunk(options.BatchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested(); // last/ holds the previous epoch: a restart resumes there
-                using var batch = LanguageModelBatch.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, model.Config.ContextLength, device);
+                using var batch = LanguageModelBatch.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, model.ContextLength, device);
                 double hard = 0, soft = 0;
                 var loss = trainer.TrainStep(student =>
                 {
@@ -108,13 +108,13 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             history.Add(record);
             onEpoch?.Invoke(record);
 
-            if (best) GptCheckpoint.Save(model, tokenizer, bestFolder, metadata: new Dictionary<string, string> { ["epoch"] = epoch.ToString() });
+            if (best) ModelCheckpoints.Save(model, tokenizer, bestFolder, metadata: new Dictionary<string, string> { ["epoch"] = epoch.ToString() });
             SaveLast(lastFolder, model, trainer, totalSteps, record.TrainLoss, history);
             if (epoch < options.Epochs && afterCheckpoint?.Invoke(epoch) == false) return Paused(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
         }
 
         // Model selection on dev: the job hands back its best-dev weights.
-        using (var selected = GptCheckpoint.LoadModel(bestFolder))
+        using (var selected = ModelCheckpoints.LoadModel(bestFolder))
             model.load_state_dict(selected.state_dict());
         return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
     }
@@ -123,7 +123,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         new(job, examples, steps, seconds, history, Paused: true);
 
     /// <summary>The resumable checkpoint: weights, optimiser, step and the evaluated history change together.</summary>
-    private void SaveLast(string folder, GptLanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>
+    private void SaveLast(string folder, CausalLanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>
         TrainingCheckpoint.Save(folder, model, tokenizer, trainer,
             new TrainingCheckpoint.State(trainer.Step, totalSteps, (float)loss, null, options.Seed),
             staging => JsonLines.Write(Path.Combine(staging, HistoryFile), history));

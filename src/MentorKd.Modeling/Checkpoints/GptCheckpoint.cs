@@ -24,10 +24,7 @@ public static class GptCheckpoint
     public static void Save(GptLanguageModel model, ITokenizer tokenizer, string directory, ScalarType dtype = ScalarType.Float32,
         IReadOnlyDictionary<string, string>? metadata = null, Action<string>? writeExtras = null)
     {
-        var full = Path.GetFullPath(directory);
-        var staging = full.TrimEnd('/') + $".saving-{Guid.NewGuid():N}";
-        Directory.CreateDirectory(staging);
-        try
+        ModelFolder.WriteAtomically(directory, staging =>
         {
             var config = model.Config with { EosTokenId = tokenizer.EndOfTextId, BosTokenId = tokenizer.EndOfTextId, PadTokenId = tokenizer.PadId };
             File.WriteAllText(Path.Combine(staging, ConfigFile), JsonSerializer.Serialize(config, JsonOptions));
@@ -44,17 +41,12 @@ public static class GptCheckpoint
             }
             tokenizer.Save(staging);
             writeExtras?.Invoke(staging);
-            SwapIntoPlace(staging, full);
-        }
-        finally
-        {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        }
+        });
     }
 
     public static GptConfig ReadConfig(string directory)
     {
-        RecoverInterruptedSwap(directory);
+        ModelFolder.RecoverInterruptedSwap(directory);
         var path = Path.Combine(directory, ConfigFile);
         if (!File.Exists(path)) throw new CheckpointException($"{path}: not found (is '{directory}' a model folder?).");
         GptConfig? config;
@@ -90,18 +82,6 @@ public static class GptCheckpoint
         }
     }
 
-    public static (GptLanguageModel Model, ITokenizer Tokenizer) Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        var tokenizer = TokenizerFiles.Load(directory);
-        var model = LoadModel(directory, device, dtype);
-        if (tokenizer.VocabSize > model.Config.VocabSize)
-        {
-            model.Dispose();
-            throw new CheckpointException($"{directory}: the tokenizer has {tokenizer.VocabSize} tokens but config.json's vocab_size is {model.Config.VocabSize}.");
-        }
-        return (model, tokenizer);
-    }
-
     private static void LoadWeights(GptLanguageModel model, string weightsPath)
     {
         using var scope = NewDisposeScope();
@@ -135,41 +115,5 @@ public static class GptCheckpoint
     {
         if (!head.shape.SequenceEqual(wte.shape))
             throw new CheckpointException($"{path}: tensor 'lm_head.weight' has shape [{string.Join(", ", head.shape)}], not the token embedding's [{string.Join(", ", wte.shape)}].");
-    }
-
-    private static void SwapIntoPlace(string staging, string destination)
-    {
-        RecoverInterruptedSwap(destination);
-        if (!Directory.Exists(destination))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            Directory.Move(staging, destination);
-            return;
-        }
-        var old = destination.TrimEnd('/') + $".old-{Guid.NewGuid():N}";
-        Directory.Move(destination, old);
-        try
-        {
-            Directory.Move(staging, destination);
-        }
-        catch
-        {
-            Directory.Move(old, destination); // put the previous checkpoint back
-            throw;
-        }
-        Directory.Delete(old, recursive: true);
-    }
-
-    /// <summary>
-    /// A process killed between the two renames of a swap leaves only "{folder}.old-*": that is the last complete
-    /// checkpoint, so it is moved back. Called before reading or replacing a folder.
-    /// </summary>
-    public static void RecoverInterruptedSwap(string directory)
-    {
-        var full = Path.GetFullPath(directory).TrimEnd('/');
-        var parent = Path.GetDirectoryName(full);
-        if (Directory.Exists(full) || parent is null || !Directory.Exists(parent)) return;
-        var leftovers = Directory.GetDirectories(parent, Path.GetFileName(full) + ".old-*");
-        if (leftovers.Length == 1) Directory.Move(leftovers[0], full);
     }
 }

@@ -10,7 +10,7 @@ namespace MentorKd.Modeling.Generation;
 /// has stopped. With the KV cache each step feeds one token per row; without it the full sequence is re-run
 /// (kept as the reference the cache must match).
 /// </summary>
-public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int padId)
+public sealed class TokenGenerator(CausalLanguageModel model, int endOfTextId, int padId)
 {
     /// <returns>For each prompt, <see cref="GenerationOptions.SamplesPerPrompt"/> continuations, without the end-of-text token.</returns>
     public IReadOnlyList<int[]>[] Generate(IReadOnlyList<int[]> prompts, GenerationOptions options) =>
@@ -25,7 +25,7 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         var rows = prompts.SelectMany(p => Enumerable.Repeat(p, options.SamplesPerPrompt)).ToList();
         if (rows.Any(r => r.Length == 0)) throw new ArgumentException("A prompt is empty: start it with at least one token (e.g. end-of-text).", nameof(prompts));
         int longest = rows.Max(r => r.Length);
-        int context = model.Config.ContextLength;
+        int context = model.ContextLength;
         if (longest >= context) throw new ArgumentException($"A prompt of {longest} tokens leaves no room in the model's {context}-token context.", nameof(prompts));
         int budget = Math.Min(options.MaxNewTokens, context - longest);
 
@@ -38,7 +38,7 @@ public sealed class TokenGenerator(GptLanguageModel model, int endOfTextId, int 
         model.eval();
 
         using var guard = inference_mode();
-        using var cache = options.UseCache ? new KeyValueCache(model.Config.LayerCount) : null;
+        using var cache = options.UseCache ? new KeyValueCache(model.LayerCount) : null;
         using var sequence = LeftPadded(rows, longest, device, out var attention);
         Tensor tokens = sequence.alias(), mask = attention;
         Tensor stepInput = tokens;

@@ -10,7 +10,7 @@ namespace MentorKd.Modeling.Model;
 /// <c>transformer</c> and an output head tied to the token embedding, so the state dict carries exactly the
 /// <c>transformer.*</c> tensors of a GPT-2 checkpoint.
 /// </summary>
-public sealed class GptLanguageModel : Module
+public sealed class GptLanguageModel : CausalLanguageModel
 {
     private readonly GptTransformer transformer;
 
@@ -29,60 +29,18 @@ public sealed class GptLanguageModel : Module
 
     public GptConfig Config { get; }
 
-    /// <summary>Parameters counted once (the head shares the token embedding).</summary>
-    public long ParameterCount => parameters().Sum(p => p.numel());
+    public override int VocabSize => Config.VocabSize;
+    public override int ContextLength => Config.ContextLength;
+    public override int LayerCount => Config.LayerCount;
+    public override Device Device => transformer.TokenEmbedding.device;
 
-    public Device Device => transformer.TokenEmbedding.device;
-
-    /// <summary>
-    /// Logits [B, T, V] for the new positions (or [B, 1, V] for just the last one).
-    /// </summary>
-    /// <param name="inputIds">[B, T] token ids of the new positions.</param>
-    /// <param name="attentionMask">
-    /// Optional [B, Tpast+T] with 1 for real tokens and 0 for (left) padding, covering cached positions too.
-    /// Without it every row is a plain causal sequence continuing the cache.
-    /// </param>
-    /// <param name="cache">Optional key/value cache, extended by this call.</param>
-    /// <param name="lastPositionOnly">Project only the final position to the vocabulary (decoding).</param>
-    public Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false)
+    public override Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false)
     {
         using var scope = NewDisposeScope();
-        long time = inputIds.shape[1];
-        long past = cache?.Length ?? 0;
-        if (past + time > Config.ContextLength)
-            throw new ArgumentException($"Sequence of {past + time} tokens exceeds the model's context of {Config.ContextLength} (n_positions).", nameof(inputIds));
-
-        Tensor positions;
-        Tensor? mask = null;
-        if (attentionMask is null)
-        {
-            positions = HeldScalars.Range(past, past + time, inputIds.device).unsqueeze(0);
-        }
-        else
-        {
-            // Left-padded rows: positions count real tokens only; padding keys are hidden from every query.
-            var real = attentionMask.to(ScalarType.Int64);
-            positions = real.cumsum(1).Minus(1).AtLeast(0)[.., (int)past..];
-            mask = AttentionMask(attentionMask.to(ScalarType.Bool), past, time);
-        }
-
+        var (positions, mask) = PositionsAndMask(inputIds, attentionMask, cache);
         var hidden = transformer.forward(inputIds, positions, mask, cache);
         if (lastPositionOnly) hidden = hidden[.., ^1..];
         return functional.linear(hidden, transformer.TokenEmbedding).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>[B, 1, T, Tpast+T]: causal, no padded keys, and always the query's own position (so a
-    /// padding query never sees an empty row, whose softmax would be NaN and spread through the values).</summary>
-    private static Tensor AttentionMask(Tensor keyIsReal, long past, long time)
-    {
-        long total = past + time;
-        var device = keyIsReal.device;
-        var queryPosition = HeldScalars.Range(past, total, device).unsqueeze(1);
-        var keyPosition = HeldScalars.Range(0, total, device).unsqueeze(0);
-        var causal = keyPosition <= queryPosition;
-        var self = keyPosition == queryPosition;
-        var allowed = causal.unsqueeze(0) & keyIsReal.unsqueeze(1);
-        return (allowed | self.unsqueeze(0)).unsqueeze(1);
     }
 
     private void InitializeWeights(Generator? generator)

@@ -27,6 +27,8 @@ public static class HeldScalars
     /// <summary><paramref name="left"/> + <paramref name="right"/> (element-wise, broadcasting).</summary>
     public static Tensor Plus(this Tensor left, Tensor right) => left.add(right, One);
 
+    public static Tensor Plus(this Tensor tensor, double value) => WithHeld(Hold(value), s => tensor.add(s, One));
+
     public static Tensor Minus(this Tensor tensor, double value) => WithHeld(Hold(value), tensor.sub);
 
     /// <summary>Subtracts an integer, so an integer tensor stays integer.</summary>

@@ -5,20 +5,20 @@ using static TorchSharp.torch;
 namespace MentorKd.Modeling.Training;
 
 /// <summary>
-/// One optimiser step at a time for a <see cref="GptLanguageModel"/>: AdamW with decoupled weight decay on
+/// One optimiser step at a time for a <see cref="CausalLanguageModel"/>: AdamW with decoupled weight decay on
 /// 2-D weights only, the warm-up + cosine schedule, gradient clipping. Each step runs in its own dispose
 /// scope, which frees its tensors; no forced collection is needed (resident memory measured flat over 1,000
 /// steps of a 4-layer model), and none is made, since it would stall every thread of a process hosting services.
 /// </summary>
 public sealed class LanguageModelTrainer : IDisposable
 {
-    private readonly GptLanguageModel _model;
+    private readonly CausalLanguageModel _model;
     private readonly TrainingOptions _options;
     private readonly AdamWOptimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly List<Parameter> _parameters;
 
-    public LanguageModelTrainer(GptLanguageModel model, TrainingOptions options)
+    public LanguageModelTrainer(CausalLanguageModel model, TrainingOptions options)
     {
         options.Validate();
         _model = model;
@@ -44,7 +44,7 @@ public sealed class LanguageModelTrainer : IDisposable
         TrainStep(model => LanguageModelLoss.CrossEntropy(model.forward(batch.InputIds), batch.Labels));
 
     /// <summary>One step on any differentiable loss of the model (e.g. cross-entropy mixed with distillation).</summary>
-    public float TrainStep(Func<GptLanguageModel, Tensor> loss)
+    public float TrainStep(Func<CausalLanguageModel, Tensor> loss)
     {
         float value;
         using (var scope = NewDisposeScope())

@@ -18,14 +18,14 @@ public static class TrainingCheckpoint
 
     public static bool ExistsIn(string directory)
     {
-        GptCheckpoint.RecoverInterruptedSwap(directory);
+        ModelFolder.RecoverInterruptedSwap(directory);
         return File.Exists(Path.Combine(directory, StateFile)) && File.Exists(Path.Combine(directory, OptimizerFile));
     }
 
     /// <param name="writeExtras">Further files that must change together with the weights (e.g. a job's history).</param>
-    public static void Save(string directory, GptLanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state,
+    public static void Save(string directory, CausalLanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state,
         Action<string>? writeExtras = null) =>
-        GptCheckpoint.Save(model, tokenizer, directory, writeExtras: staging =>
+        ModelCheckpoints.Save(model, tokenizer, directory, writeExtras: staging =>
         {
             trainer.SaveOptimizer(Path.Combine(staging, OptimizerFile));
             File.WriteAllText(Path.Combine(staging, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));

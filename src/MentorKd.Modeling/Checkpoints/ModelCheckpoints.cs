@@ -1,0 +1,74 @@
+using System.Text.Json;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Tokenization;
+using static TorchSharp.torch;
+
+namespace MentorKd.Modeling.Checkpoints;
+
+/// <summary>
+/// Model folders of every family this code runs, as one entry point: <c>config.json</c>'s <c>model_type</c> picks the
+/// loader (gpt2; llama, qwen2, mistral), and a model is saved in its own family's layout.
+/// </summary>
+public static class ModelCheckpoints
+{
+    public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", .. LlamaConfig.ModelTypes];
+
+    /// <summary>The folder's <c>model_type</c>, or a <see cref="CheckpointException"/> naming config.json's problem.</summary>
+    public static string ModelTypeOf(string directory)
+    {
+        ModelFolder.RecoverInterruptedSwap(directory);
+        var path = Path.Combine(directory, GptCheckpoint.ConfigFile);
+        if (!File.Exists(path)) throw new CheckpointException($"{path}: not found (is '{directory}' a model folder?).");
+        try
+        {
+            using var config = JsonDocument.Parse(File.ReadAllText(path));
+            return config.RootElement.ValueKind == JsonValueKind.Object && config.RootElement.TryGetProperty("model_type", out var type) && type.ValueKind == JsonValueKind.String
+                ? type.GetString()!
+                : throw new CheckpointException($"{path}: no model_type (one of {string.Join(", ", ModelTypes)}).");
+        }
+        catch (JsonException e) { throw new CheckpointException($"{path}: not valid JSON ({e.Message})."); }
+    }
+
+    public static CausalLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) => ModelTypeOf(directory) switch
+    {
+        "gpt2" => GptCheckpoint.LoadModel(directory, device, dtype),
+        var type when LlamaConfig.ModelTypes.Contains(type) => LlamaCheckpoint.LoadModel(directory, device, dtype),
+        var type => throw new CheckpointException(
+            $"{Path.Combine(directory, GptCheckpoint.ConfigFile)}: model_type '{type}' is not supported (supported: {string.Join(", ", ModelTypes)})."),
+    };
+
+    /// <summary>The model and the tokenizer its folder carries (which must not have more tokens than the model).</summary>
+    public static (CausalLanguageModel Model, ITokenizer Tokenizer) Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var tokenizer = TokenizerFiles.Load(directory);
+        var model = LoadModel(directory, device, dtype);
+        if (tokenizer.VocabSize > model.VocabSize)
+        {
+            model.Dispose();
+            throw new CheckpointException($"{directory}: the tokenizer has {tokenizer.VocabSize} tokens but config.json's vocab_size is {model.VocabSize}.");
+        }
+        return (model, tokenizer);
+    }
+
+    /// <summary>Writes the model in its family's layout with the tokenizer's files, all or nothing.</summary>
+    /// <param name="writeExtras">Writes further files (e.g. optimiser state) into the folder before it is swapped in.</param>
+    public static void Save(CausalLanguageModel model, ITokenizer tokenizer, string directory, ScalarType dtype = ScalarType.Float32,
+        IReadOnlyDictionary<string, string>? metadata = null, Action<string>? writeExtras = null)
+    {
+        switch (model)
+        {
+            case GptLanguageModel gpt:
+                GptCheckpoint.Save(gpt, tokenizer, directory, dtype, metadata, writeExtras);
+                break;
+            case LlamaLanguageModel llama:
+                LlamaCheckpoint.Save(llama, directory, dtype, metadata: metadata, writeExtras: staging =>
+                {
+                    tokenizer.Save(staging);
+                    writeExtras?.Invoke(staging);
+                });
+                break;
+            default:
+                throw new NotSupportedException($"{model.GetType().Name} has no checkpoint layout.");
+        }
+    }
+}

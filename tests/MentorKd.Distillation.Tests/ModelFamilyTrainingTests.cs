@@ -1,0 +1,61 @@
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Evaluation;
+using MentorKd.Distillation.Tasks.Synthetic;
+using MentorKd.Distillation.Teachers;
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Tokenization;
+using TorchSharp;
+
+namespace MentorKd.Distillation.Tests;
+
+public class ModelFamilyTrainingTests
+{
+    [Fact]
+    public async Task A_from_scratch_llama_student_learns_the_task_as_well_as_the_gpt2_one_and_its_checkpoint_is_a_llama_folder()
+    {
+        var task = new CoinFlipTask();
+        var random = new Random(21);
+        List<Question> Draw(string split, int count) => Enumerable.Range(0, count).Select(i => task.Generate(random, $"{split}-{i}", 2)).ToList();
+        var (train, dev, test) = (Draw("train", 200), Draw("dev", 40), Draw("test", 60));
+        var teacher = new SimulatedTeacher(task, 0, 1);
+        var rationales = new List<Rationale>();
+        foreach (var q in train) rationales.AddRange(await teacher.AnnotateAsync(q, 1, CancellationToken.None));
+        var tokenizer = WordTokenizer.FromCorpus(train.Concat(dev).Concat(test).Select(CotFormat.Prompt).Concat(rationales.Select(r => r.Text)));
+        var (examples, _) = DistillationExamples.Build(rationales, train.ToDictionary(q => q.Id), tokenizer, 112);
+        // Twenty epochs: the Llama student, with no learned positions, reached 100% dev accuracy here at epoch 14 (GPT-2 at 8).
+        var options = new ReasoningTrainingOptions { Epochs = 20, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 10, EvalMaxNewTokens = 48 };
+
+        string history = "";
+        double TrainAndTest(CausalLanguageModel model, string folder)
+        {
+            var outcome = new ReasoningModelTrainer(options, tokenizer, dev, []).Train("family-test", model, examples, null, folder);
+            history += string.Join("; ", outcome.History.Select(h => $"e{h.Epoch} loss {h.TrainLoss:F3} dev {h.DevAccuracy:P0}")) + " | ";
+            return Evaluator.Evaluate(model, tokenizer, test, 48, 32).Accuracy;
+        }
+
+        var gptFolder = Path.Combine(Path.GetTempPath(), "mentorkd-tests", Guid.NewGuid().ToString("N"));
+        using var gpt = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, 2, 2, 48, 112, eosTokenId: tokenizer.EndOfTextId), new torch.Generator(4));
+        double gptAccuracy = TrainAndTest(gpt, gptFolder);
+        var llamaFolder = Path.Combine(Path.GetTempPath(), "mentorkd-tests", Guid.NewGuid().ToString("N"));
+        using var llama = new LlamaLanguageModel(
+            LlamaConfig.Small(tokenizer.VocabSize, layers: 2, heads: 2, keyValueHeads: 1, hidden: 48, intermediate: 128, contextLength: 112, eosTokenId: tokenizer.EndOfTextId),
+            new torch.Generator(4));
+        double llamaAccuracy = TrainAndTest(llama, llamaFolder);
+
+        Assert.True(gptAccuracy > 0.75, $"GPT-2 student: {gptAccuracy:P0} (chance is 50%)");
+        Assert.True(llamaAccuracy > 0.75, $"Llama student: {llamaAccuracy:P0} (chance is 50%); GPT-2 reached {gptAccuracy:P0}; {history}");
+        Assert.InRange(llamaAccuracy - gptAccuracy, -0.2, 0.2);
+
+        // The dev-selected checkpoint is a Llama folder with the run's tokenizer, and it answers as the trained model does.
+        Assert.Equal("llama", ModelCheckpoints.ModelTypeOf(Path.Combine(llamaFolder, "best")));
+        var (reloaded, reloadedTokenizer) = ModelCheckpoints.Load(Path.Combine(llamaFolder, "best"));
+        using (reloaded)
+        {
+            Assert.IsType<LlamaLanguageModel>(reloaded);
+            Assert.Equal(tokenizer.VocabSize, reloadedTokenizer.VocabSize);
+            Assert.Equal(llamaAccuracy, Evaluator.Evaluate(reloaded, reloadedTokenizer, test, 48, 32).Accuracy);
+        }
+    }
+}
