@@ -1,10 +1,6 @@
-using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Evaluation;
-using MentorKd.Distillation.Tasks.Synthetic;
-using MentorKd.Distillation.Teachers;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Model;
-using MentorKd.Modeling.Tokenization;
 
 namespace MentorKd.Distillation.Tests;
 
@@ -13,14 +9,7 @@ public class EvaluatorTests
     [Fact]
     public async Task Sampled_answers_are_counted_per_question_reproducible_from_their_seed_and_greedy_ones_are_one_each()
     {
-        var task = new CoinFlipTask();
-        var random = new Random(5);
-        var questions = Enumerable.Range(0, 48).Select(i => task.Generate(random, $"q{i}", 2)).ToList();
-        var teacher = new SimulatedTeacher(task, 0, 1);
-        var rationales = new List<Rationale>();
-        foreach (var q in questions) rationales.AddRange(await teacher.AnnotateAsync(q, 1, CancellationToken.None));
-        var tokenizer = WordTokenizer.FromCorpus(questions.Select(CotFormat.Prompt).Concat(rationales.Select(r => r.Text)));
-        var (examples, _) = DistillationExamples.Build(rationales, questions.ToDictionary(q => q.Id), tokenizer, 96);
+        var (questions, tokenizer, examples) = await CoinFlipData.CreateAsync(seed: 5, count: 48, trainCount: 48, contextLength: 96);
         using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, 1, 2, 32, 96, eosTokenId: tokenizer.EndOfTextId));
         // A little training, so that answers are neither all right nor all wrong.
         var options = new ReasoningTrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, EvalMaxNewTokens = 8 };

@@ -1,9 +1,5 @@
-using MentorKd.Distillation.Data;
-using MentorKd.Distillation.Tasks.Synthetic;
-using MentorKd.Distillation.Teachers;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Model;
-using MentorKd.Modeling.Tokenization;
 
 namespace MentorKd.Distillation.Tests;
 
@@ -12,14 +8,7 @@ public class ResumableTrainingTests
     [Fact]
     public async Task A_job_stopped_after_two_epochs_continues_from_its_checkpoint_and_matches_an_uninterrupted_one()
     {
-        var task = new CoinFlipTask();
-        var random = new Random(3);
-        var questions = Enumerable.Range(0, 64).Select(i => task.Generate(random, $"q{i}", 2)).ToList();
-        var teacher = new SimulatedTeacher(task, 0, 1);
-        var rationales = new List<Rationale>();
-        foreach (var q in questions) rationales.AddRange(await teacher.AnnotateAsync(q, 1, CancellationToken.None));
-        var tokenizer = WordTokenizer.FromCorpus(questions.Select(CotFormat.Prompt).Concat(rationales.Select(r => r.Text)));
-        var (examples, _) = DistillationExamples.Build(rationales, questions.ToDictionary(q => q.Id), tokenizer, 96);
+        var (questions, tokenizer, examples) = await CoinFlipData.CreateAsync(seed: 3, count: 64, trainCount: 64, contextLength: 96);
         var options = new ReasoningTrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 2, EvalMaxNewTokens = 8 };
         var dev = questions.Take(4).ToList();
 

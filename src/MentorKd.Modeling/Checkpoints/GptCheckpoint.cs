@@ -66,20 +66,7 @@ public static class GptCheckpoint
         var weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(weightsPath)) throw new CheckpointException($"{weightsPath}: not found.");
 
-        var model = new GptLanguageModel(config);
-        try
-        {
-            LoadWeights(model, weightsPath);
-            if (dtype != ScalarType.Float32) model.to(dtype);
-            if (device is not null && device.type != DeviceType.CPU) model.to(device);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return ModelCheckpoints.Prepare(new GptLanguageModel(config), model => LoadWeights(model, weightsPath), device, dtype);
     }
 
     private static void LoadWeights(GptLanguageModel model, string weightsPath)

@@ -34,23 +34,8 @@ public static class LlamaCheckpoint
 
     /// <summary>Builds the model on the CPU, loads and checks every weight, then converts it to <paramref name="dtype"/> and
     /// moves it to <paramref name="device"/>.</summary>
-    public static LlamaLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        var model = new LlamaLanguageModel(ReadConfig(directory));
-        try
-        {
-            LoadWeights(model, directory);
-            if (dtype != ScalarType.Float32) model.to(dtype);
-            if (device is not null && device.type != DeviceType.CPU) model.to(device);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    public static LlamaLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
+        ModelCheckpoints.Prepare(new LlamaLanguageModel(ReadConfig(directory)), model => LoadWeights(model, directory), device, dtype);
 
     /// <summary>Writes config.json and the weights (in <paramref name="dtype"/>; split into shards of at most
     /// <paramref name="maxShardBytes"/> with an index when given and exceeded), all or nothing.</summary>

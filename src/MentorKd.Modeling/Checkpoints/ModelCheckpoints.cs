@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MentorKd.Modeling.Checkpoints;
@@ -36,6 +37,25 @@ public static class ModelCheckpoints
         var type => throw new CheckpointException(
             $"{Path.Combine(directory, GptCheckpoint.ConfigFile)}: model_type '{type}' is not supported (supported: {string.Join(", ", ModelTypes)})."),
     };
+
+    /// <summary>Fills a freshly built model's weights, converts it to <paramref name="dtype"/>, moves it to
+    /// <paramref name="device"/> and sets it to evaluation; a model that fails on the way is disposed.</summary>
+    internal static T Prepare<T>(T model, Action<T> loadWeights, Device? device, ScalarType dtype) where T : CausalLanguageModel
+    {
+        try
+        {
+            loadWeights(model);
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            if (device is not null && device.type != DeviceType.CPU) model.to(device);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The model and the tokenizer its folder carries (which must not have more tokens than the model).</summary>
     public static (CausalLanguageModel Model, ITokenizer Tokenizer) Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)

@@ -28,11 +28,26 @@ public abstract class CausalLanguageModel : Module
     /// cached positions too. Without it every row is a plain causal sequence continuing the cache.</param>
     /// <param name="cache">Optional key/value cache, extended by this call.</param>
     /// <param name="lastPositionOnly">Project only the final position to the vocabulary (decoding).</param>
-    public abstract Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false);
+    public Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false)
+    {
+        using var scope = NewDisposeScope();
+        var (positions, mask) = PositionsAndMask(inputIds, attentionMask, cache);
+        var hidden = Trunk(inputIds, positions, mask, cache);
+        if (lastPositionOnly) hidden = hidden[.., ^1..];
+        return Head(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Hidden states [B, T, C] after the final norm.</summary>
+    /// <param name="positions">[B or 1, T] position of each new token (left padding not counted).</param>
+    /// <param name="mask">Boolean [B, 1, T, Tpast+T] (true = may attend), or null for plain causal attention.</param>
+    protected abstract Tensor Trunk(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache);
+
+    /// <summary>Logits over the vocabulary for hidden states.</summary>
+    protected abstract Tensor Head(Tensor hidden);
 
     /// <summary>Each new token's position ([1, T] or [B, T]) and the attention mask (null: plain causal), after checking
     /// the sequence fits the context.</summary>
-    protected (Tensor Positions, Tensor? Mask) PositionsAndMask(Tensor inputIds, Tensor? attentionMask, KeyValueCache? cache)
+    private (Tensor Positions, Tensor? Mask) PositionsAndMask(Tensor inputIds, Tensor? attentionMask, KeyValueCache? cache)
     {
         long time = inputIds.shape[1];
         long past = cache?.Length ?? 0;

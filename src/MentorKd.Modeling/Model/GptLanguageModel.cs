@@ -34,14 +34,10 @@ public sealed class GptLanguageModel : CausalLanguageModel
     public override int LayerCount => Config.LayerCount;
     public override Device Device => transformer.TokenEmbedding.device;
 
-    public override Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false)
-    {
-        using var scope = NewDisposeScope();
-        var (positions, mask) = PositionsAndMask(inputIds, attentionMask, cache);
-        var hidden = transformer.forward(inputIds, positions, mask, cache);
-        if (lastPositionOnly) hidden = hidden[.., ^1..];
-        return functional.linear(hidden, transformer.TokenEmbedding).MoveToOuterDisposeScope();
-    }
+    protected override Tensor Trunk(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache) => transformer.forward(inputIds, positions, mask, cache);
+
+    /// <summary>The head is the token embedding (tied weights).</summary>
+    protected override Tensor Head(Tensor hidden) => functional.linear(hidden, transformer.TokenEmbedding);
 
     private void InitializeWeights(Generator? generator)
     {

@@ -35,15 +35,9 @@ public sealed class LlamaLanguageModel : CausalLanguageModel
     public override int LayerCount => Config.LayerCount;
     public override Device Device => model.TokenEmbedding.device;
 
-    public override Tensor forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? cache = null, bool lastPositionOnly = false)
-    {
-        using var scope = NewDisposeScope();
-        var (positions, mask) = PositionsAndMask(inputIds, attentionMask, cache);
-        var hidden = model.forward(inputIds, positions, mask, cache);
-        if (lastPositionOnly) hidden = hidden[.., ^1..];
-        var logits = lm_head is null ? functional.linear(hidden, model.TokenEmbedding) : lm_head.forward(hidden);
-        return logits.MoveToOuterDisposeScope();
-    }
+    protected override Tensor Trunk(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache) => model.forward(inputIds, positions, mask, cache);
+
+    protected override Tensor Head(Tensor hidden) => lm_head is null ? functional.linear(hidden, model.TokenEmbedding) : lm_head.forward(hidden);
 
     private void InitializeWeights(Generator? generator)
     {
