@@ -7,11 +7,12 @@ public static class TokenizerFiles
 {
     public static ITokenizer Load(string directory)
     {
+        if (HuggingFaceBpeTokenizer.ExistsIn(directory)) return HuggingFaceBpeTokenizer.Load(directory);
         if (Gpt2BpeTokenizer.ExistsIn(directory)) return Gpt2BpeTokenizer.Load(directory);
 
         var path = Path.Combine(directory, VocabularyTokenizer.FileName);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"No tokenizer in {directory}: expected {VocabularyTokenizer.FileName} or {Gpt2BpeTokenizer.VocabFile} + {Gpt2BpeTokenizer.MergesFile}.", path);
+            throw new FileNotFoundException($"No tokenizer in {directory}: expected {HuggingFaceBpeTokenizer.TokenizerFile}, {Gpt2BpeTokenizer.VocabFile} + {Gpt2BpeTokenizer.MergesFile} or {VocabularyTokenizer.FileName}.", path);
 
         VocabularyTokenizer.VocabularyFile? file;
         try
