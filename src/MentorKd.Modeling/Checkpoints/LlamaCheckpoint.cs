@@ -105,34 +105,36 @@ public static class LlamaCheckpoint
         throw new CheckpointException($"{directory}: neither {GptCheckpoint.WeightsFile} nor {IndexFile} is there.");
     }
 
+    /// <summary>Copies each stored tensor into the model's parameter of that name as it is read (converting its dtype), so
+    /// loading needs the model's memory plus one tensor, not twice the model's.</summary>
     private static void LoadWeights(LlamaLanguageModel model, string directory)
     {
-        using var scope = NewDisposeScope();
         var expected = model.state_dict();
-        var loaded = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var loaded = new HashSet<string>(StringComparer.Ordinal);
+        using var noGrad = no_grad();
         foreach (var file in WeightFiles(directory))
         {
-            foreach (var (name, tensor) in SafetensorsReader.ReadAll(file))
+            SafetensorsReader.ReadEach(file, (entry, tensor) =>
             {
+                var name = entry.Name;
                 // Older checkpoints store the rotary table, which is computed from config.json here.
-                if (name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) continue;
-                var target = expected.GetValueOrDefault(name);
-                if (name == "lm_head.weight" && model.Config.TieWordEmbeddings) target = expected["model.embed_tokens.weight"];
+                if (name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)) return;
+                bool tiedHead = name == "lm_head.weight" && model.Config.TieWordEmbeddings;
+                var target = tiedHead ? expected["model.embed_tokens.weight"] : expected.GetValueOrDefault(name);
                 if (target is null)
                     throw new CheckpointException($"{file}: tensor '{name}' is not part of a {model.Config.ModelType} model with this config.json.");
                 if (!tensor.shape.SequenceEqual(target.shape))
                     throw new CheckpointException($"{file}: tensor '{name}' has shape [{string.Join(", ", tensor.shape)}] but config.json implies [{string.Join(", ", target.shape)}].");
                 if (!tensor.is_floating_point())
                     throw new CheckpointException($"{file}: tensor '{name}' is {tensor.dtype}, not a floating-point type (F32, F16, BF16).");
-                if (loaded.ContainsKey(name)) throw new CheckpointException($"{file}: tensor '{name}' appears in more than one shard.");
-                if (name == "lm_head.weight" && model.Config.TieWordEmbeddings) continue; // the head is the embedding
-                loaded[name] = tensor.to(target.dtype);
-            }
+                if (tiedHead) return; // the head is the embedding
+                if (!loaded.Add(name)) throw new CheckpointException($"{file}: tensor '{name}' appears in more than one shard.");
+                target.copy_(tensor);
+            });
         }
-        var missing = expected.Keys.Where(k => !loaded.ContainsKey(k)).ToList();
+        var missing = expected.Keys.Where(k => !loaded.Contains(k)).ToList();
         if (missing.Count > 0)
             throw new CheckpointException($"{directory}: missing tensor '{missing[0]}'" + (missing.Count > 1 ? $" (and {missing.Count - 1} more)." : "."));
-        model.load_state_dict(loaded, strict: true);
     }
 
     /// <summary>Consecutive groups of tensors of at most <paramref name="maxBytes"/> each (a larger tensor gets its own).</summary>

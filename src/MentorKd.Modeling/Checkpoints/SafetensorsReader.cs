@@ -22,6 +22,24 @@ public static class SafetensorsReader
         return ReadHeader(stream, path);
     }
 
+    /// <summary>Reads the tensors one at a time, in the file's dtype, handing each to <paramref name="take"/> and freeing it
+    /// after: a model loaded this way never holds more than one tensor beside its own weights.</summary>
+    public static void ReadEach(string path, Action<SafetensorsEntry, Tensor> take)
+    {
+        using var stream = File.OpenRead(path);
+        var (entries, _, dataStart) = ReadHeader(stream, path);
+        foreach (var entry in entries)
+        {
+            using var tensor = empty(entry.Shape, entry.Type);
+            if (entry.End > entry.Begin)
+            {
+                stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
+                tensor.ReadBytesFromStream(stream, 1 << 20);
+            }
+            take(entry, tensor);
+        }
+    }
+
     /// <summary>Loads every tensor onto the CPU, in the file's dtype.</summary>
     public static Dictionary<string, Tensor> ReadAll(string path)
     {
