@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build-cli
@@ -56,6 +56,10 @@ test-infra:
 ## bench: training and generation throughput (see bench/README.md)
 bench:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) --
+
+## bench-pretrained: Llama-family models at SmolLM2-135M's and Qwen2.5-0.5B's shapes: folder load time and resident memory, decode and train tokens/s
+bench-pretrained:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- pretrained --seconds 3
 
 ## bench-teacher: the teacher-gateway's LLM path: calls/s, retries under faults, ledger bytes, a kill mid-annotation
 bench-teacher:

@@ -5,6 +5,7 @@ using Spectre.Console;
 
 // Usage: dotnet run --project bench/MentorKd.Benchmarks -c Release [-- --seconds 3 --threads 2]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- teacher [--questions 400]
+//        dotnet run --project bench/MentorKd.Benchmarks -c Release -- pretrained [--only SmolLM2-135M] [--seconds 3 --threads 2]
 if (TeacherBenchmark.IsChild(args, out var child)) return await child();
 if (args.FirstOrDefault() == "teacher")
     return await TeacherBenchmark.RunAsync(args.SkipWhile(a => a != "--questions").Skip(1).Select(int.Parse).FirstOrDefault(400));
@@ -13,6 +14,7 @@ double seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Par
 int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0);
 TorchRuntime.SetThreads(threads);
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // keep the table readable in logs
+if (args.FirstOrDefault() == "pretrained") return PretrainedBenchmark.Run(seconds, args.SkipWhile(a => a != "--only").Skip(1).Take(1).ToList());
 
 (string Name, GptConfig Config)[] sizes =
 [

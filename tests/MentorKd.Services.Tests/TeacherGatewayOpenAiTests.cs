@@ -99,7 +99,9 @@ public class TeacherGatewayOpenAiTests
         {
             ["TeacherGateway:Teachers:flaky:BaseUrl"] = endpoint.BaseUrl.ToString(),
             ["TeacherGateway:Teachers:flaky:Model"] = "scripted",
-            ["TeacherGateway:Teachers:flaky:TimeoutSeconds"] = "1",
+            // Long enough that a good reply on a machine busy with the rest of the suite is not cut off and retried (the
+            // likely cause of a CI failure at 1 s: 14 requests where the script makes 13); the hanging reply waits 30 s.
+            ["TeacherGateway:Teachers:flaky:TimeoutSeconds"] = "4",
             ["TeacherGateway:Teachers:flaky:MaxConcurrentCalls"] = "1", // the script's faults fall on the first question, in order
             ["TeacherGateway:Teachers:flaky:PromptPricePerMillionTokens"] = "2.5",
             ["TeacherGateway:Teachers:flaky:CompletionPricePerMillionTokens"] = "10",
