@@ -112,6 +112,27 @@ public class HuggingFaceTokenizerTests
         Assert.Equal(tokenizer.Encode("the cat 12"), TokenizerFiles.Load(copy).Encode("the cat 12"));
     }
 
+    [Fact]
+    public void Tokenizers_are_compared_by_their_vocabulary_not_their_files()
+    {
+        var tokenizer = TokenizerFiles.Load(WriteFolder(ByteLevel()));
+        Assert.Equal(264, tokenizer.VocabSize);
+        Assert.Equal((ByteSymbols['t'], "th", "the", "<|endoftext|>"), (tokenizer.Vocabulary['t'], tokenizer.Vocabulary[256], tokenizer.Vocabulary[257], tokenizer.Vocabulary[262]));
+
+        // The same vocabulary in another layout (array merges) and folder: interchangeable ids.
+        var same = TokenizerFiles.Load(WriteFolder(ByteLevel(), arrayMerges: true));
+        Assert.Null(TokenizerVocabulary.FirstDifference(tokenizer, same));
+        Assert.Equal(TokenizerVocabulary.Fingerprint(tokenizer), TokenizerVocabulary.Fingerprint(same));
+
+        // A word vocabulary of the same size is another tokenizer, and the first differing id is named.
+        var words = WordTokenizer.FromCorpus(Enumerable.Range(0, 400).Select(i => $"w{i}"), minCount: 1);
+        Assert.StartsWith($"{tokenizer.VocabSize} tokens against", TokenizerVocabulary.FirstDifference(tokenizer, words));
+        var chars = CharTokenizer.FromCorpus(["abc"]);
+        var other = CharTokenizer.FromCorpus(["abd"]);
+        Assert.Equal("id 5 is 'c' against 'd'", TokenizerVocabulary.FirstDifference(chars, other));
+        Assert.NotEqual(TokenizerVocabulary.Fingerprint(chars), TokenizerVocabulary.Fingerprint(other));
+    }
+
     [Theory]
     [InlineData("model-type", "model.type 'WordPiece' is not supported")]
     [InlineData("normalizer", "normalizer 'Lowercase' is not supported")]

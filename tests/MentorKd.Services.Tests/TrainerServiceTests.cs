@@ -134,6 +134,58 @@ public class TrainerServiceTests
         Assert.Contains("2-layer", failed.Error);
     }
 
+    [Fact]
+    public async Task A_job_started_from_a_pretrained_llama_folder_trains_that_model_in_its_own_shape_and_one_with_too_few_token_ids_fails_naming_the_key()
+    {
+        await using var host = await StartWithData(questions: 64);
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        var store = host.Services.GetRequiredService<IObjectStore>();
+        var folder = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"));
+        await store.DownloadAsync("runs/t/tokenizer/", Path.Combine(folder, "tokenizer"));
+        int vocab = TokenizerFiles.Load(Path.Combine(folder, "tokenizer")).VocabSize;
+        async Task<string> PutLlama(string name, int vocabSize)
+        {
+            var config = Modeling.Model.LlamaConfig.Small(vocabSize, layers: 2, heads: 2, keyValueHeads: 1, hidden: 32, intermediate: 64, contextLength: 128);
+            using var model = new Modeling.Model.LlamaLanguageModel(config, new TorchSharp.torch.Generator(5));
+            Modeling.Checkpoints.LlamaCheckpoint.Save(model, Path.Combine(folder, name));
+            await store.UploadAsync(Path.Combine(folder, name), $"models/{name}/");
+            return $"models/{name}/";
+        }
+
+        // Its own shape (layers, heads and embedding left at 0); a vanishing learning rate leaves the pretrained weights in place.
+        var pretrained = Request("from-llama", epochs: 1);
+        pretrained.InitCheckpointKey = await PutLlama("llama-tiny", vocab + 3); // wider than the tokenizer, as Qwen's embeddings are
+        pretrained.Model = new ModelShape { ContextLength = 96 };
+        pretrained.Training.LearningRate = 1e-12;
+        var job = await TrainToTheEndAsync(client, pretrained);
+        Assert.True(job.State == JobState.Completed, $"job ended {job.State}: {job.Error}");
+        await store.DownloadAsync(job.BestCheckpoint.Key, Path.Combine(folder, "trained"));
+        Assert.Equal("llama", Modeling.Checkpoints.ModelCheckpoints.ModelTypeOf(Path.Combine(folder, "trained")));
+        using (var before = Modeling.Checkpoints.ModelCheckpoints.LoadModel(Path.Combine(folder, "llama-tiny")))
+        using (var after = Modeling.Checkpoints.ModelCheckpoints.LoadModel(Path.Combine(folder, "trained")))
+        {
+            Assert.Equal(before.ParameterCount, job.Parameters);
+            var weights = after.state_dict();
+            foreach (var (name, value) in before.state_dict())
+                Assert.True(value.allclose(weights[name], rtol: 0, atol: 1e-6), $"{name} is not the pretrained model's");
+        }
+
+        var narrow = Request("narrow-llama", epochs: 1);
+        narrow.InitCheckpointKey = await PutLlama("llama-narrow", vocab - 2);
+        narrow.Model = new ModelShape { ContextLength = 96 };
+        var failed = await TrainToTheEndAsync(client, narrow);
+        Assert.Equal(JobState.Failed, failed.State);
+        Assert.Contains("init_checkpoint_key", failed.Error);
+        Assert.Contains("fewer than the tokenizer's", failed.Error);
+
+        // A from-scratch shape beside a Llama checkpoint is a contradiction, named.
+        var shaped = Request("shaped-llama", epochs: 1);
+        shaped.InitCheckpointKey = "models/llama-tiny/";
+        var contradiction = await TrainToTheEndAsync(client, shaped);
+        Assert.Equal(JobState.Failed, contradiction.State);
+        Assert.Contains("leave model.layers, heads and embedding at 0", contradiction.Error);
+    }
+
     private static async Task<TrainingJob> TrainToTheEndAsync(Protos.V1.Trainer.TrainerClient client, StartTrainingJobRequest request)
     {
         await client.StartJobAsync(request);

@@ -18,6 +18,7 @@ public static class AugmentationExtensions
         builder.Services.AddSingleton<DatasetAugmenter>();
         builder.Services.AddSingleton<RunFeeds>();
         builder.Services.AddSingleton<RunSteps>();
+        builder.Services.AddSingleton<PretrainedModels>();
         builder.Services.AddSingleton<RunReportWriter>();
         builder.Services.AddSingleton<UnfinishedRuns>();
         builder.Services.AddHostedService<UnfinishedRunsRecovery>();

@@ -17,6 +17,8 @@ public sealed record RunKeys(Guid RunId)
     public string TeacherRationales => Root + "datasets/teacher-rationales.jsonl";
     public string MentorRationales => Root + "datasets/mentor-rationales.jsonl";
     public string Tokenizer => Root + "tokenizer/";
+    /// <summary>A pretrained mentor's or student's folder, imported from the host that started the run.</summary>
+    public string Pretrained(string role) => Root + $"pretrained/{role}/";
     public string Reports => Root + "reports/";
     public string Report => Reports + "report.md";
     public string Results => Reports + "results.json";

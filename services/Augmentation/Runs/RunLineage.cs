@@ -7,7 +7,8 @@ namespace MentorKd.Augmentation.Runs;
 /// <summary>Which datasets and checkpoints made which in one run, each with its stored key and content hash.</summary>
 public static class RunLineage
 {
-    public static async Task<IReadOnlyList<LineageEntry>> CollectAsync(RunKeys keys, DatasetRegistry registry, TokenizerStage tokenizer, TrainingStage? mentor,
+    public static async Task<IReadOnlyList<LineageEntry>> CollectAsync(RunKeys keys, DatasetRegistry registry, IReadOnlyList<PretrainedStage> pretrained,
+        TokenizerStage tokenizer, TrainingStage? mentor,
         IReadOnlyList<(string Arm, TrainingStage Job)> students, IReadOnlyDictionary<string, EvaluationStage> evaluations, CancellationToken cancellationToken)
     {
         var entries = new List<LineageEntry>();
@@ -26,7 +27,13 @@ public static class RunLineage
             };
             entries.Add(Entry(name, record.Key, record.Sha256, record.SizeBytes, record.Producer ?? "", derivedFrom));
         }
-        entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, tokenizer.Bytes, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)", ["train-questions", "teacher-rationales"]));
+        foreach (var model in pretrained)
+        {
+            names[model.Key] = $"pretrained:{model.Role}";
+            entries.Add(Entry(names[model.Key], model.Key, model.Sha256, model.Bytes, $"{model.ModelType} model folder from {model.Source}", []));
+        }
+        entries.Add(Entry("tokenizer", keys.Tokenizer, tokenizer.Sha256, tokenizer.Bytes, $"{tokenizer.Kind} tokenizer ({tokenizer.VocabSize} tokens)",
+            pretrained.Count > 0 ? pretrained.Select(p => names[p.Key]) : ["train-questions", "teacher-rationales"]));
         names[keys.Tokenizer] = "tokenizer";
 
         var jobs = mentor is null ? students : students.Prepend((RunSteps.MentorJob, mentor));
@@ -34,8 +41,10 @@ public static class RunLineage
         {
             var inputs = stage.TrainedOn.Select(k => names.GetValueOrDefault(k, k)).Append("tokenizer").Append("dev-questions").ToList();
             if (stage.SoftLabelsFrom is { } soft) inputs.Add(soft == mentor?.CheckpointKey ? "checkpoint:mentor" : soft);
+            if (stage.StartedFrom is { } from) inputs.Add(names.GetValueOrDefault(from, from));
             var producer = $"trainer job {stage.JobId}" + (stage.SoftLabelsVia is { } via ? $", soft labels {via}" : "");
             entries.Add(Entry($"checkpoint:{job}", stage.CheckpointKey, stage.CheckpointSha256, stage.CheckpointBytes, producer, inputs));
+            names[stage.CheckpointKey] = $"checkpoint:{job}";
         }
         foreach (var (job, evaluation) in evaluations)
             entries.Add(Entry($"evaluation:{job}", evaluation.ReportKey, evaluation.ReportSha256, evaluation.ReportBytes, "evaluator", [$"checkpoint:{job}", "test-questions"]));

@@ -53,7 +53,10 @@ public sealed class RunReportWriter(IObjectStore store, DatasetRegistry registry
 
         var tokenizer = await new RunStageRecords(store, keys).FindAsync<TokenizerStage>("tokenizer", cancellationToken)
             ?? throw new InvalidOperationException("the tokenizer stage has no record.");
-        var lineage = await RunLineage.CollectAsync(keys, registry, tokenizer, mentor, students, evaluations, cancellationToken);
+        var pretrained = new List<PretrainedStage>();
+        foreach (var role in new[] { PretrainedModels.Mentor, PretrainedModels.Student })
+            if (await new RunStageRecords(store, keys).FindAsync<PretrainedStage>(PretrainedModels.StageName(role), cancellationToken) is { } stage) pretrained.Add(stage);
+        var lineage = await RunLineage.CollectAsync(keys, registry, pretrained, tokenizer, mentor, students, evaluations, cancellationToken);
 
         // The report is composed in a local folder by the library's writers, then stored object by object.
         var folder = new ReportFolder(Path.Combine(options.Value.WorkRoot, keys.Id, "report"));

@@ -32,7 +32,11 @@ public sealed record DataStage(int Train, int Dev, int Test, DateTime StartedAt)
 public sealed record TeacherStage(string Teacher, int Questions, int Rationales, int Kept, string Prompt = "", int Failed = 0, string FailuresKey = "",
     TeacherUsageTotals? Usage = null);
 
-public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256, long Bytes);
+public sealed record TokenizerStage(string Kind, int VocabSize, string Sha256, long Bytes, string? Fingerprint = null);
+
+/// <summary>A pretrained mentor or student: where it came from (<see cref="Source"/>: the config's folder or key) and the
+/// object-store key its training jobs start from.</summary>
+public sealed record PretrainedStage(string Role, string Source, string Key, string ModelType, string Sha256, long Bytes);
 
 /// <summary>A finished trainer job: its best checkpoint, per-epoch history, and what it learned from (soft labels: the
 /// mentor checkpoint, and how they were served; the checkpoint it started from, null for random weights).</summary>

@@ -7,6 +7,7 @@ using MentorKd.Contracts;
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Pipeline;
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Tokenization;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults.Messaging;
@@ -25,7 +26,7 @@ namespace MentorKd.Augmentation.Runs;
 /// through its states quickly up to where it stopped.
 /// </summary>
 public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registry, RunReportWriter reportWriter, UnfinishedRuns unfinished, RunFeeds feeds,
-    IOptions<AugmentationOptions> options, ILogger<RunSteps> logger)
+    PretrainedModels pretrained, IOptions<AugmentationOptions> options, ILogger<RunSteps> logger)
 {
     public const string MentorJob = "mentor";
 
@@ -94,15 +95,22 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         run.Stage = "tokenizer";
         if (await Records(run).FindAsync<TokenizerStage>(run.Stage, token) is null)
         {
-            Report(run, RunEventKind.StageStarted, $"building the {config.Tokenizer} tokenizer");
-            var train = await registry.ReadRowsAsync<Question>(keys.TrainQuestions, token);
-            var tokenizer = RunTokenizer.Build(config, train, await registry.ReadRowsAsync<Rationale>(keys.TeacherRationales, token));
+            var kind = config.TokenizerKind;
+            var fromPretrained = kind == RunTokenizer.Pretrained;
+            Report(run, RunEventKind.StageStarted, fromPretrained
+                ? $"the pretrained {string.Join(" and ", PretrainedModels.Of(config).Select(p => p.Role))}: importing, and taking their tokenizer"
+                : $"building the {kind} tokenizer");
+            var tokenizer = fromPretrained
+                ? await pretrained.PrepareAsync(keys, config, Records(run), token)
+                : RunTokenizer.Build(config, await registry.ReadRowsAsync<Question>(keys.TrainQuestions, token),
+                    await registry.ReadRowsAsync<Rationale>(keys.TeacherRationales, token));
             var folder = Path.Combine(options.Value.WorkRoot, keys.Id, "tokenizer");
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             tokenizer.Save(folder);
             var uploaded = await store.UploadAsync(folder, keys.Tokenizer, token);
-            await Records(run).SaveAsync(run.Stage, new TokenizerStage(config.Tokenizer, tokenizer.VocabSize, uploaded.Sha256, uploaded.Size), token);
-            Report(run, RunEventKind.StageCompleted, $"{config.Tokenizer} tokenizer, {tokenizer.VocabSize} tokens");
+            await Records(run).SaveAsync(run.Stage,
+                new TokenizerStage(fromPretrained ? $"{kind} ({tokenizer.Kind})" : kind, tokenizer.VocabSize, uploaded.Sha256, uploaded.Size, TokenizerVocabulary.Fingerprint(tokenizer)), token);
+            Report(run, RunEventKind.StageCompleted, $"{(fromPretrained ? $"pretrained {tokenizer.Kind}" : kind)} tokenizer, {tokenizer.VocabSize} tokens");
         }
     }
 
@@ -326,6 +334,12 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
     {
         var run = context.Saga;
         var keys = Keys(run);
+        // A pretrained model starts from its imported weights (or, continuing, from startFrom) and keeps its own shape.
+        startFrom ??= model.Pretrained is null ? null
+            : await pretrained.KeyAsync(Records(run), role == TrainingRole.Mentor ? PretrainedModels.Mentor : PretrainedModels.Student, context.CancellationToken);
+        var shape = model.Pretrained is null
+            ? new ModelShape { Layers = model.LayerCount, Heads = model.HeadCount, Embedding = model.EmbeddingSize, ContextLength = contextLength }
+            : new ModelShape { ContextLength = contextLength };
         var request = new StartTrainingJobRequest
         {
             JobId = keys.TrainingJobId(job),
@@ -334,7 +348,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             DevQuestionsKey = keys.DevQuestions,
             TestQuestionsKey = keys.TestQuestions,
             TokenizerKey = keys.Tokenizer,
-            Model = new ModelShape { Layers = model.Layers, Heads = model.Heads, Embedding = model.Embedding, ContextLength = contextLength },
+            Model = shape,
             Training = training.ToProto(),
             SoftLabels = softLabels ?? new SoftLabelSource { Kind = SoftLabelSourceKind.None },
             OutputKey = keys.Checkpoints(job),
@@ -342,7 +356,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         };
         request.RationaleKeys.AddRange(rationaleKeys);
         var soft = softLabels is null ? "" : $", soft labels from {(softLabels.Kind == SoftLabelSourceKind.MentorServer ? "the mentor-server" : "the mentor in process")} ({training.KdMode}, λ={training.Lambda}, T={training.Temperature})";
-        Report(run, job, RunEventKind.StageStarted, $"{job}: {model.Layers}×{model.Embedding}, {training.Epochs} epochs{soft}{(startFrom is null ? "" : $", starting from {startFrom}")}");
+        Report(run, job, RunEventKind.StageStarted, $"{job}: {model.Describe()}, {training.Epochs} epochs{soft}{(startFrom is null ? "" : $", starting from {startFrom}")}");
         run.PendingTraining.Add(job);
         run.TrainingInputs[job] = new TrainingInputs(rationaleKeys, softLabels is null ? null : run.MentorCheckpointKey,
             softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process", startFrom);

@@ -84,10 +84,15 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.RequireKey(r.OutputKey, "output_key");
         if (r.InitCheckpointKey.Length > 0) RpcErrors.RequireKey(r.InitCheckpointKey, "init_checkpoint_key");
         RpcErrors.Require(r.Model is not null, "model", "is required.");
-        RpcErrors.Require(r.Model!.Layers > 0, "model.layers", $"must be positive (got {r.Model.Layers}).");
-        RpcErrors.Require(r.Model.Heads > 0, "model.heads", $"must be positive (got {r.Model.Heads}).");
-        RpcErrors.Require(r.Model.Embedding > 0 && r.Model.Embedding % r.Model.Heads == 0, "model.embedding", $"must be a positive multiple of heads (got {r.Model.Embedding}).");
-        RpcErrors.Require(r.Model.ContextLength > 16, "model.context_length", $"must be above 16 (got {r.Model.ContextLength}).");
+        // Starting from a checkpoint, the shape may be left at 0: the checkpoint's own (the only way for a pretrained model).
+        bool ownShape = r.InitCheckpointKey.Length > 0 && r.Model!.Layers == 0 && r.Model.Heads == 0 && r.Model.Embedding == 0;
+        if (!ownShape)
+        {
+            RpcErrors.Require(r.Model!.Layers > 0, "model.layers", $"must be positive (got {r.Model.Layers}), or 0 with heads and embedding to train init_checkpoint_key's own shape.");
+            RpcErrors.Require(r.Model.Heads > 0, "model.heads", $"must be positive (got {r.Model.Heads}).");
+            RpcErrors.Require(r.Model.Embedding > 0 && r.Model.Embedding % r.Model.Heads == 0, "model.embedding", $"must be a positive multiple of heads (got {r.Model.Embedding}).");
+        }
+        RpcErrors.Require(r.Model!.ContextLength > 16, "model.context_length", $"must be above 16 (got {r.Model.ContextLength}).");
         var t = r.Training;
         RpcErrors.Require(t is not null, "training", "is required.");
         RpcErrors.Require(t!.Epochs > 0, "training.epochs", $"must be positive (got {t.Epochs}).");

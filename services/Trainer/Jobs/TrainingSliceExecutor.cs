@@ -6,6 +6,7 @@ using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Runtime;
 using MentorKd.Modeling.Tokenization;
+using MentorKd.Modeling.Training;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
@@ -66,22 +67,21 @@ public sealed class TrainingSliceExecutor
             entry.Slot is null ? "from the start" : $"resuming after epoch {entry.Job.Progress.Epoch} (slot {entry.Slot})");
 
         var training = request.Training.ToOptions();
-        using var initialization = new Generator((ulong)training.Seed);
-        using var model = new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, request.Model.Layers, request.Model.Heads, request.Model.Embedding,
-            request.Model.ContextLength, 0, tokenizer.EndOfTextId), initialization);
-        // A resumed slice loads its own last checkpoint over these weights; the initial ones only matter for a fresh start.
-        if (request.InitCheckpointKey.Length > 0 && entry.Slot is null) StartFrom(model, request.InitCheckpointKey, workspace, token);
+        using var model = BuildModel(request, entry.Slot is not null ? Path.Combine(checkpoints, "last") : null, tokenizer, training.Seed, workspace, token);
         if (device.type != DeviceType.CPU) model.to(device);
         job.Update(j => (j.Examples, j.Parameters) = (examples.Count, model.ParameterCount));
 
         using var mentor = LoadInProcessMentor(request.SoftLabels, workspace, token);
+        if (mentor is not null && mentor.VocabSize != model.VocabSize)
+            throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor scores {mentor.VocabSize} token ids and the student {model.VocabSize}: " +
+                "soft labels need one vocabulary.");
         using var channel = request.SoftLabels.Kind == SoftLabelSourceKind.MentorServer ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
         // A frozen in-process mentor's soft labels are cached per sequence (exact with the clean mask).
         ISoftLabelSource? inProcess = mentor is null ? null : new InProcessMentorSoftLabels(mentor, "in-process mentor");
         using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
         ISoftLabelSource? softLabels = channel is not null
             ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
-                training.Temperature, tokenizer.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), cancellationToken: token)
+                training.Temperature, model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), cancellationToken: token)
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
@@ -145,20 +145,57 @@ public sealed class TrainingSliceExecutor
         return true;
     }
 
-    /// <summary>Loads a stored checkpoint's weights into <paramref name="model"/>: it must be a model of the same shape.</summary>
-    private void StartFrom(GptLanguageModel model, string key, string workspace, CancellationToken token)
+    /// <summary>
+    /// The model a slice trains, in fp32 (the master weights). A resumed slice: its own last checkpoint. Otherwise, with
+    /// an init checkpoint (a pretrained model, or the student a round continues from): that model, whose shape the
+    /// request either leaves unset or must match. Otherwise a fresh GPT-2-style model of the request's shape.
+    /// </summary>
+    private CausalLanguageModel BuildModel(StartTrainingJobRequest request, string? resumeFrom, ITokenizer tokenizer, int seed, string workspace, CancellationToken token)
     {
+        if (resumeFrom is not null && TrainingCheckpoint.ExistsIn(resumeFrom)) return ModelCheckpoints.LoadModel(resumeFrom);
+        var shape = request.Model;
+        if (request.InitCheckpointKey.Length == 0)
+        {
+            using var initialization = new Generator((ulong)seed);
+            return new GptLanguageModel(GptConfig.Small(tokenizer.VocabSize, shape.Layers, shape.Heads, shape.Embedding, shape.ContextLength, 0, tokenizer.EndOfTextId),
+                initialization);
+        }
+
+        var key = request.InitCheckpointKey;
         var folder = Path.Combine(workspace, "init");
         Wait(_store.DownloadAsync(key, folder, token));
-        var (saved, wanted) = (GptCheckpoint.ReadConfig(folder), model.Config);
-        if ((saved.VocabSize, saved.ContextLength, saved.LayerCount, saved.HeadCount, saved.EmbeddingSize, saved.InnerSize) !=
-            (wanted.VocabSize, wanted.ContextLength, wanted.LayerCount, wanted.HeadCount, wanted.EmbeddingSize, wanted.InnerSize))
-            throw new InvalidDataException($"init_checkpoint_key: '{key}' holds a {Shape(saved)} model; the job trains a {Shape(wanted)} one.");
-        using var initial = GptCheckpoint.LoadModel(folder);
-        model.load_state_dict(initial.state_dict());
-        _logger.LogInformation("Starting from the weights of {Checkpoint}", key);
+        var model = ModelCheckpoints.LoadModel(folder);
+        try
+        {
+            if (shape.Layers > 0)
+            {
+                var wanted = GptConfig.Small(tokenizer.VocabSize, shape.Layers, shape.Heads, shape.Embedding, shape.ContextLength, 0, tokenizer.EndOfTextId);
+                if (model is not GptLanguageModel { Config: var saved } ||
+                    (saved.VocabSize, saved.ContextLength, saved.LayerCount, saved.HeadCount, saved.EmbeddingSize, saved.InnerSize) !=
+                    (wanted.VocabSize, wanted.ContextLength, wanted.LayerCount, wanted.HeadCount, wanted.EmbeddingSize, wanted.InnerSize))
+                    throw new InvalidDataException($"init_checkpoint_key: '{key}' holds a {Describe(model)} model; the job trains a {Describe(wanted)} one " +
+                        "(leave model.layers, heads and embedding at 0 to train the checkpoint's own shape).");
+            }
+            if (tokenizer.VocabSize > model.VocabSize)
+                throw new InvalidDataException($"init_checkpoint_key: '{key}' scores {model.VocabSize} token ids, fewer than the tokenizer's {tokenizer.VocabSize}.");
+            if (shape.ContextLength > model.ContextLength)
+                throw new InvalidDataException($"model.context_length: {shape.ContextLength} is longer than the context of '{key}' ({model.ContextLength} tokens).");
+            _logger.LogInformation("Starting from the weights of {Checkpoint} ({Model})", key, Describe(model));
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
 
-        static string Shape(GptConfig c) => $"{c.LayerCount}-layer, {c.HeadCount}-head, {c.EmbeddingSize}-wide, {c.ContextLength}-token, {c.VocabSize}-word";
+        static string Describe(object model) => model switch
+        {
+            GptLanguageModel gpt => Describe(gpt.Config),
+            GptConfig c => $"{c.LayerCount}-layer, {c.HeadCount}-head, {c.EmbeddingSize}-wide, {c.ContextLength}-token, {c.VocabSize}-word GPT-2",
+            CausalLanguageModel m => $"{m.LayerCount}-layer, {m.ContextLength}-token, {m.VocabSize}-word {m.GetType().Name.Replace("LanguageModel", "")}",
+            _ => model.ToString() ?? "",
+        };
     }
 
     private CausalLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)

@@ -36,10 +36,14 @@ internal static class LmTrainCommand
         var evalEvery = new Option<int>("--eval-every") { Description = "Steps between validation passes.", DefaultValueFactory = _ => 250 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => 500 };
         var fresh = new Option<bool>("--fresh") { Description = "Ignore an existing checkpoint in --out and start over." };
-
-        var command = new Command("train", "Train a causal language model from scratch on a text or JSONL file.")
+        var from = new Option<string?>("--from")
         {
-            data, output, tokenizerKind, layers, heads, embedding, context, dropout, steps, batchSize, learningRate, warmup, weightDecay, seed, evalEvery, checkpointEvery, fresh,
+            Description = $"Fine-tune this model folder ({string.Join(", ", ModelCheckpoints.ModelTypes)}; its tokenizer too) instead of training from scratch.",
+        };
+
+        var command = new Command("train", "Train a causal language model from scratch, or fine-tune a model folder, on a text or JSONL file.")
+        {
+            data, output, tokenizerKind, layers, heads, embedding, context, dropout, steps, batchSize, learningRate, warmup, weightDecay, seed, evalEvery, checkpointEvery, fresh, from,
         };
         RuntimeOptions.AddTo(command);
         command.SetAction(result => RuntimeOptions.Guarded(() =>
@@ -51,12 +55,17 @@ internal static class LmTrainCommand
             var corpus = TextCorpus.Load(result.GetValue(data)!);
             bool resume = !result.GetValue(fresh) && TrainingCheckpoint.ExistsIn(outDir);
 
-            GptLanguageModel model;
+            CausalLanguageModel model;
             ITokenizer tokenizer;
             if (resume)
             {
                 tokenizer = TokenizerFiles.Load(outDir);
-                model = GptCheckpoint.LoadModel(outDir, device);
+                model = ModelCheckpoints.LoadModel(outDir, device);
+            }
+            else if (result.GetValue(from) is { } pretrained)
+            {
+                manual_seed(runSeed);
+                (model, tokenizer) = ModelCheckpoints.Load(pretrained, device);
             }
             else
             {
@@ -83,10 +92,10 @@ internal static class LmTrainCommand
             using var trainer = new LanguageModelTrainer(model, options);
             if (resume) TrainingCheckpoint.RestoreOptimizer(outDir, trainer);
 
-            var examples = corpus.ToExamples(tokenizer, model.Config.ContextLength, validationShare: 0.1);
+            var examples = corpus.ToExamples(tokenizer, model.ContextLength, validationShare: 0.1);
             var resuming = resume ? $"; resuming at step {trainer.Step}" : "";
             AnsiConsole.MarkupLineInterpolated(
-                $"[bold]model[/] {model.ParameterCount:N0} parameters ({model.Config.LayerCount} layers × {model.Config.EmbeddingSize}, {tokenizer.Kind} tokenizer, {tokenizer.VocabSize} tokens); [bold]data[/] {examples.TrainingTokens:N0} training tokens{resuming}");
+                $"[bold]model[/] {model.ParameterCount:N0} parameters ({model.LayerCount}-layer {ModelCheckpoints.ModelTypeOf(model)}, {tokenizer.Kind} tokenizer, {tokenizer.VocabSize} tokens); [bold]data[/] {examples.TrainingTokens:N0} training tokens{resuming}");
 
             float loss = float.NaN;
             float? validation = null;
@@ -100,7 +109,7 @@ internal static class LmTrainCommand
                 long tokens = 0;
                 while (trainer.Step < totalSteps)
                 {
-                    using (var tensors = LanguageModelBatch.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, model.Config.ContextLength, device))
+                    using (var tensors = LanguageModelBatch.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, model.ContextLength, device))
                     {
                         loss = trainer.TrainStep(tensors);
                         tokens += tensors.Tokens;
@@ -128,10 +137,10 @@ internal static class LmTrainCommand
         return command;
     }
 
-    private static float Validate(LanguageModelTrainer trainer, ExampleSource examples, ITokenizer tokenizer, GptLanguageModel model, Device device)
+    private static float Validate(LanguageModelTrainer trainer, ExampleSource examples, ITokenizer tokenizer, CausalLanguageModel model, Device device)
     {
         var batches = examples.ValidationBatches(32).Take(20)
-            .Select(b => LanguageModelBatch.Collate(b, tokenizer.PadId, model.Config.ContextLength, device)).ToList();
+            .Select(b => LanguageModelBatch.Collate(b, tokenizer.PadId, model.ContextLength, device)).ToList();
         try { return trainer.Evaluate(batches); }
         finally { foreach (var b in batches) b.Dispose(); }
     }

@@ -17,8 +17,14 @@ public sealed record RunConfig
     public string Device { get; init; } = "cpu";
     public TaskConfig Task { get; init; } = new();
     public TeacherConfig Teacher { get; init; } = new();
-    /// <summary>"word" (numbers as digits; short sequences) or "char".</summary>
-    public string Tokenizer { get; init; } = "word";
+    /// <summary>"word" (numbers as digits; short sequences) or "char", built from the run's data; or "pretrained": the
+    /// pretrained mentor's (else student's) own. Unset: pretrained when either model is, word otherwise.</summary>
+    public string? Tokenizer { get; init; }
+
+    [JsonIgnore] public string TokenizerKind => Tokenizer ?? (PretrainedMentor is not null || Student.Pretrained is not null ? RunTokenizer.Pretrained : RunTokenizer.Word);
+
+    /// <summary>The mentor's pretrained folder or key, when the run trains a mentor and it is pretrained.</summary>
+    [JsonIgnore] public string? PretrainedMentor => RunMethods.TrainsMentor(Method) ? Mentor.Pretrained : null;
     public int ContextLength { get; init; } = 256;
     public ModelConfig Mentor { get; init; } = new();
     public AugmentationConfig Augmentation { get; init; } = new();
@@ -48,7 +54,14 @@ public sealed record RunConfig
             }
             : Task,
         Teacher = Teacher.File is { } file ? Teacher with { File = ResolvePath(file) } : Teacher,
+        Mentor = Mentor with { Pretrained = PretrainedPath(Mentor.Pretrained) },
+        Student = Student with { Pretrained = PretrainedPath(Student.Pretrained) },
     };
+
+    /// <summary>A pretrained model named by a folder that exists here becomes its absolute path; anything else is an
+    /// object-store key (<see cref="ModelConfig.PretrainedIsFolder"/>).</summary>
+    private string? PretrainedPath(string? pretrained) =>
+        pretrained is not null && !Path.IsPathRooted(pretrained) && Directory.Exists(ResolvePath(pretrained)) ? ResolvePath(pretrained) : pretrained;
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -187,11 +200,27 @@ public sealed record TeacherConfig : OpenAiTeacherOptions
 
 public record ModelConfig
 {
-    public int Layers { get; init; } = 4;
-    public int Heads { get; init; } = 4;
-    public int Embedding { get; init; } = 256;
+    /// <summary>A Hugging Face model folder (on the host that starts the run; relative to the config file) or an
+    /// object-store key holding one: the model starts from its weights and brings its tokenizer, and its shape is its
+    /// own (layers, heads and embedding stay unset).</summary>
+    public string? Pretrained { get; init; }
+    /// <summary>A from-scratch model's shape (GPT-2 style); unset: 4 layers, 4 heads, 256 wide.</summary>
+    public int? Layers { get; init; }
+    public int? Heads { get; init; }
+    public int? Embedding { get; init; }
     public double Dropout { get; init; }
     public ReasoningTrainingOptions Training { get; init; } = new();
+
+    [JsonIgnore] public int LayerCount => Layers ?? 4;
+    [JsonIgnore] public int HeadCount => Heads ?? 4;
+    [JsonIgnore] public int EmbeddingSize => Embedding ?? 256;
+
+    /// <summary>Whether <see cref="Pretrained"/> names a folder (an absolute path, after <see cref="RunConfig.WithAbsolutePaths"/>)
+    /// rather than an object-store key.</summary>
+    [JsonIgnore] public bool PretrainedIsFolder => Pretrained is not null && Path.IsPathRooted(Pretrained);
+
+    /// <summary>"pretrained &lt;name&gt;" or "L×E", for progress messages and reports.</summary>
+    public string Describe() => Pretrained is { } p ? $"pretrained {Path.GetFileName(p.TrimEnd('/', Path.DirectorySeparatorChar))}" : $"{LayerCount} layers × {EmbeddingSize}";
 }
 
 public sealed record StudentConfig : ModelConfig

@@ -5,6 +5,7 @@ using MentorKd.Distillation.Evaluation;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Checkpoints;
 
 namespace MentorKd.Distillation.Pipeline;
 
@@ -15,7 +16,8 @@ public static partial class RunConfigValidator
     {
         Require(config.Threads >= 0, "threads", $"must be 0 (all cores) or positive (got {config.Threads}).");
         Require(config.Device is "cpu" || config.Device.StartsWith("cuda"), "device", $"'{config.Device}' is not cpu, cuda or cuda:N.");
-        Require(config.Tokenizer is "word" or "char", "tokenizer", $"'{config.Tokenizer}' is not word or char.");
+        Require(config.Tokenizer is null or RunTokenizer.Word or RunTokenizer.Char or RunTokenizer.Pretrained, "tokenizer",
+            $"'{config.Tokenizer}' is not {RunTokenizer.Word}, {RunTokenizer.Char} or {RunTokenizer.Pretrained}.");
         Require(config.ContextLength is > 16 and <= 4096, "context_length", $"must be in 17..4096 (got {config.ContextLength}).");
 
         var task = config.Task;
@@ -56,8 +58,9 @@ public static partial class RunConfigValidator
         Require(teacher.RationalesPerQuestion > 0, "teacher.rationales_per_question", $"must be positive (got {teacher.RationalesPerQuestion}).");
         Require(teacher.ErrorRate is >= 0 and < 1, "teacher.error_rate", $"must be in [0, 1) (got {teacher.ErrorRate}).");
 
-        ValidateModel(config.Mentor, "mentor");
-        ValidateModel(config.Student, "student");
+        ValidateModel(config, config.Mentor, "mentor");
+        ValidateModel(config, config.Student, "student");
+        ValidatePretrainedTokenizer(config);
         Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer, "student.soft_labels",
             $"must be {SoftLabelSources.InProcess} or {SoftLabelSources.MentorServer} (got '{config.Student.SoftLabels}').");
         // Over gRPC the mentor-server sends top-k log-probabilities at T, not logits: the KL term uses them as they are,
@@ -124,11 +127,32 @@ public static partial class RunConfigValidator
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex TeacherName();
 
-    private static void ValidateModel(ModelConfig model, string name)
+    private static void ValidateModel(RunConfig config, ModelConfig model, string name)
     {
-        Require(model.Layers > 0, $"{name}.layers", $"must be positive (got {model.Layers}).");
-        Require(model.Heads > 0, $"{name}.heads", $"must be positive (got {model.Heads}).");
-        Require(model.Embedding > 0 && model.Embedding % model.Heads == 0, $"{name}.embedding", $"must be a positive multiple of heads ({model.Heads}) (got {model.Embedding}).");
+        if (model.Pretrained is { } pretrained)
+        {
+            foreach (var (field, value) in new[] { ("layers", model.Layers), ("heads", model.Heads), ("embedding", model.Embedding) })
+                Require(value is null, $"{name}.{field}", $"is set beside {name}.pretrained: a pretrained model has its own shape.");
+            Require(model.Dropout == 0, $"{name}.dropout", "is set beside pretrained: a pretrained model is fine-tuned without dropout.");
+            if (PretrainedFolder(config, pretrained) is { } folder)
+            {
+                try { ModelCheckpoints.SupportedModelTypeOf(folder); }
+                catch (CheckpointException e) { throw new ConfigException($"{name}.pretrained", e.Message); }
+            }
+            else
+            {
+                // Not a folder here, so an object-store key (checked when the run starts): a path-like value is a folder that is missing.
+                Require(!pretrained.StartsWith('/') && !pretrained.StartsWith("./") && !pretrained.StartsWith("../") && !pretrained.Contains('\\'), $"{name}.pretrained",
+                    $"folder '{config.ResolvePath(pretrained)}' not found.");
+            }
+        }
+        else
+        {
+            Require(model.LayerCount > 0, $"{name}.layers", $"must be positive (got {model.LayerCount}).");
+            Require(model.HeadCount > 0, $"{name}.heads", $"must be positive (got {model.HeadCount}).");
+            Require(model.EmbeddingSize > 0 && model.EmbeddingSize % model.HeadCount == 0, $"{name}.embedding",
+                $"must be a positive multiple of heads ({model.HeadCount}) (got {model.EmbeddingSize}).");
+        }
         Require(model.Dropout is >= 0 and < 1, $"{name}.dropout", $"must be in [0, 1) (got {model.Dropout}).");
         var t = model.Training;
         var prefix = $"{name}.training";
@@ -144,6 +168,27 @@ public static partial class RunConfigValidator
         Require(t.EvalEveryEpochs > 0, $"{prefix}.eval_every_epochs", $"must be positive (got {t.EvalEveryEpochs}).");
         Require(Enum.IsDefined(t.KdMode), $"{prefix}.kd_mode", $"'{t.KdMode}' is not none, kl, mse or ce.");
     }
+
+    /// <summary>A pretrained model's tokenizer is the run's: <c>tokenizer</c> may only say so, and two pretrained folders
+    /// must share a vocabulary (models named by object-store key are compared when the run starts).</summary>
+    private static void ValidatePretrainedTokenizer(RunConfig config)
+    {
+        var mentor = config.PretrainedMentor;
+        var student = config.Student.Pretrained;
+        if (mentor is null && student is null)
+        {
+            Require(config.Tokenizer != RunTokenizer.Pretrained, "tokenizer", "is pretrained, but neither mentor.pretrained nor student.pretrained is set.");
+            return;
+        }
+        Require(config.TokenizerKind == RunTokenizer.Pretrained, "tokenizer",
+            $"is {config.Tokenizer}, but a pretrained model brings its own tokenizer: leave it unset (or set it to {RunTokenizer.Pretrained}).");
+        var (mentorFolder, studentFolder) = (mentor is null ? null : PretrainedFolder(config, mentor), student is null ? null : PretrainedFolder(config, student));
+        if (mentorFolder is not null || studentFolder is not null) RunTokenizer.FromPretrained(mentorFolder, studentFolder);
+    }
+
+    /// <summary>The pretrained model's folder on this host, or null when the value names an object-store key.</summary>
+    private static string? PretrainedFolder(RunConfig config, string pretrained) =>
+        Directory.Exists(config.ResolvePath(pretrained)) ? config.ResolvePath(pretrained) : null;
 
     private static void RequireFile(RunConfig config, string? path, string field)
     {

@@ -51,7 +51,7 @@ public static class RunReport
         var student = config.Student.Training;
         text.AppendLine();
         text.AppendLine($"Soft labels: {student.KdMode} at T={student.Temperature}, λ={student.Lambda}, mask {student.KdMask}; " +
-                        $"students: {config.Student.Layers} layers × {config.Student.Embedding}, lr {student.LearningRate}, batch {student.BatchSize}, {student.Epochs} epochs.");
+                        $"students: {config.Student.Describe()}, lr {student.LearningRate}, batch {student.BatchSize}, {student.Epochs} epochs.");
         text.AppendLine();
         text.AppendLine("## Per-epoch history");
         text.AppendLine();

@@ -14,6 +14,17 @@ public static class ModelCheckpoints
 {
     public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", .. LlamaConfig.ModelTypes];
 
+    /// <summary>The files of a Hugging Face model folder this code reads (weights, configs, tokenizer), by their path in
+    /// the folder: what is copied when a folder is imported, leaving out other formats' weights (pytorch_model.bin, onnx/, …).</summary>
+    public static bool IsModelFile(string relativePath) =>
+        !relativePath.Contains('/') && (relativePath.EndsWith(".safetensors", StringComparison.Ordinal) || IsTokenizerFile(relativePath) || relativePath is
+            GptCheckpoint.ConfigFile or "generation_config.json" or "model.safetensors.index.json");
+
+    /// <summary>The files a model folder's tokenizer may be made of (config.json too: it may name end-of-text).</summary>
+    public static bool IsTokenizerFile(string relativePath) => relativePath is
+        HuggingFaceBpeTokenizer.TokenizerFile or HuggingFaceBpeTokenizer.ConfigFile or "special_tokens_map.json" or
+        Gpt2BpeTokenizer.VocabFile or Gpt2BpeTokenizer.MergesFile or "spiece.model" or "tokenizer.model" or GptCheckpoint.ConfigFile;
+
     /// <summary>The folder's <c>model_type</c>, or a <see cref="CheckpointException"/> naming config.json's problem.</summary>
     public static string ModelTypeOf(string directory)
     {
@@ -30,13 +41,16 @@ public static class ModelCheckpoints
         catch (JsonException e) { throw new CheckpointException($"{path}: not valid JSON ({e.Message})."); }
     }
 
-    public static CausalLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) => ModelTypeOf(directory) switch
+    /// <summary>The folder's <c>model_type</c>, when this code runs that family.</summary>
+    public static string SupportedModelTypeOf(string directory)
     {
-        "gpt2" => GptCheckpoint.LoadModel(directory, device, dtype),
-        var type when LlamaConfig.ModelTypes.Contains(type) => LlamaCheckpoint.LoadModel(directory, device, dtype),
-        var type => throw new CheckpointException(
-            $"{Path.Combine(directory, GptCheckpoint.ConfigFile)}: model_type '{type}' is not supported (supported: {string.Join(", ", ModelTypes)})."),
-    };
+        var type = ModelTypeOf(directory);
+        return ModelTypes.Contains(type) ? type : throw new CheckpointException(
+            $"{Path.Combine(directory, GptCheckpoint.ConfigFile)}: model_type '{type}' is not supported (supported: {string.Join(", ", ModelTypes)}).");
+    }
+
+    public static CausalLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
+        SupportedModelTypeOf(directory) == "gpt2" ? GptCheckpoint.LoadModel(directory, device, dtype) : LlamaCheckpoint.LoadModel(directory, device, dtype);
 
     /// <summary>Fills a freshly built model's weights, converts it to <paramref name="dtype"/>, moves it to
     /// <paramref name="device"/> and sets it to evaluation; a model that fails on the way is disposed.</summary>
@@ -69,6 +83,14 @@ public static class ModelCheckpoints
         }
         return (model, tokenizer);
     }
+
+    /// <summary>The <c>model_type</c> a model is saved under.</summary>
+    public static string ModelTypeOf(CausalLanguageModel model) => model switch
+    {
+        GptLanguageModel => "gpt2",
+        LlamaLanguageModel llama => llama.Config.ModelType,
+        _ => throw new NotSupportedException($"{model.GetType().Name} has no checkpoint layout."),
+    };
 
     /// <summary>Writes the model in its family's layout with the tokenizer's files, all or nothing.</summary>
     /// <param name="writeExtras">Writes further files (e.g. optimiser state) into the folder before it is swapped in.</param>

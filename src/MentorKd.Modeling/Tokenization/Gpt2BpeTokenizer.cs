@@ -16,19 +16,20 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
     private readonly string _vocabPath;
     private readonly string _mergesPath;
 
-    private Gpt2BpeTokenizer(CodeGenTokenizer tokenizer, string vocabPath, string mergesPath, int vocabSize, int endOfText)
+    private Gpt2BpeTokenizer(CodeGenTokenizer tokenizer, string vocabPath, string mergesPath, string?[] vocabulary, int endOfText)
     {
         _tokenizer = tokenizer;
         _vocabPath = vocabPath;
         _mergesPath = mergesPath;
-        VocabSize = vocabSize;
+        Vocabulary = vocabulary;
         EndOfTextId = endOfText;
     }
 
     public string Kind => "gpt2-bpe";
-    public int VocabSize { get; }
+    public int VocabSize => Vocabulary.Count;
     public int EndOfTextId { get; }
     public int PadId => EndOfTextId;
+    public IReadOnlyList<string?> Vocabulary { get; }
 
     public static bool ExistsIn(string directory) =>
         File.Exists(Path.Combine(directory, VocabFile)) && File.Exists(Path.Combine(directory, MergesFile));
@@ -52,8 +53,8 @@ public sealed class Gpt2BpeTokenizer : ITokenizer
         if (!vocabulary.TryGetProperty(SpecialTokens.EndOfText, out var endOfTextElement))
             throw new InvalidDataException($"{vocabPath}: no '{SpecialTokens.EndOfText}' token.");
         int endOfText = endOfTextElement.GetInt32();
-        int vocabSize = vocabulary.EnumerateObject().Max(p => p.Value.GetInt32()) + 1;
-        return new Gpt2BpeTokenizer(tokenizer, vocabPath, mergesPath, vocabSize, endOfText);
+        var tokens = TokenizerVocabulary.ById(vocabulary.EnumerateObject().Select(p => (p.Name, p.Value.GetInt32())));
+        return new Gpt2BpeTokenizer(tokenizer, vocabPath, mergesPath, tokens, endOfText);
     }
 
     public int[] Encode(string text) =>

@@ -26,13 +26,14 @@ public sealed class HuggingFaceBpeTokenizer : ITokenizer
     private readonly string _directory;
     private readonly bool _nfc;
 
-    private HuggingFaceBpeTokenizer(BpeTokenizer tokenizer, string directory, bool nfc, int vocabSize, int endOfText, int pad)
+    private HuggingFaceBpeTokenizer(BpeTokenizer tokenizer, string directory, bool nfc, string?[] vocabulary, int endOfText, int pad)
     {
-        (_tokenizer, _directory, _nfc, VocabSize, EndOfTextId, PadId) = (tokenizer, directory, nfc, vocabSize, endOfText, pad);
+        (_tokenizer, _directory, _nfc, Vocabulary, EndOfTextId, PadId) = (tokenizer, directory, nfc, vocabulary, endOfText, pad);
     }
 
     public string Kind => "hf-bpe";
-    public int VocabSize { get; }
+    public int VocabSize => Vocabulary.Count;
+    public IReadOnlyList<string?> Vocabulary { get; }
     public int EndOfTextId { get; }
     public int PadId { get; }
 
@@ -115,11 +116,11 @@ public sealed class HuggingFaceBpeTokenizer : ITokenizer
                 throw new InvalidDataException($"{path}: not a BPE vocabulary Microsoft.ML.Tokenizers accepts ({e.Message}).", e);
             }
 
-            int vocabSize = vocabulary.Select(v => v.Value).Concat(added.Values).Max() + 1;
+            var tokens = TokenizerVocabulary.ById(vocabulary.Select(v => (v.Key, v.Value)).Concat(added.Select(a => (a.Key, a.Value))));
             int endOfText = SpecialTokenId(directory, "eos_token", added, vocabulary) ?? ConfigTokenId(directory, "eos_token_id")
                 ?? throw new InvalidDataException($"{Path.Combine(directory, ConfigFile)}: no eos_token (nor eos_token_id in config.json): generation needs to know where an answer ends.");
             int pad = SpecialTokenId(directory, "pad_token", added, vocabulary) ?? ConfigTokenId(directory, "pad_token_id") ?? endOfText;
-            return new HuggingFaceBpeTokenizer(tokenizer, directory, nfc, vocabSize, endOfText, pad);
+            return new HuggingFaceBpeTokenizer(tokenizer, directory, nfc, tokens, endOfText, pad);
         }
     }
 

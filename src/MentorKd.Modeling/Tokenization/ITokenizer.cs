@@ -14,6 +14,10 @@ public interface ITokenizer
     /// <summary>Fills batch positions that carry no token. May equal <see cref="EndOfTextId"/> (GPT-2 has no pad).</summary>
     int PadId { get; }
 
+    /// <summary>Each id's token string (null where an id has none). Soft labels are distributions over ids, so two
+    /// models can share them only when these lists agree (<see cref="TokenizerVocabulary"/>), whatever the files are called.</summary>
+    IReadOnlyList<string?> Vocabulary { get; }
+
     int[] Encode(string text);
 
     /// <summary>Decodes ids, leaving out special tokens.</summary>

@@ -30,6 +30,7 @@ public abstract class VocabularyTokenizer : ITokenizer
     public int EndOfTextId => EndOfText;
     public int PadId => Pad;
     public IReadOnlyList<string> Tokens => _tokens;
+    public IReadOnlyList<string?> Vocabulary => _tokens;
 
     public abstract int[] Encode(string text);
 

@@ -1,0 +1,161 @@
+using System.Text.Json;
+using MentorKd.Distillation.Data;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Distillation.Tasks.Synthetic;
+using MentorKd.Distillation.Teachers;
+using MentorKd.Distillation.Training;
+using MentorKd.Embedded;
+using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
+using MentorKd.Protos.V1;
+using MentorKd.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MentorKd.Services.Tests;
+
+/// <summary>Runs whose mentor and student are Hugging Face model folders a team brings (tiny random ones here, in the
+/// exact layout), from config validation to a whole run through the services.</summary>
+public class PretrainedRunTests
+{
+    /// <summary>Coin-flip prompts and teacher targets: what the tiny tokenizers' merges are learned from.</summary>
+    private static async Task<IReadOnlyList<string>> CoinFlipCorpusAsync()
+    {
+        var task = new CoinFlipTask();
+        var random = new Random(3);
+        var teacher = new SimulatedTeacher(task, 0.0, 1);
+        var corpus = new List<string>();
+        for (int i = 0; i < 200; i++)
+        {
+            var question = task.Generate(random, $"c{i}", 2);
+            corpus.Add(CotFormat.Prompt(question));
+            foreach (var rationale in await teacher.AnnotateAsync(question, 1, CancellationToken.None)) corpus.Add(CotFormat.Target(rationale.Text, question.Answer));
+        }
+        return corpus;
+    }
+
+    private static string NewFolder(string name) => Path.Combine(Path.GetTempPath(), "mentorkd-pretrained-tests", Guid.NewGuid().ToString("N"), name);
+
+    /// <summary>A mentor and a student of one "family": one tokenizer, two sizes.</summary>
+    private static async Task<(string Mentor, string Student)> FamilyAsync(int merges = 300)
+    {
+        var tokenizer = NewFolder("tokenizer");
+        int vocab = TinyPretrainedFolders.WriteTokenizer(tokenizer, await CoinFlipCorpusAsync(), merges);
+        var mentor = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-mentor"), tokenizer, vocab, hidden: 64, seed: 1);
+        var student = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-student"), tokenizer, vocab, hidden: 32, seed: 2, modelType: "qwen2");
+        return (mentor, student);
+    }
+
+    private static RunConfig WithPretrained(RunConfig config, string? mentor, string? student) => config with
+    {
+        Tokenizer = null,
+        Mentor = mentor is null ? config.Mentor : config.Mentor with { Pretrained = mentor, Layers = null, Heads = null, Embedding = null },
+        Student = student is null ? config.Student : config.Student with { Pretrained = student, Layers = null, Heads = null, Embedding = null },
+    };
+
+    [Fact]
+    public async Task A_config_with_pretrained_models_is_refused_naming_the_field_when_it_cannot_run()
+    {
+        var (mentor, student) = await FamilyAsync(merges: 40);
+        var tiny = EmbeddedTestRuns.Tiny();
+        RunConfigValidator.Validate(WithPretrained(tiny, mentor, student));
+        RunConfigValidator.Validate(WithPretrained(tiny, null, student)); // a from-scratch mentor takes the student's tokenizer
+
+        // Another vocabulary: same file names, same model family, different tokens.
+        var otherTokenizer = NewFolder("other-tokenizer");
+        int otherVocab = TinyPretrainedFolders.WriteTokenizer(otherTokenizer, await CoinFlipCorpusAsync(), merges: 41);
+        var stranger = TinyPretrainedFolders.WriteLlama(NewFolder("stranger"), otherTokenizer, otherVocab, hidden: 32);
+        var error = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(WithPretrained(tiny, mentor, stranger)));
+        Assert.Equal("student.pretrained", error.Field);
+        Assert.Contains("vocabulary differs from the mentor's", error.Message);
+
+        void Refused(RunConfig config, string field, string words)
+        {
+            var refused = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(config));
+            Assert.Equal(field, refused.Field);
+            Assert.Contains(words, refused.Message);
+        }
+        var both = WithPretrained(tiny, mentor, student);
+        Refused(both with { Mentor = both.Mentor with { Layers = 4 } }, "mentor.layers", "a pretrained model has its own shape");
+        Refused(both with { Tokenizer = "word" }, "tokenizer", "brings its own tokenizer");
+        Refused(tiny with { Tokenizer = "pretrained" }, "tokenizer", "neither mentor.pretrained nor student.pretrained");
+        Refused(WithPretrained(tiny, "./no-such-model", null), "mentor.pretrained", "not found");
+
+        var encoderDecoder = NewFolder("flan-t5");
+        Directory.CreateDirectory(encoderDecoder);
+        File.WriteAllText(Path.Combine(encoderDecoder, "config.json"), """{"model_type": "t5", "d_model": 64}""");
+        Refused(WithPretrained(tiny, encoderDecoder, null), "mentor.pretrained", "model_type 't5' is not supported");
+    }
+
+    [Fact]
+    public async Task A_run_whose_mentor_and_student_are_pretrained_llama_family_folders_completes_through_the_services_starting_from_their_weights()
+    {
+        var (mentorFolder, studentFolder) = await FamilyAsync();
+        var tiny = EmbeddedTestRuns.Tiny();
+        var config = WithPretrained(tiny with
+        {
+            Name = "pretrained-tiny",
+            Task = tiny.Task with { TrainQuestions = 160, DevQuestions = 20, TestQuestions = 20 },
+            Teacher = tiny.Teacher with { AnnotatedQuestions = 80 },
+            ContextLength = 128,
+            Mentor = tiny.Mentor with { Training = tiny.Mentor.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
+            Student = tiny.Student with { Training = tiny.Student.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
+        }, mentorFolder, studentFolder);
+        RunConfigValidator.Validate(config);
+
+        var root = EmbeddedTestRuns.NewDataRoot();
+        var events = new List<RunEvent>();
+        await using var platform = await EmbeddedTestRuns.StartAsync(root, config);
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+
+        // The folders were imported into the run's objects, and their tokenizer is the run's.
+        var store = platform.Services.GetRequiredService<IObjectStore>();
+        var stages = $"runs/{run.RunId}/stages/";
+        var importedMentor = await ReadJsonAsync<Augmentation.Runs.PretrainedStage>(store, stages + "pretrained-mentor.json");
+        Assert.Equal(($"runs/{run.RunId}/pretrained/mentor/", "llama", mentorFolder), (importedMentor.Key, importedMentor.ModelType, importedMentor.Source));
+        var importedStudent = await ReadJsonAsync<Augmentation.Runs.PretrainedStage>(store, stages + "pretrained-student.json");
+        Assert.Equal("qwen2", importedStudent.ModelType);
+        var tokenizer = await ReadJsonAsync<Augmentation.Runs.TokenizerStage>(store, stages + "tokenizer.json");
+        Assert.Equal("pretrained (hf-bpe)", tokenizer.Kind);
+        Assert.Contains(events, e => e.Stage == "tokenizer" && e.Message.Contains("pretrained hf-bpe tokenizer"));
+
+        // Each job started from its pretrained model and kept its family and shape.
+        var work = Path.Combine(root, "check");
+        await store.DownloadAsync(run.MentorCheckpointKey, Path.Combine(work, "mentor"));
+        var mentorTraining = await ReadJsonAsync<Augmentation.Runs.TrainingStage>(store, stages + "training-mentor.json");
+        Assert.Equal(importedMentor.Key, mentorTraining.StartedFrom);
+        var teacher = await ReadJsonAsync<Augmentation.Runs.TeacherStage>(store, stages + "teacher.json");
+        Assert.True(mentorTraining.Examples >= teacher.Kept * 0.9, $"{mentorTraining.Examples} of {teacher.Kept} kept rationales fit the context");
+        using (var trained = ModelCheckpoints.LoadModel(Path.Combine(work, "mentor")))
+        using (var pretrained = ModelCheckpoints.LoadModel(mentorFolder))
+        {
+            Assert.IsType<LlamaLanguageModel>(trained);
+            Assert.Equal(pretrained.ParameterCount, trained.ParameterCount);
+        }
+        foreach (var arm in config.Arms)
+        {
+            var student = await ReadJsonAsync<Augmentation.Runs.TrainingStage>(store, stages + $"training-{arm}.json");
+            Assert.Equal(importedStudent.Key, student.StartedFrom);
+            await store.DownloadAsync(student.CheckpointKey, Path.Combine(work, arm));
+            Assert.Equal("qwen2", ModelCheckpoints.ModelTypeOf(Path.Combine(work, arm)));
+        }
+
+        // The Mentor-KD student learned from the mentor's soft labels over gRPC, and the report traces it all to the folders.
+        var outcome = await ReadJsonAsync<TrainingOutcome>(store, $"runs/{run.RunId}/checkpoints/mentor_kd/outcome.json");
+        Assert.All(outcome.History, h => Assert.NotNull(h.SoftTerm));
+        var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        var lineage = report.Lineage.ToDictionary(e => e.Name);
+        Assert.Contains("pretrained:mentor", lineage["checkpoint:mentor"].DerivedFrom);
+        Assert.Contains("pretrained:student", lineage["checkpoint:mentor_kd"].DerivedFrom);
+        Assert.Equal(["pretrained:mentor", "pretrained:student"], lineage["tokenizer"].DerivedFrom.Order());
+        Assert.Contains("students: pretrained tiny-student", report.Markdown);
+    }
+
+    private static async Task<T> ReadJsonAsync<T>(IObjectStore store, string key)
+    {
+        using var buffer = new MemoryStream();
+        await store.GetAsync(key, buffer);
+        return JsonSerializer.Deserialize<T>(buffer.ToArray(), JsonLines.Options)!;
+    }
+}
