@@ -111,8 +111,8 @@ public class LlamaModelTests
         var folder = Path.Combine(TinyModels.TempDirectory(), "model");
         var dtype = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         LlamaCheckpoint.Save(model, folder, dtype, maxShardBytes);
-        Assert.Equal(maxShardBytes > 0, File.Exists(Path.Combine(folder, LlamaCheckpoint.IndexFile)));
-        if (maxShardBytes > 0) Assert.True(LlamaCheckpoint.WeightFiles(folder).Count > 1);
+        Assert.Equal(maxShardBytes > 0, File.Exists(Path.Combine(folder, HuggingFaceFolder.IndexFile)));
+        if (maxShardBytes > 0) Assert.True(HuggingFaceFolder.WeightFiles(folder).Count > 1);
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
         Assert.Equal("qwen2", config.RootElement.GetProperty("model_type").GetString());
         Assert.Equal(bf16 ? "bfloat16" : "float32", config.RootElement.GetProperty("torch_dtype").GetString());
@@ -158,7 +158,7 @@ public class LlamaModelTests
             node[key] = JsonNode.Parse(json);
             File.WriteAllText(configPath, node.ToJsonString());
         }
-        var lastShard = Path.GetFileName(LlamaCheckpoint.WeightFiles(folder)[^1]);
+        var lastShard = Path.GetFileName(HuggingFaceFolder.WeightFiles(folder)[^1]);
         switch (fault)
         {
             case "missing-tensor": RewriteWeights(t => t.Remove("model.layers.1.mlp.down_proj.weight")); break;
@@ -169,7 +169,7 @@ public class LlamaModelTests
             case "heads": RewriteConfig("num_key_value_heads", "3"); break;
             case "shard": File.Delete(Path.Combine(folder, lastShard)); break;
             case "traversal":
-                var index = Path.Combine(folder, LlamaCheckpoint.IndexFile);
+                var index = Path.Combine(folder, HuggingFaceFolder.IndexFile);
                 File.WriteAllText(index, File.ReadAllText(index).Replace(lastShard, "../" + lastShard));
                 break;
         }

@@ -54,7 +54,7 @@ public static class ModelCheckpoints
 
     /// <summary>Fills a freshly built model's weights, converts it to <paramref name="dtype"/>, moves it to
     /// <paramref name="device"/> and sets it to evaluation; a model that fails on the way is disposed.</summary>
-    internal static T Prepare<T>(T model, Action<T> loadWeights, Device? device, ScalarType dtype) where T : CausalLanguageModel
+    internal static T Prepare<T>(T model, Action<T> loadWeights, Device? device, ScalarType dtype) where T : LanguageModel
     {
         try
         {

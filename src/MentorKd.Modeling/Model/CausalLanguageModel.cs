@@ -8,19 +8,12 @@ namespace MentorKd.Modeling.Model;
 /// A decoder-only language model as generation, evaluation and training see it, whatever its family (GPT-2, Llama):
 /// token ids in, logits out, with an optional key/value cache and left padding.
 /// </summary>
-public abstract class CausalLanguageModel : Module
+public abstract class CausalLanguageModel : LanguageModel
 {
     protected CausalLanguageModel(string name) : base(name) { }
 
-    public abstract int VocabSize { get; }
-    /// <summary>The longest sequence (prompt and continuation) the model takes.</summary>
-    public abstract int ContextLength { get; }
     /// <summary>Transformer blocks, each with its own slot in a <see cref="KeyValueCache"/>.</summary>
     public abstract int LayerCount { get; }
-    public abstract Device Device { get; }
-
-    /// <summary>Parameters counted once (a head tied to the token embedding is not counted twice).</summary>
-    public long ParameterCount => parameters().Sum(p => p.numel());
 
     /// <summary>Logits [B, T, V] for the new positions (or [B, 1, V] for just the last one).</summary>
     /// <param name="inputIds">[B, T] token ids of the new positions.</param>
