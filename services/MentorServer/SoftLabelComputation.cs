@@ -27,6 +27,11 @@ public static class SoftLabelComputation
                 $"holds an id outside 0..{resident.Model.VocabSize - 1}.");
             RpcErrors.Require(sequence.ScoreFrom >= 0 && sequence.ScoreFrom < sequence.TokenIds.Count, $"sequences[{s}].score_from",
                 $"must be in 0..{sequence.TokenIds.Count - 1} (got {sequence.ScoreFrom}).");
+            // An encoder-decoder mentor reads the prompt with its encoder; a decoder-only one has it in token_ids.
+            RpcErrors.Require(resident.Model.IsEncoderDecoder == sequence.EncoderTokenIds.Count > 0, $"sequences[{s}].encoder_token_ids",
+                resident.Model.IsEncoderDecoder ? "is empty: the mentor is an encoder-decoder and needs the prompt here." : "is set: the mentor is decoder-only.");
+            RpcErrors.Require(sequence.EncoderTokenIds.All(t => t >= 0 && t < resident.Model.VocabSize), $"sequences[{s}].encoder_token_ids",
+                $"holds an id outside 0..{resident.Model.VocabSize - 1}.");
         }
     }
 
@@ -38,8 +43,9 @@ public static class SoftLabelComputation
         foreach (var sequence in request.Sequences)
         {
             using var scope = NewDisposeScope();
-            var ids = tensor(sequence.TokenIds.Select(t => (long)t).ToArray(), device: resident.Model.Device).unsqueeze(0);
-            var logProbs = resident.Model.forward(ids)[0].to(ScalarType.Float32).DividedBy(request.Temperature).log_softmax(-1).cpu();
+            Tensor Row(IEnumerable<int> ids) => tensor(ids.Select(t => (long)t).ToArray(), device: resident.Model.Device).unsqueeze(0);
+            var logits = resident.Model.Logits(Row(sequence.TokenIds), sequence.EncoderTokenIds.Count > 0 ? Row(sequence.EncoderTokenIds) : null);
+            var logProbs = logits[0].to(ScalarType.Float32).DividedBy(request.Temperature).log_softmax(-1).cpu();
             var (values, indices) = logProbs[sequence.ScoreFrom..].topk(request.TopK, dim: -1);
             var top = values.data<float>().ToArray();
             var idx = indices.data<long>().ToArray();

@@ -9,7 +9,7 @@ namespace MentorKd.Distillation.Tests;
 public class ModelFamilyTrainingTests
 {
     [Fact]
-    public async Task A_from_scratch_llama_student_learns_the_task_as_well_as_the_gpt2_one_and_its_checkpoint_is_a_llama_folder()
+    public async Task From_scratch_llama_and_t5_students_learn_the_task_as_well_as_the_gpt2_one_and_their_checkpoints_are_folders_of_their_family()
     {
         var (questions, tokenizer, examples) = await CoinFlipData.CreateAsync(seed: 21, count: 300, trainCount: 200, contextLength: 112);
         var (dev, test) = (questions[200..240], questions[240..]);
@@ -17,7 +17,7 @@ public class ModelFamilyTrainingTests
         var options = new ReasoningTrainingOptions { Epochs = 20, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 10, EvalMaxNewTokens = 48 };
 
         string history = "";
-        double TrainAndTest(CausalLanguageModel model, string folder)
+        double TrainAndTest(LanguageModel model, string folder)
         {
             var outcome = new ReasoningModelTrainer(options, tokenizer, dev, []).Train("family-test", model, examples, null, folder);
             history += string.Join("; ", outcome.History.Select(h => $"e{h.Epoch} loss {h.TrainLoss:F3} dev {h.DevAccuracy:P0}")) + " | ";
@@ -33,7 +33,17 @@ public class ModelFamilyTrainingTests
             new torch.Generator(4));
         double llamaAccuracy = TrainAndTest(llama, llamaFolder);
 
+        // T5 v1.1's shape at this size; its decoder starts from the pad token, as T5's does.
+        var t5Folder = Path.Combine(Path.GetTempPath(), "mentorkd-tests", Guid.NewGuid().ToString("N"));
+        using var t5 = new T5LanguageModel(T5Config.Small(tokenizer.VocabSize, layers: 2, heads: 2, modelSize: 48, feedForward: 128) with
+        {
+            DecoderStartTokenId = tokenizer.PadId, PadTokenId = tokenizer.PadId, EosTokenId = tokenizer.EndOfTextId,
+        }, new torch.Generator(4));
+        double t5Accuracy = TrainAndTest(t5, t5Folder);
+
         Assert.True(gptAccuracy > 0.75, $"GPT-2 student: {gptAccuracy:P0} (chance is 50%)");
+        Assert.True(t5Accuracy > 0.75, $"T5 student: {t5Accuracy:P0} (chance is 50%); GPT-2 reached {gptAccuracy:P0}; {history}");
+        Assert.InRange(t5Accuracy - gptAccuracy, -0.2, 0.2);
         Assert.True(llamaAccuracy > 0.75, $"Llama student: {llamaAccuracy:P0} (chance is 50%); GPT-2 reached {gptAccuracy:P0}; {history}");
         Assert.InRange(llamaAccuracy - gptAccuracy, -0.2, 0.2);
 
@@ -46,5 +56,9 @@ public class ModelFamilyTrainingTests
             Assert.Equal(tokenizer.VocabSize, reloadedTokenizer.VocabSize);
             Assert.Equal(llamaAccuracy, Evaluator.Evaluate(reloaded, reloadedTokenizer, test, 48, 32).Accuracy);
         }
+        Assert.Equal("t5", ModelCheckpoints.ModelTypeOf(Path.Combine(t5Folder, "best")));
+        var (reloadedT5, t5Tokenizer) = ModelCheckpoints.Load(Path.Combine(t5Folder, "best"));
+        using (reloadedT5)
+            Assert.Equal(t5Accuracy, Evaluator.Evaluate(reloadedT5, t5Tokenizer, test, 48, 32).Accuracy);
     }
 }

@@ -72,7 +72,7 @@ public class CheckpointTests
         model.eval();
         using var guard = no_grad();
         var expected = model.forward(ids);
-        var actual = loaded.forward(ids);
+        var actual = loaded.Logits(ids);
         if (tolerance == 0) Assert.Equal(0f, (expected - actual).abs().max().item<float>()); // fp32 round trip is exact
         else Assert.True(expected.allclose(actual, rtol: 0, atol: tolerance), $"max diff {(expected - actual).abs().max().item<float>()}");
         Assert.Equal(Tokenizer.Tokens, ((CharTokenizer)tokenizer).Tokens);

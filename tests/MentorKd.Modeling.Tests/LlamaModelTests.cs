@@ -194,10 +194,10 @@ public class LlamaModelTests
 
         var configPath = Path.Combine(folder, "config.json");
         var config = JsonNode.Parse(File.ReadAllText(configPath))!;
-        config["model_type"] = "t5";
+        config["model_type"] = "bert";
         File.WriteAllText(configPath, config.ToJsonString());
         var error = Assert.Throws<CheckpointException>(() => ModelCheckpoints.LoadModel(folder).Dispose());
-        Assert.Contains("model_type 't5' is not supported", error.Message);
+        Assert.Contains("model_type 'bert' is not supported", error.Message);
         Assert.Contains(configPath, error.Message);
     }
 

@@ -80,10 +80,10 @@ public class PretrainedRunTests
         Refused(tiny with { Tokenizer = "pretrained" }, "tokenizer", "neither mentor.pretrained nor student.pretrained");
         Refused(WithPretrained(tiny, "./no-such-model", null), "mentor.pretrained", "not found");
 
-        var encoderDecoder = NewFolder("flan-t5");
-        Directory.CreateDirectory(encoderDecoder);
-        File.WriteAllText(Path.Combine(encoderDecoder, "config.json"), """{"model_type": "t5", "d_model": 64}""");
-        Refused(WithPretrained(tiny, encoderDecoder, null), "mentor.pretrained", "model_type 't5' is not supported");
+        var unknown = NewFolder("bert");
+        Directory.CreateDirectory(unknown);
+        File.WriteAllText(Path.Combine(unknown, "config.json"), """{"model_type": "bert", "hidden_size": 64}""");
+        Refused(WithPretrained(tiny, unknown, null), "mentor.pretrained", "model_type 'bert' is not supported");
     }
 
     [Fact]

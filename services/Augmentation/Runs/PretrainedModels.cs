@@ -28,6 +28,7 @@ public sealed class PretrainedModels(IObjectStore store, IOptions<AugmentationOp
     public async Task<ITokenizer> PrepareAsync(RunKeys keys, RunConfig config, RunStageRecords records, CancellationToken cancellationToken)
     {
         var tokenizerFolders = new Dictionary<string, string>();
+        var modelTypes = new Dictionary<string, string>();
         foreach (var (role, source) in Of(config))
         {
             var stage = await records.FindAsync<PretrainedStage>(StageName(role), cancellationToken);
@@ -40,7 +41,9 @@ public sealed class PretrainedModels(IObjectStore store, IOptions<AugmentationOp
             var folder = Scratch(keys, $"pretrained-tokenizer-{role}");
             await store.DownloadAsync(stage.Key, folder, cancellationToken, ModelCheckpoints.IsTokenizerFile);
             tokenizerFolders[role] = folder;
+            modelTypes[role] = stage.ModelType;
         }
+        RunTokenizer.RequireOneKind(config, modelTypes.GetValueOrDefault(Mentor), modelTypes.GetValueOrDefault(Student));
         return RunTokenizer.FromPretrained(tokenizerFolders.GetValueOrDefault(Mentor), tokenizerFolders.GetValueOrDefault(Student));
     }
 

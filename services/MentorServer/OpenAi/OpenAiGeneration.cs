@@ -83,9 +83,7 @@ public sealed class OpenAiGeneration(MentorHost host)
         {
             if (sample.Length == 0) { scored.Add([]); continue; }
             using var scope = NewDisposeScope();
-            var ids = promptIds.Concat(sample[..^1]).Select(t => (long)t).ToArray();
-            var logProbs = resident.Model.forward(tensor(ids, device: resident.Model.Device).unsqueeze(0))[0, (promptIds.Length - 1)..]
-                .to(ScalarType.Float32).log_softmax(-1).cpu();
+            var logProbs = resident.Model.ContinuationLogits(promptIds, sample).to(ScalarType.Float32).log_softmax(-1).cpu();
             var all = logProbs.data<float>().ToArray();
             var (values, indices) = logProbs.topk(Math.Min(Math.Max(top, 1), vocabulary), dim: -1);
             var topValues = values.data<float>().ToArray();

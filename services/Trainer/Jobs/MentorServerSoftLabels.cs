@@ -27,6 +27,9 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
     public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         var ids = batch.InputIds.cpu().data<long>().ToArray();
+        var prompts = batch.EncoderIds?.cpu().data<long>().ToArray();
+        var promptMask = batch.EncoderMask?.cpu().data<long>().ToArray();
+        int promptWidth = (int)(batch.EncoderIds?.shape[1] ?? 0);
         var labels = batch.Labels.cpu().data<long>().ToArray();
         int rows = (int)batch.InputIds.shape[0], width = (int)batch.InputIds.shape[1];
         var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
@@ -38,6 +41,8 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             lengths[r] = mask == KnowledgeDistillationMask.Faithful ? width : Math.Max(1, length);
             var sequence = new TokenSequence { ScoreFrom = 0 };
             sequence.TokenIds.AddRange(ids.Skip(r * width).Take(lengths[r]).Select(t => (int)t));
+            if (prompts is not null)
+                sequence.EncoderTokenIds.AddRange(Enumerable.Range(r * promptWidth, promptWidth).Where(i => promptMask![i] == 1).Select(i => (int)prompts[i]));
             request.Sequences.Add(sequence);
         }
         var response = Call(request);

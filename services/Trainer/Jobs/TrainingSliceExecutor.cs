@@ -75,6 +75,9 @@ public sealed class TrainingSliceExecutor
         if (mentor is not null && mentor.VocabSize != model.VocabSize)
             throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor scores {mentor.VocabSize} token ids and the student {model.VocabSize}: " +
                 "soft labels need one vocabulary.");
+        // Soft labels are per decoder position: an encoder-decoder's positions are the target's, a decoder-only model's the whole sequence's.
+        if (mentor is not null && mentor.IsEncoderDecoder != model.IsEncoderDecoder)
+            throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor is {Kind(mentor)} and the student {Kind(model)}: soft labels need both of one kind.");
         using var channel = request.SoftLabels.Kind == SoftLabelSourceKind.MentorServer ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
         // A frozen in-process mentor's soft labels are cached per sequence (exact with the clean mask).
         ISoftLabelSource? inProcess = mentor is null ? null : new InProcessMentorSoftLabels(mentor, "in-process mentor");
@@ -150,7 +153,7 @@ public sealed class TrainingSliceExecutor
     /// an init checkpoint (a pretrained model, or the student a round continues from): that model, whose shape the
     /// request either leaves unset or must match. Otherwise a fresh GPT-2-style model of the request's shape.
     /// </summary>
-    private CausalLanguageModel BuildModel(StartTrainingJobRequest request, string? resumeFrom, ITokenizer tokenizer, int seed, string workspace, CancellationToken token)
+    private LanguageModel BuildModel(StartTrainingJobRequest request, string? resumeFrom, ITokenizer tokenizer, int seed, string workspace, CancellationToken token)
     {
         if (resumeFrom is not null && TrainingCheckpoint.ExistsIn(resumeFrom)) return ModelCheckpoints.LoadModel(resumeFrom);
         var shape = request.Model;
@@ -193,12 +196,12 @@ public sealed class TrainingSliceExecutor
         {
             GptLanguageModel gpt => Describe(gpt.Config),
             GptConfig c => $"{c.LayerCount}-layer, {c.HeadCount}-head, {c.EmbeddingSize}-wide, {c.ContextLength}-token, {c.VocabSize}-word GPT-2",
-            CausalLanguageModel m => $"{m.LayerCount}-layer, {m.ContextLength}-token, {m.VocabSize}-word {m.GetType().Name.Replace("LanguageModel", "")}",
+            LanguageModel m => $"{m.ParameterCount:N0}-parameter, {m.VocabSize}-word {ModelCheckpoints.ModelTypeOf(m)}",
             _ => model.ToString() ?? "",
         };
     }
 
-    private CausalLanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
+    private LanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)
     {
         if (source.Kind != SoftLabelSourceKind.InProcess) return null;
         var folder = Path.Combine(workspace, "mentor");
@@ -213,6 +216,8 @@ public sealed class TrainingSliceExecutor
         using (var file = File.Create(path)) Wait(_store.GetAsync(key, file, token));
         return JsonLines.Read<T>(path);
     }
+
+    private static string Kind(LanguageModel model) => model.IsEncoderDecoder ? "an encoder-decoder" : "decoder-only";
 
     // The job runs on its own thread, outside any dispose scope, so blocking on storage I/O here is safe.
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();

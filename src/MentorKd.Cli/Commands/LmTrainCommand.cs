@@ -55,7 +55,7 @@ internal static class LmTrainCommand
             var corpus = TextCorpus.Load(result.GetValue(data)!);
             bool resume = !result.GetValue(fresh) && TrainingCheckpoint.ExistsIn(outDir);
 
-            CausalLanguageModel model;
+            LanguageModel model;
             ITokenizer tokenizer;
             if (resume)
             {
@@ -95,7 +95,7 @@ internal static class LmTrainCommand
             var examples = corpus.ToExamples(tokenizer, model.ContextLength, validationShare: 0.1);
             var resuming = resume ? $"; resuming at step {trainer.Step}" : "";
             AnsiConsole.MarkupLineInterpolated(
-                $"[bold]model[/] {model.ParameterCount:N0} parameters ({model.LayerCount}-layer {ModelCheckpoints.ModelTypeOf(model)}, {tokenizer.Kind} tokenizer, {tokenizer.VocabSize} tokens); [bold]data[/] {examples.TrainingTokens:N0} training tokens{resuming}");
+                $"[bold]model[/] {model.ParameterCount:N0} parameters ({ModelCheckpoints.ModelTypeOf(model)}, {tokenizer.Kind} tokenizer, {tokenizer.VocabSize} tokens); [bold]data[/] {examples.TrainingTokens:N0} training tokens{resuming}");
 
             float loss = float.NaN;
             float? validation = null;
@@ -109,7 +109,7 @@ internal static class LmTrainCommand
                 long tokens = 0;
                 while (trainer.Step < totalSteps)
                 {
-                    using (var tensors = LanguageModelBatch.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, model.ContextLength, device))
+                    using (var tensors = model.Collate(examples.Batch(batch, runSeed, trainer.Step), tokenizer.PadId, device))
                     {
                         loss = trainer.TrainStep(tensors);
                         tokens += tensors.Tokens;
@@ -137,10 +137,10 @@ internal static class LmTrainCommand
         return command;
     }
 
-    private static float Validate(LanguageModelTrainer trainer, ExampleSource examples, ITokenizer tokenizer, CausalLanguageModel model, Device device)
+    private static float Validate(LanguageModelTrainer trainer, ExampleSource examples, ITokenizer tokenizer, LanguageModel model, Device device)
     {
         var batches = examples.ValidationBatches(32).Take(20)
-            .Select(b => LanguageModelBatch.Collate(b, tokenizer.PadId, model.ContextLength, device)).ToList();
+            .Select(b => model.Collate(b, tokenizer.PadId, device)).ToList();
         try { return trainer.Evaluate(batches); }
         finally { foreach (var b in batches) b.Dispose(); }
     }

@@ -10,7 +10,7 @@ namespace MentorKd.Distillation.Evaluation;
 public static class BatchedDecoding
 {
     /// <returns>For each question (in input order), the decoded samples.</returns>
-    public static IReadOnlyList<string>[] Run(CausalLanguageModel model, ITokenizer tokenizer, IReadOnlyList<Question> questions,
+    public static IReadOnlyList<string>[] Run(LanguageModel model, ITokenizer tokenizer, IReadOnlyList<Question> questions,
         GenerationOptions options, int batchSize, Action<int>? progress = null)
     {
         var prompts = questions.Select(q => tokenizer.Encode(CotFormat.Prompt(q))).ToArray();
@@ -20,7 +20,7 @@ public static class BatchedDecoding
     }
 
     /// <returns>For each tokenized prompt (in input order), its continuations.</returns>
-    public static IReadOnlyList<Continuation>[] Continue(CausalLanguageModel model, ITokenizer tokenizer, IReadOnlyList<int[]> prompts,
+    public static IReadOnlyList<Continuation>[] Continue(LanguageModel model, ITokenizer tokenizer, IReadOnlyList<int[]> prompts,
         GenerationOptions options, int batchSize, Action<int>? progress = null)
     {
         var order = Enumerable.Range(0, prompts.Count).OrderBy(i => prompts[i].Length).ToArray();

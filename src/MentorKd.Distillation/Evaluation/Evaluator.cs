@@ -11,7 +11,7 @@ public static class Evaluator
 {
     /// <param name="sampling">Null: one greedy answer per question. Otherwise several sampled answers, and a question
     /// counts as correct when at least half of them are right.</param>
-    public static EvaluationResult Evaluate(CausalLanguageModel model, ITokenizer tokenizer, IReadOnlyList<Question> questions,
+    public static EvaluationResult Evaluate(LanguageModel model, ITokenizer tokenizer, IReadOnlyList<Question> questions,
         int maxNewTokens, int batchSize, AnswerSampling? sampling = null, Action<int>? progress = null)
     {
         if (questions.Count == 0) return new EvaluationResult(0, 0, 0, []);

@@ -184,6 +184,10 @@ public static partial class RunConfigValidator
             $"is {config.Tokenizer}, but a pretrained model brings its own tokenizer: leave it unset (or set it to {RunTokenizer.Pretrained}).");
         var (mentorFolder, studentFolder) = (mentor is null ? null : PretrainedFolder(config, mentor), student is null ? null : PretrainedFolder(config, student));
         if (mentorFolder is not null || studentFolder is not null) RunTokenizer.FromPretrained(mentorFolder, studentFolder);
+        // Models named by key are compared when the run starts; folders (or from-scratch models) now.
+        if ((mentor is null || mentorFolder is not null) && (student is null || studentFolder is not null))
+            RunTokenizer.RequireOneKind(config, mentorFolder is null ? null : ModelCheckpoints.SupportedModelTypeOf(mentorFolder),
+                studentFolder is null ? null : ModelCheckpoints.SupportedModelTypeOf(studentFolder));
     }
 
     /// <summary>The pretrained model's folder on this host, or null when the value names an object-store key.</summary>

@@ -1,5 +1,6 @@
 using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Tokenization;
 
 namespace MentorKd.Distillation.Pipeline;
@@ -30,6 +31,20 @@ public static class RunTokenizer
             throw new ConfigException("student.pretrained", $"its tokenizer's vocabulary differs from the mentor's ({difference}): soft labels need the " +
                 "mentor and the student to share one (models of one family usually do).");
         return mentor ?? student ?? throw new ArgumentException("neither model is pretrained.");
+    }
+
+    /// <summary>Soft labels are per decoder position, so a run whose students learn from them needs mentor and student of one
+    /// kind: both decoder-only or both encoder-decoder. Model types are config.json's (null: a from-scratch GPT-2 model).</summary>
+    public static void RequireOneKind(RunConfig config, string? mentorModelType, string? studentModelType)
+    {
+        if (!RunMethods.TrainsMentor(config.Method) || !config.Arms.Any(StudentArms.UsesSoftLabels)) return;
+        bool mentorEncodes = ModelCheckpoints.IsEncoderDecoder(mentorModelType ?? "gpt2"), studentEncodes = ModelCheckpoints.IsEncoderDecoder(studentModelType ?? "gpt2");
+        if (mentorEncodes != studentEncodes)
+            throw new ConfigException(config.Student.Pretrained is null ? "student" : "student.pretrained",
+                $"the mentor is {Kind(mentorEncodes, mentorModelType)} and the student {Kind(studentEncodes, studentModelType)}: the arms that learn from the mentor's " +
+                "soft labels need both of one kind (an encoder-decoder's positions are the target's, a decoder-only model's the whole sequence's).");
+
+        static string Kind(bool encoderDecoder, string? type) => $"{(encoderDecoder ? "an encoder-decoder" : "decoder-only")} ({type ?? "from scratch, gpt2"})";
     }
 
     private static ITokenizer Load(string folder, string field)

@@ -19,6 +19,10 @@ public sealed class CachedSoftLabels(ISoftLabelSource inner) : ISoftLabelSource,
     public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         var ids = batch.InputIds.cpu().data<long>().ToArray();
+        // An encoder-decoder mentor's logits depend on the prompt its encoder read as well.
+        var prompts = batch.EncoderIds?.cpu().data<long>().ToArray();
+        var promptMask = batch.EncoderMask?.cpu().data<long>().ToArray();
+        int promptWidth = (int)(batch.EncoderIds?.shape[1] ?? 0);
         var labels = batch.Labels.cpu().data<long>().ToArray();
         int rows = (int)batch.InputIds.shape[0], width = (int)batch.InputIds.shape[1];
         var keys = new string[rows];
@@ -28,7 +32,8 @@ public sealed class CachedSoftLabels(ISoftLabelSource inner) : ISoftLabelSource,
             int length = 0;
             for (int c = 0; c < width; c++) if (labels[r * width + c] != LanguageModelBatch.IgnoreIndex) length = c + 1;
             lengths[r] = length;
-            keys[r] = string.Join(',', ids.AsSpan(r * width, length).ToArray());
+            keys[r] = string.Join(',', ids.AsSpan(r * width, length).ToArray()) +
+                (prompts is null ? "" : "|" + string.Join(',', Enumerable.Range(r * promptWidth, promptWidth).Where(i => promptMask![i] == 1).Select(i => prompts[i])));
         }
 
         if (keys.Any(k => !_rows.ContainsKey(k)))

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MentorKd.Distillation.Training;
 
 /// <summary>Soft labels from a frozen mentor held in this process: one forward pass per batch, no gradient.</summary>
-public sealed class InProcessMentorSoftLabels(CausalLanguageModel mentor, string name) : ISoftLabelSource
+public sealed class InProcessMentorSoftLabels(LanguageModel mentor, string name) : ISoftLabelSource
 {
     public string Name => name;
 
@@ -14,6 +14,6 @@ public sealed class InProcessMentorSoftLabels(CausalLanguageModel mentor, string
         // no_grad, not inference_mode: the result takes part in the student's autograd graph as a constant.
         using var guard = no_grad();
         mentor.eval();
-        return MentorSoftLabels.FromLogits(mentor.forward(batch.InputIds));
+        return MentorSoftLabels.FromLogits(mentor.TeacherForced(batch));
     }
 }

@@ -13,7 +13,7 @@ namespace MentorKd.Distillation.Training;
 /// </summary>
 public static class MentorAugmenter
 {
-    public static IReadOnlyList<Rationale> Augment(CausalLanguageModel mentor, ITokenizer tokenizer, IReadOnlyList<Question> questions,
+    public static IReadOnlyList<Rationale> Augment(LanguageModel mentor, ITokenizer tokenizer, IReadOnlyList<Question> questions,
         GenerationOptions sampling, int batchSize, string producer, Action<int>? progress = null)
     {
         var outputs = BatchedDecoding.Run(mentor, tokenizer, questions, sampling, batchSize, progress);

@@ -25,7 +25,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
 
     public sealed record Progress(string Job, int Epoch, int Epochs, int Step, int TotalSteps, double Loss, string Phase, double TokensPerSecond = 0);
 
-    public TrainingOutcome Train(string job, CausalLanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
+    public TrainingOutcome Train(string job, LanguageModel model, IReadOnlyList<LanguageModelExample> examples, ISoftLabelSource? softLabels,
         string folder, Action<Progress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellationToken = default,
         Func<int, bool>? afterCheckpoint = null)
     {
@@ -70,11 +70,11 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             foreach (var chunk in order.Chunk(options.BatchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested(); // last/ holds the previous epoch: a restart resumes there
-                using var batch = LanguageModelBatch.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, model.ContextLength, device);
+                using var batch = model.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, device);
                 double hard = 0, soft = 0;
                 var loss = trainer.TrainStep(student =>
                 {
-                    var logits = student.forward(batch.InputIds);
+                    var logits = student.TeacherForced(batch);
                     var mentor = softLabels?.SoftLabels(batch);
                     var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
                     hard = parts.HardCrossEntropy.item<float>();
@@ -123,7 +123,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         new(job, examples, steps, seconds, history, Paused: true);
 
     /// <summary>The resumable checkpoint: weights, optimiser, step and the evaluated history change together.</summary>
-    private void SaveLast(string folder, CausalLanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>
+    private void SaveLast(string folder, LanguageModel model, LanguageModelTrainer trainer, int totalSteps, double loss, List<EpochRecord> history) =>
         TrainingCheckpoint.Save(folder, model, tokenizer, trainer,
             new TrainingCheckpoint.State(trainer.Step, totalSteps, (float)loss, null, options.Seed),
             staging => JsonLines.Write(Path.Combine(staging, HistoryFile), history));

@@ -8,11 +8,11 @@ namespace MentorKd.Modeling.Checkpoints;
 
 /// <summary>
 /// Model folders of every family this code runs, as one entry point: <c>config.json</c>'s <c>model_type</c> picks the
-/// loader (gpt2; llama, qwen2, mistral), and a model is saved in its own family's layout.
+/// loader (gpt2; llama, qwen2, mistral; t5), and a model is saved in its own family's layout.
 /// </summary>
 public static class ModelCheckpoints
 {
-    public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", .. LlamaConfig.ModelTypes];
+    public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", .. LlamaConfig.ModelTypes, T5Config.Type];
 
     /// <summary>The files of a Hugging Face model folder this code reads (weights, configs, tokenizer), by their path in
     /// the folder: what is copied when a folder is imported, leaving out other formats' weights (pytorch_model.bin, onnx/, …).</summary>
@@ -41,6 +41,9 @@ public static class ModelCheckpoints
         catch (JsonException e) { throw new CheckpointException($"{path}: not valid JSON ({e.Message})."); }
     }
 
+    /// <summary>Whether a <c>model_type</c> reads its prompt with an encoder (t5) rather than as the start of its sequence.</summary>
+    public static bool IsEncoderDecoder(string modelType) => modelType == T5Config.Type;
+
     /// <summary>The folder's <c>model_type</c>, when this code runs that family.</summary>
     public static string SupportedModelTypeOf(string directory)
     {
@@ -49,8 +52,12 @@ public static class ModelCheckpoints
             $"{Path.Combine(directory, GptCheckpoint.ConfigFile)}: model_type '{type}' is not supported (supported: {string.Join(", ", ModelTypes)}).");
     }
 
-    public static CausalLanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) =>
-        SupportedModelTypeOf(directory) == "gpt2" ? GptCheckpoint.LoadModel(directory, device, dtype) : LlamaCheckpoint.LoadModel(directory, device, dtype);
+    public static LanguageModel LoadModel(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32) => SupportedModelTypeOf(directory) switch
+    {
+        "gpt2" => GptCheckpoint.LoadModel(directory, device, dtype),
+        T5Config.Type => T5Checkpoint.LoadModel(directory, device, dtype),
+        _ => LlamaCheckpoint.LoadModel(directory, device, dtype),
+    };
 
     /// <summary>Fills a freshly built model's weights, converts it to <paramref name="dtype"/>, moves it to
     /// <paramref name="device"/> and sets it to evaluation; a model that fails on the way is disposed.</summary>
@@ -72,7 +79,7 @@ public static class ModelCheckpoints
     }
 
     /// <summary>The model and the tokenizer its folder carries (which must not have more tokens than the model).</summary>
-    public static (CausalLanguageModel Model, ITokenizer Tokenizer) Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public static (LanguageModel Model, ITokenizer Tokenizer) Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
         var tokenizer = TokenizerFiles.Load(directory);
         var model = LoadModel(directory, device, dtype);
@@ -85,29 +92,35 @@ public static class ModelCheckpoints
     }
 
     /// <summary>The <c>model_type</c> a model is saved under.</summary>
-    public static string ModelTypeOf(CausalLanguageModel model) => model switch
+    public static string ModelTypeOf(LanguageModel model) => model switch
     {
         GptLanguageModel => "gpt2",
         LlamaLanguageModel llama => llama.Config.ModelType,
+        T5LanguageModel => T5Config.Type,
         _ => throw new NotSupportedException($"{model.GetType().Name} has no checkpoint layout."),
     };
 
     /// <summary>Writes the model in its family's layout with the tokenizer's files, all or nothing.</summary>
     /// <param name="writeExtras">Writes further files (e.g. optimiser state) into the folder before it is swapped in.</param>
-    public static void Save(CausalLanguageModel model, ITokenizer tokenizer, string directory, ScalarType dtype = ScalarType.Float32,
+    public static void Save(LanguageModel model, ITokenizer tokenizer, string directory, ScalarType dtype = ScalarType.Float32,
         IReadOnlyDictionary<string, string>? metadata = null, Action<string>? writeExtras = null)
     {
+        void WithTokenizer(string staging)
+        {
+            tokenizer.Save(staging);
+            writeExtras?.Invoke(staging);
+        }
+
         switch (model)
         {
             case GptLanguageModel gpt:
                 GptCheckpoint.Save(gpt, tokenizer, directory, dtype, metadata, writeExtras);
                 break;
             case LlamaLanguageModel llama:
-                LlamaCheckpoint.Save(llama, directory, dtype, metadata: metadata, writeExtras: staging =>
-                {
-                    tokenizer.Save(staging);
-                    writeExtras?.Invoke(staging);
-                });
+                LlamaCheckpoint.Save(llama, directory, dtype, metadata: metadata, writeExtras: WithTokenizer);
+                break;
+            case T5LanguageModel t5:
+                T5Checkpoint.Save(t5, directory, dtype, metadata: metadata, writeExtras: WithTokenizer);
                 break;
             default:
                 throw new NotSupportedException($"{model.GetType().Name} has no checkpoint layout.");

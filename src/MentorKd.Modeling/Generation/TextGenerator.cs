@@ -4,7 +4,7 @@ using MentorKd.Modeling.Tokenization;
 namespace MentorKd.Modeling.Generation;
 
 /// <summary>Text in, text out: tokenizes prompts, generates, decodes.</summary>
-public sealed class TextGenerator(CausalLanguageModel model, ITokenizer tokenizer)
+public sealed class TextGenerator(LanguageModel model, ITokenizer tokenizer)
 {
     private readonly TokenGenerator _tokens = new(model, tokenizer.EndOfTextId, tokenizer.PadId);
 

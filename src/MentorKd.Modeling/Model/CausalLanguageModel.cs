@@ -1,4 +1,5 @@
 using MentorKd.Modeling.Runtime;
+using MentorKd.Modeling.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -14,6 +15,13 @@ public abstract class CausalLanguageModel : LanguageModel
 
     /// <summary>Transformer blocks, each with its own slot in a <see cref="KeyValueCache"/>.</summary>
     public abstract int LayerCount { get; }
+
+    public override Tensor Logits(Tensor ids, Tensor? encoderIds = null, Tensor? encoderMask = null) => encoderIds is null
+        ? forward(ids)
+        : throw new ArgumentException($"{GetType().Name} is decoder-only: it takes no encoder input.", nameof(encoderIds));
+
+    public override LanguageModelBatch Collate(IReadOnlyList<LanguageModelExample> examples, int padId, Device? device = null) =>
+        LanguageModelBatch.Collate(examples, padId, ContextLength, device);
 
     /// <summary>Logits [B, T, V] for the new positions (or [B, 1, V] for just the last one).</summary>
     /// <param name="inputIds">[B, T] token ids of the new positions.</param>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using MentorKd.Modeling.Runtime;
+using MentorKd.Modeling.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -40,6 +41,15 @@ public sealed class T5LanguageModel : LanguageModel
     public override int ContextLength => Config.Positions ?? 512;
     public override Device Device => shared.weight!.device;
     public int DecoderLayers => Config.DecoderLayers;
+    public override bool IsEncoderDecoder => true;
+
+    public override int DecoderStartTokenId => Config.DecoderStartTokenId;
+
+    public override Tensor Logits(Tensor ids, Tensor? encoderIds = null, Tensor? encoderMask = null) =>
+        forward(encoderIds ?? throw new ArgumentException("an encoder-decoder needs the prompt's ids for its encoder.", nameof(encoderIds)), encoderMask, ids);
+
+    public override LanguageModelBatch Collate(IReadOnlyList<LanguageModelExample> examples, int padId, Device? device = null) =>
+        LanguageModelBatch.CollateEncoderDecoder(examples, padId, Config.DecoderStartTokenId, ContextLength, device);
 
     /// <summary>Encoder output [B, S, d] for prompts [B, S] (<paramref name="attentionMask"/>: 1 for real tokens, 0 for padding).</summary>
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null)

@@ -5,20 +5,20 @@ using static TorchSharp.torch;
 namespace MentorKd.Modeling.Training;
 
 /// <summary>
-/// One optimiser step at a time for a <see cref="CausalLanguageModel"/>: AdamW with decoupled weight decay on
+/// One optimiser step at a time for a <see cref="LanguageModel"/> of any family: AdamW with decoupled weight decay on
 /// 2-D weights only, the warm-up + cosine schedule, gradient clipping. Each step runs in its own dispose
 /// scope, which frees its tensors; no forced collection is needed (resident memory measured flat over 1,000
 /// steps of a 4-layer model), and none is made, since it would stall every thread of a process hosting services.
 /// </summary>
 public sealed class LanguageModelTrainer : IDisposable
 {
-    private readonly CausalLanguageModel _model;
+    private readonly LanguageModel _model;
     private readonly TrainingOptions _options;
     private readonly AdamWOptimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly List<Parameter> _parameters;
 
-    public LanguageModelTrainer(CausalLanguageModel model, TrainingOptions options)
+    public LanguageModelTrainer(LanguageModel model, TrainingOptions options)
     {
         options.Validate();
         _model = model;
@@ -41,10 +41,10 @@ public sealed class LanguageModelTrainer : IDisposable
 
     /// <summary>Next-token cross-entropy on the batch's target tokens.</summary>
     public float TrainStep(LanguageModelBatch batch) =>
-        TrainStep(model => LanguageModelLoss.CrossEntropy(model.forward(batch.InputIds), batch.Labels));
+        TrainStep(model => LanguageModelLoss.CrossEntropy(model.TeacherForced(batch), batch.Labels));
 
     /// <summary>One step on any differentiable loss of the model (e.g. cross-entropy mixed with distillation).</summary>
-    public float TrainStep(Func<CausalLanguageModel, Tensor> loss)
+    public float TrainStep(Func<LanguageModel, Tensor> loss)
     {
         float value;
         using (var scope = NewDisposeScope())
@@ -73,7 +73,7 @@ public sealed class LanguageModelTrainer : IDisposable
         foreach (var batch in batches)
         {
             using var scope = NewDisposeScope();
-            var loss = LanguageModelLoss.CrossEntropy(_model.forward(batch.InputIds), batch.Labels).item<float>();
+            var loss = LanguageModelLoss.CrossEntropy(_model.TeacherForced(batch), batch.Labels).item<float>();
             sum += loss * batch.ScoredTokens;
             tokens += batch.ScoredTokens;
         }

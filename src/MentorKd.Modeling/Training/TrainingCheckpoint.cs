@@ -23,7 +23,7 @@ public static class TrainingCheckpoint
     }
 
     /// <param name="writeExtras">Further files that must change together with the weights (e.g. a job's history).</param>
-    public static void Save(string directory, CausalLanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state,
+    public static void Save(string directory, LanguageModel model, ITokenizer tokenizer, LanguageModelTrainer trainer, State state,
         Action<string>? writeExtras = null) =>
         ModelCheckpoints.Save(model, tokenizer, directory, writeExtras: staging =>
         {
