@@ -35,14 +35,34 @@ public class PretrainedRunTests
 
     private static string NewFolder(string name) => Path.Combine(Path.GetTempPath(), "mentorkd-pretrained-tests", Guid.NewGuid().ToString("N"), name);
 
-    /// <summary>A mentor and a student of one "family": one tokenizer, two sizes.</summary>
-    private static async Task<(string Mentor, string Student)> FamilyAsync(int merges = 300)
+    /// <summary>A mentor and a student of one "family": one tokenizer, two sizes (Llama and Qwen2 layouts, or T5).</summary>
+    private static async Task<(string Mentor, string Student)> FamilyAsync(int merges = 300, bool t5 = false)
     {
         var tokenizer = NewFolder("tokenizer");
         int vocab = TinyPretrainedFolders.WriteTokenizer(tokenizer, await CoinFlipCorpusAsync(), merges);
+        if (t5)
+            return (TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-mentor"), tokenizer, vocab, modelSize: 64, seed: 1),
+                TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-student"), tokenizer, vocab, modelSize: 32, seed: 2));
         var mentor = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-mentor"), tokenizer, vocab, hidden: 64, seed: 1);
         var student = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-student"), tokenizer, vocab, hidden: 32, seed: 2, modelType: "qwen2");
         return (mentor, student);
+    }
+
+    /// <summary>The tiny run, shortened, with these folders as mentor and student, through the embedded platform.</summary>
+    private static RunConfig ShortRun(string mentorFolder, string studentFolder)
+    {
+        var tiny = EmbeddedTestRuns.Tiny();
+        var config = WithPretrained(tiny with
+        {
+            Name = "pretrained-tiny",
+            Task = tiny.Task with { TrainQuestions = 160, DevQuestions = 20, TestQuestions = 20 },
+            Teacher = tiny.Teacher with { AnnotatedQuestions = 80 },
+            ContextLength = 128,
+            Mentor = tiny.Mentor with { Training = tiny.Mentor.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
+            Student = tiny.Student with { Training = tiny.Student.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
+        }, mentorFolder, studentFolder);
+        RunConfigValidator.Validate(config);
+        return config;
     }
 
     private static RunConfig WithPretrained(RunConfig config, string? mentor, string? student) => config with
@@ -90,17 +110,7 @@ public class PretrainedRunTests
     public async Task A_run_whose_mentor_and_student_are_pretrained_llama_family_folders_completes_through_the_services_starting_from_their_weights()
     {
         var (mentorFolder, studentFolder) = await FamilyAsync();
-        var tiny = EmbeddedTestRuns.Tiny();
-        var config = WithPretrained(tiny with
-        {
-            Name = "pretrained-tiny",
-            Task = tiny.Task with { TrainQuestions = 160, DevQuestions = 20, TestQuestions = 20 },
-            Teacher = tiny.Teacher with { AnnotatedQuestions = 80 },
-            ContextLength = 128,
-            Mentor = tiny.Mentor with { Training = tiny.Mentor.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
-            Student = tiny.Student with { Training = tiny.Student.Training with { Epochs = 2, EvalMaxNewTokens = 40 } },
-        }, mentorFolder, studentFolder);
-        RunConfigValidator.Validate(config);
+        var config = ShortRun(mentorFolder, studentFolder);
 
         var root = EmbeddedTestRuns.NewDataRoot();
         var events = new List<RunEvent>();
@@ -150,6 +160,44 @@ public class PretrainedRunTests
         Assert.Contains("pretrained:student", lineage["checkpoint:mentor_kd"].DerivedFrom);
         Assert.Equal(["pretrained:mentor", "pretrained:student"], lineage["tokenizer"].DerivedFrom.Order());
         Assert.Contains("students: pretrained tiny-student", report.Markdown);
+    }
+
+    [Fact]
+    public async Task A_run_whose_mentor_and_student_are_pretrained_t5_folders_completes_through_the_services_with_soft_labels_over_the_decoder_positions()
+    {
+        var (mentorFolder, studentFolder) = await FamilyAsync(t5: true);
+        var config = ShortRun(mentorFolder, studentFolder);
+        Assert.Equal(SoftLabelSources.MentorServer, config.Student.SoftLabels); // the mentor-server serves an encoder-decoder's soft labels
+
+        // An encoder-decoder mentor beside a decoder-only student is refused: their soft labels cover different positions.
+        var (llamaMentor, _) = await FamilyAsync();
+        var mixed = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(WithPretrained(config, llamaMentor, studentFolder)));
+        Assert.Equal("student.pretrained", mixed.Field);
+        Assert.Contains("need both of one kind", mixed.Message);
+
+        var root = EmbeddedTestRuns.NewDataRoot();
+        var events = new List<RunEvent>();
+        await using var platform = await EmbeddedTestRuns.StartAsync(root, config);
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+
+        var store = platform.Services.GetRequiredService<IObjectStore>();
+        var stages = $"runs/{run.RunId}/stages/";
+        Assert.Equal("t5", (await ReadJsonAsync<Augmentation.Runs.PretrainedStage>(store, stages + "pretrained-mentor.json")).ModelType);
+        var work = Path.Combine(root, "check");
+        foreach (var job in config.Arms.Prepend("mentor"))
+        {
+            var trained = await ReadJsonAsync<Augmentation.Runs.TrainingStage>(store, stages + $"training-{job}.json");
+            Assert.True(trained.Examples > 50, $"{job}: {trained.Examples} examples");
+            await store.DownloadAsync(trained.CheckpointKey, Path.Combine(work, job));
+            Assert.Equal("t5", ModelCheckpoints.ModelTypeOf(Path.Combine(work, job)));
+        }
+        var outcome = await ReadJsonAsync<TrainingOutcome>(store, $"runs/{run.RunId}/checkpoints/mentor_kd/outcome.json");
+        Assert.All(outcome.History, h => Assert.True(h.SoftTerm is > 0, $"epoch {h.Epoch}: soft term {h.SoftTerm}"));
+        var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
+        Assert.Equal(config.Arms.Count, report.Arms.Count);
+        Assert.Contains("pretrained:student", report.Lineage.Single(e => e.Name == "checkpoint:mentor_kd").DerivedFrom);
     }
 
     private static async Task<T> ReadJsonAsync<T>(IObjectStore store, string key)

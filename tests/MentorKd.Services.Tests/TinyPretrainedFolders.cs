@@ -77,6 +77,19 @@ internal static class TinyPretrainedFolders
         return folder;
     }
 
+    /// <summary>A T5 v1.1-style folder (gated GELU, own head) with random (seeded) weights and the tokenizer copied from
+    /// <paramref name="tokenizerFolder"/>; its decoder starts from end-of-text (the tokenizer has no pad token).</summary>
+    public static string WriteT5(string folder, string tokenizerFolder, int vocabSize, int modelSize, int layers = 2, long seed = 1)
+    {
+        var eos = Modeling.Tokenization.TokenizerFiles.Load(tokenizerFolder).EndOfTextId;
+        var config = T5Config.Small(vocabSize, layers, heads: 2, modelSize, feedForward: modelSize * 2) with { DecoderStartTokenId = eos, PadTokenId = eos, EosTokenId = eos };
+        using (var model = new T5LanguageModel(config, new TorchSharp.torch.Generator((ulong)seed)))
+            T5Checkpoint.Save(model, folder);
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(tokenizerFolder, file), Path.Combine(folder, file), overwrite: true);
+        return folder;
+    }
+
     /// <summary>GPT-2's byte ↔ character table: printable bytes stand for themselves, the others take U+0100 on, in byte order.</summary>
     private static string[] ByteSymbols()
     {
