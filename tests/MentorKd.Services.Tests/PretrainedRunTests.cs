@@ -35,14 +35,19 @@ public class PretrainedRunTests
 
     private static string NewFolder(string name) => Path.Combine(Path.GetTempPath(), "mentorkd-pretrained-tests", Guid.NewGuid().ToString("N"), name);
 
-    /// <summary>A mentor and a student of one "family": one tokenizer, two sizes (Llama and Qwen2 layouts, or T5).</summary>
+    /// <summary>A mentor and a student of one "family": one tokenizer, two sizes (Llama and Qwen2 layouts with a byte-level
+    /// BPE tokenizer.json, or T5 with FlanT5's SentencePiece spiece.model).</summary>
     private static async Task<(string Mentor, string Student)> FamilyAsync(int merges = 300, bool t5 = false)
     {
         var tokenizer = NewFolder("tokenizer");
-        int vocab = TinyPretrainedFolders.WriteTokenizer(tokenizer, await CoinFlipCorpusAsync(), merges);
         if (t5)
-            return (TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-mentor"), tokenizer, vocab, modelSize: 64, seed: 1),
-                TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-student"), tokenizer, vocab, modelSize: 32, seed: 2));
+        {
+            Directory.CreateDirectory(tokenizer);
+            int pieces = MentorKd.Tests.Shared.SentencePieceFiles.WriteUnigram(Path.Combine(tokenizer, "spiece.model"), await CoinFlipCorpusAsync());
+            return (TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-mentor"), tokenizer, pieces + 28, modelSize: 64, seed: 1), // embeddings wider than the pieces, as T5's are
+                TinyPretrainedFolders.WriteT5(NewFolder("tiny-t5-student"), tokenizer, pieces + 28, modelSize: 32, seed: 2));
+        }
+        int vocab = TinyPretrainedFolders.WriteTokenizer(tokenizer, await CoinFlipCorpusAsync(), merges);
         var mentor = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-mentor"), tokenizer, vocab, hidden: 64, seed: 1);
         var student = TinyPretrainedFolders.WriteLlama(NewFolder("tiny-student"), tokenizer, vocab, hidden: 32, seed: 2, modelType: "qwen2");
         return (mentor, student);
@@ -169,8 +174,10 @@ public class PretrainedRunTests
         var config = ShortRun(mentorFolder, studentFolder);
         Assert.Equal(SoftLabelSources.MentorServer, config.Student.SoftLabels); // the mentor-server serves an encoder-decoder's soft labels
 
-        // An encoder-decoder mentor beside a decoder-only student is refused: their soft labels cover different positions.
-        var (llamaMentor, _) = await FamilyAsync();
+        // A decoder-only mentor beside an encoder-decoder student is refused, even with the same tokenizer: their soft labels
+        // cover different positions.
+        var llamaMentor = TinyPretrainedFolders.WriteLlama(NewFolder("llama-with-spiece"), studentFolder,
+            Modeling.Tokenization.TokenizerFiles.Load(studentFolder).VocabSize, hidden: 32);
         var mixed = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(WithPretrained(config, llamaMentor, studentFolder)));
         Assert.Equal("student.pretrained", mixed.Field);
         Assert.Contains("need both of one kind", mixed.Message);
@@ -185,6 +192,7 @@ public class PretrainedRunTests
         var store = platform.Services.GetRequiredService<IObjectStore>();
         var stages = $"runs/{run.RunId}/stages/";
         Assert.Equal("t5", (await ReadJsonAsync<Augmentation.Runs.PretrainedStage>(store, stages + "pretrained-mentor.json")).ModelType);
+        Assert.Equal("pretrained (sentencepiece)", (await ReadJsonAsync<Augmentation.Runs.TokenizerStage>(store, stages + "tokenizer.json")).Kind);
         var work = Path.Combine(root, "check");
         foreach (var job in config.Arms.Prepend("mentor"))
         {

@@ -64,7 +64,7 @@ internal static class TinyPretrainedFolders
         return next;
     }
 
-    /// <summary>A Llama-family folder with random (seeded) weights and the tokenizer copied from <paramref name="tokenizerFolder"/>.</summary>
+    /// <summary>A Llama-family folder with random (seeded) weights and the tokenizer files copied from <paramref name="tokenizerFolder"/>.</summary>
     public static string WriteLlama(string folder, string tokenizerFolder, int vocabSize, int hidden, int layers = 2, int contextLength = 256, long seed = 1,
         string modelType = "llama")
     {
@@ -72,22 +72,29 @@ internal static class TinyPretrainedFolders
         var config = LlamaConfig.Small(vocabSize, layers, heads: 2, keyValueHeads: 1, hidden, intermediate: hidden * 2, contextLength, eosTokenId: eos) with { ModelType = modelType };
         using (var model = new LlamaLanguageModel(config, new TorchSharp.torch.Generator((ulong)seed)))
             LlamaCheckpoint.Save(model, folder);
-        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
-            File.Copy(Path.Combine(tokenizerFolder, file), Path.Combine(folder, file), overwrite: true);
+        CopyTokenizer(tokenizerFolder, folder);
         return folder;
     }
 
-    /// <summary>A T5 v1.1-style folder (gated GELU, own head) with random (seeded) weights and the tokenizer copied from
-    /// <paramref name="tokenizerFolder"/>; its decoder starts from end-of-text (the tokenizer has no pad token).</summary>
+    /// <summary>A T5 v1.1-style folder (gated GELU, own head) with random (seeded) weights and the tokenizer files copied
+    /// from <paramref name="tokenizerFolder"/>; its decoder starts from the pad token, as T5's does.</summary>
     public static string WriteT5(string folder, string tokenizerFolder, int vocabSize, int modelSize, int layers = 2, long seed = 1)
     {
-        var eos = Modeling.Tokenization.TokenizerFiles.Load(tokenizerFolder).EndOfTextId;
-        var config = T5Config.Small(vocabSize, layers, heads: 2, modelSize, feedForward: modelSize * 2) with { DecoderStartTokenId = eos, PadTokenId = eos, EosTokenId = eos };
+        var tokenizer = Modeling.Tokenization.TokenizerFiles.Load(tokenizerFolder);
+        var config = T5Config.Small(vocabSize, layers, heads: 2, modelSize, feedForward: modelSize * 2) with
+        {
+            DecoderStartTokenId = tokenizer.PadId, PadTokenId = tokenizer.PadId, EosTokenId = tokenizer.EndOfTextId,
+        };
         using (var model = new T5LanguageModel(config, new TorchSharp.torch.Generator((ulong)seed)))
             T5Checkpoint.Save(model, folder);
-        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
-            File.Copy(Path.Combine(tokenizerFolder, file), Path.Combine(folder, file), overwrite: true);
+        CopyTokenizer(tokenizerFolder, folder);
         return folder;
+    }
+
+    private static void CopyTokenizer(string from, string to)
+    {
+        foreach (var file in Directory.GetFiles(from).Where(f => ModelCheckpoints.IsTokenizerFile(Path.GetFileName(f)) && Path.GetFileName(f) != "config.json"))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
     }
 
     /// <summary>GPT-2's byte ↔ character table: printable bytes stand for themselves, the others take U+0100 on, in byte order.</summary>

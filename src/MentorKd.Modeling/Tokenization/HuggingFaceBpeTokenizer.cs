@@ -39,16 +39,20 @@ public sealed class HuggingFaceBpeTokenizer : ITokenizer
 
     /// <summary>Whether the folder's tokenizer.json is Hugging Face's (it has a <c>model</c>; this project's own word and
     /// character vocabularies share the file name).</summary>
-    public static bool ExistsIn(string directory)
+    public static bool ExistsIn(string directory) => ModelTypeIn(directory) is not null;
+
+    /// <summary>The <c>model.type</c> of the folder's Hugging Face tokenizer.json ("BPE", "Unigram", …), or null when there is none.</summary>
+    public static string? ModelTypeIn(string directory)
     {
         var path = Path.Combine(directory, TokenizerFile);
-        if (!File.Exists(path)) return false;
+        if (!File.Exists(path)) return null;
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllText(path));
-            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("model", out _);
+            if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("model", out var model)) return null;
+            return model.ValueKind == JsonValueKind.Object && model.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString() : "BPE";
         }
-        catch (JsonException) { return false; } // the vocabulary loader names what is wrong with it
+        catch (JsonException) { return null; } // the vocabulary loader names what is wrong with it
     }
 
     public static HuggingFaceBpeTokenizer Load(string directory)

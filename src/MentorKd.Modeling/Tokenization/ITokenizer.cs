@@ -3,7 +3,7 @@ namespace MentorKd.Modeling.Tokenization;
 /// <summary>Text ↔ token ids for one model. Special tokens are explicit ids, never produced by <see cref="Encode"/>.</summary>
 public interface ITokenizer
 {
-    /// <summary>"char", "word", "gpt2-bpe" or "hf-bpe".</summary>
+    /// <summary>"char", "word", "gpt2-bpe", "hf-bpe" or "sentencepiece".</summary>
     string Kind { get; }
 
     int VocabSize { get; }

@@ -7,12 +7,17 @@ public static class TokenizerFiles
 {
     public static ITokenizer Load(string directory)
     {
-        if (HuggingFaceBpeTokenizer.ExistsIn(directory)) return HuggingFaceBpeTokenizer.Load(directory);
+        // A T5 folder's tokenizer.json is a Unigram model beside its spiece.model: the SentencePiece file is what runs here.
+        var huggingFace = HuggingFaceBpeTokenizer.ModelTypeIn(directory);
+        if (huggingFace == "BPE") return HuggingFaceBpeTokenizer.Load(directory);
+        if (SentencePieceModelTokenizer.FileIn(directory) is not null) return SentencePieceModelTokenizer.Load(directory);
+        if (huggingFace is not null) return HuggingFaceBpeTokenizer.Load(directory); // refuses the model type, naming it
         if (Gpt2BpeTokenizer.ExistsIn(directory)) return Gpt2BpeTokenizer.Load(directory);
 
         var path = Path.Combine(directory, VocabularyTokenizer.FileName);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"No tokenizer in {directory}: expected {HuggingFaceBpeTokenizer.TokenizerFile}, {Gpt2BpeTokenizer.VocabFile} + {Gpt2BpeTokenizer.MergesFile} or {VocabularyTokenizer.FileName}.", path);
+            throw new FileNotFoundException($"No tokenizer in {directory}: expected {HuggingFaceBpeTokenizer.TokenizerFile}, " +
+                $"{string.Join(" or ", SentencePieceModelTokenizer.ModelFiles)}, {Gpt2BpeTokenizer.VocabFile} + {Gpt2BpeTokenizer.MergesFile} or {VocabularyTokenizer.FileName}.", path);
 
         VocabularyTokenizer.VocabularyFile? file;
         try
