@@ -4,6 +4,7 @@ using MentorKd.Distillation.Evaluation;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
+using MentorKd.Modeling.Runtime;
 using LibraryEvaluator = MentorKd.Distillation.Evaluation.Evaluator;
 using EvaluatedExample = MentorKd.Protos.V1.EvaluatedExample;
 using Question = MentorKd.Distillation.Data.Question;
@@ -21,6 +22,7 @@ public sealed class CheckpointEvaluation(CheckpointUnderTest checkpoint, IObject
         if (request.ReportKey.Length > 0) RpcErrors.RequireKey(request.ReportKey, "report_key");
         RpcErrors.Require(request.MaxNewTokens >= 0, "max_new_tokens", $"must not be negative (got {request.MaxNewTokens}).");
         RpcErrors.Require(request.BatchSize >= 0, "batch_size", $"must not be negative (got {request.BatchSize}).");
+        RpcErrors.Require(request.Dtype is "" || TorchRuntime.DTypes.Contains(request.Dtype), "dtype", $"'{request.Dtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         RpcErrors.Require(request.Samples is >= 0 and <= AnswerSampling.MaxSamples, "samples", $"must be in 0..{AnswerSampling.MaxSamples} (got {request.Samples}).");
         RpcErrors.Require(double.IsFinite(request.Temperature) && request.Temperature >= 0, "temperature", $"must be 0 (the default, 0.7) or positive (got {request.Temperature}).");
         var sampling = request.Samples > 1 ? new AnswerSampling(request.Samples, request.Temperature > 0 ? request.Temperature : 0.7, request.Seed) : null;
@@ -30,7 +32,7 @@ public sealed class CheckpointEvaluation(CheckpointUnderTest checkpoint, IObject
         Distillation.Evaluation.EvaluationResult result;
         try
         {
-            result = await checkpoint.WithModelAsync(request.CheckpointKey, resident => LibraryEvaluator.Evaluate(resident.Model, resident.Tokenizer, questions, maxNewTokens, batchSize, sampling), cancellationToken);
+            result = await checkpoint.WithModelAsync(request.CheckpointKey, request.Dtype is "" ? "float32" : request.Dtype, resident => LibraryEvaluator.Evaluate(resident.Model, resident.Tokenizer, questions, maxNewTokens, batchSize, sampling), cancellationToken);
         }
         catch (ObjectNotFoundException)
         {

@@ -8,9 +8,10 @@ namespace MentorKd.Contracts;
 
 /// <summary>Have the mentor at <c>MentorCheckpointKey</c> sample <c>SamplesPerQuestion</c> rationales for every question
 /// of the registered dataset <c>QuestionsDatasetId</c>; the correct ones are stored at <c>OutputKey</c> and registered
-/// as <c>OutputDatasetId</c>. The outcome is published as <see cref="QuestionsAugmented"/> under the same id.</summary>
+/// as <c>OutputDatasetId</c>, the mentor held in <c>MentorDtype</c> (float32 or bfloat16; empty: float32). The outcome is
+/// published as <see cref="QuestionsAugmented"/> under the same id.</summary>
 public sealed record AugmentQuestions(string AugmentationId, string MentorCheckpointKey, string QuestionsDatasetId, string OutputDatasetId, string OutputKey,
-    int SamplesPerQuestion, byte[] Sampling)
+    int SamplesPerQuestion, byte[] Sampling, string MentorDtype = "")
 {
     public const string Queue = "augment-questions";
 

@@ -22,13 +22,7 @@ public sealed class CheckpointLoader(IObjectStore store, string cacheRoot)
 
     public static ResidentModel Load(string localFolder, string checkpointKey, string dtype, string device)
     {
-        var scalar = dtype switch
-        {
-            "" or "float32" => ScalarType.Float32,
-            "bfloat16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"dtype '{dtype}' is not float32 or bfloat16.", "dtype"),
-        };
-        var (model, tokenizer) = ModelCheckpoints.Load(localFolder, TorchRuntime.ResolveDevice(device), scalar);
+        var (model, tokenizer) = ModelCheckpoints.Load(localFolder, TorchRuntime.ResolveDevice(device), TorchRuntime.ResolveDType(dtype));
         var sha = File.Exists(Path.Combine(localFolder, ".sha256")) ? File.ReadAllText(Path.Combine(localFolder, ".sha256")) : "";
         return new ResidentModel(model, tokenizer, checkpointKey, sha, dtype is "" ? "float32" : dtype, device);
     }

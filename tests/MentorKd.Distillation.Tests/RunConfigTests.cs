@@ -48,6 +48,9 @@ public class RunConfigTests
     [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty_range\": [2, 9] }", "task.difficulty_range")]
     [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty_range\": [5, 3] }", "task.difficulty_range")]
     [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty\": 3, \"difficulty_range\": [2, 6] }", "task.difficulty_range")]
+    [InlineData("\"frozen_dtype\": \"float16\"", "frozen_dtype")]
+    [InlineData("\"tokenizer\": \"bpe\"", "tokenizer")]
+    [InlineData("\"student\": { \"pretrained\": \"../no-such-model\" }", "student.pretrained")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)
     {
         var config = RunConfig.Parse("{ " + fragment + " }", Path.GetTempPath());

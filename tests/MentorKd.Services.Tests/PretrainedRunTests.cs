@@ -115,7 +115,8 @@ public class PretrainedRunTests
     public async Task A_run_whose_mentor_and_student_are_pretrained_llama_family_folders_completes_through_the_services_starting_from_their_weights()
     {
         var (mentorFolder, studentFolder) = await FamilyAsync();
-        var config = ShortRun(mentorFolder, studentFolder);
+        // The frozen models (the mentor serving samples and soft labels, checkpoints under evaluation) in bf16.
+        var config = ShortRun(mentorFolder, studentFolder) with { FrozenDtype = "bfloat16" };
 
         var root = EmbeddedTestRuns.NewDataRoot();
         var events = new List<RunEvent>();
@@ -155,6 +156,9 @@ public class PretrainedRunTests
             await store.DownloadAsync(student.CheckpointKey, Path.Combine(work, arm));
             Assert.Equal("qwen2", ModelCheckpoints.ModelTypeOf(Path.Combine(work, arm)));
         }
+
+        var served = await new Protos.V1.MentorServer.MentorServerClient(platform.Channel).GetModelInfoAsync(new GetModelInfoRequest());
+        Assert.Equal((run.MentorCheckpointKey, "bfloat16"), (served.CheckpointKey, served.Dtype));
 
         // The Mentor-KD student learned from the mentor's soft labels over gRPC, and the report traces it all to the folders.
         var outcome = await ReadJsonAsync<TrainingOutcome>(store, $"runs/{run.RunId}/checkpoints/mentor_kd/outcome.json");

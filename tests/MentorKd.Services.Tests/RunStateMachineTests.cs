@@ -41,6 +41,7 @@ public sealed class RunStateMachineTests : IAsyncLifetime
             .AddSingleton<RunReportWriter>()
             .AddSingleton<UnfinishedRuns>()
             .AddSingleton<RunFeeds>()
+            .AddSingleton<PretrainedModels>()
             .AddSingleton<RunSteps>();
         _provider = services
             .AddMassTransitTestHarness(x => x.AddSagaStateMachine<RunStateMachine, RunState>().InMemoryRepository())

@@ -38,8 +38,9 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
             var questions = await registry.FindAsync(command.QuestionsDatasetId, token)
                 ?? throw new InvalidDataException($"dataset '{command.QuestionsDatasetId}' is not registered.");
             var info = await mentor.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: token);
-            if (!info.Loaded || info.CheckpointKey != command.MentorCheckpointKey)
-                await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = command.MentorCheckpointKey }, cancellationToken: token);
+            var dtype = command.MentorDtype is "" ? "float32" : command.MentorDtype;
+            if (!info.Loaded || info.CheckpointKey != command.MentorCheckpointKey || info.Dtype != dtype)
+                await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = command.MentorCheckpointKey, Dtype = dtype }, cancellationToken: token);
             var lastReport = DateTime.MinValue;
             var augmented = await augmenter.AugmentAsync(questions, command.OutputDatasetId, command.OutputKey, command.SamplesPerQuestion, command.ReadSampling(),
                 keepIncorrect: false, async done =>

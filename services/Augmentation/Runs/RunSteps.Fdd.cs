@@ -63,7 +63,7 @@ public sealed partial class RunSteps
         {
             CheckpointKey = student.CheckpointKey, DatasetKey = work.PoolKey, MaxNewTokens = config.Student.Training.EvalMaxNewTokens,
             BatchSize = config.Student.Training.EvalBatchSize, ReportKey = keys.Fdd(number) + "pool-answers.jsonl",
-            Samples = classify, Temperature = config.Fdd.ClassifyTemperature, Seed = config.Seed * 1009L + number,
+            Samples = classify, Temperature = config.Fdd.ClassifyTemperature, Seed = config.Seed * 1009L + number, Dtype = config.FrozenDtype,
         };
         run.Fdd = work;
         run.PendingEvaluations.Add($"{work.Name}-pool");

@@ -320,12 +320,12 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         Report(context.Saga, RunEventKind.StageStarted, $"mentor augmentation: {a.SamplesPerQuestion} samples × {questions.Rows} questions (T={a.Temperature}, top-k {a.TopK})", total: questions.Rows);
         var sampling = new SamplingParameters { Temperature = a.Temperature, TopK = a.TopK, TopP = a.TopP, MaxNewTokens = a.MaxNewTokens, Seed = config.Seed };
         await context.SendToQueueAsync(AugmentQuestions.Queue, new AugmentQuestions(Keys(context.Saga).AugmentationId(name), context.Saga.MentorCheckpointKey!,
-            questions.DatasetId, outputId, outputKey, a.SamplesPerQuestion, sampling.ToByteArray()), context.CancellationToken);
+            questions.DatasetId, outputId, outputKey, a.SamplesPerQuestion, sampling.ToByteArray(), config.FrozenDtype), context.CancellationToken);
     }
 
     private SoftLabelSource SoftLabelsFrom(RunConfig config, RunState run) => config.Student.SoftLabels == SoftLabelSources.MentorServer
         ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
-        : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = run.MentorCheckpointKey! };
+        : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = run.MentorCheckpointKey!, MentorDtype = config.FrozenDtype };
 
     /// <summary>A training job on the trainers' shared queue (whichever replica is free takes it; one whose replica
     /// dies is taken over from its last checkpoint). What it learns from is kept with the run until it ends.</summary>
@@ -394,7 +394,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         var request = new EvaluateRequest
         {
             CheckpointKey = checkpoint.CheckpointKey, DatasetKey = keys.TestQuestions, MaxNewTokens = training.EvalMaxNewTokens, BatchSize = training.EvalBatchSize,
-            ReportKey = keys.Evaluation(job),
+            ReportKey = keys.Evaluation(job), Dtype = (await ConfigAsync(run, context.CancellationToken)).FrozenDtype,
         };
         run.PendingEvaluations.Add(job);
         await context.SendToQueueAsync(EvaluateCheckpoint.Queue, EvaluateCheckpoint.For(keys.EvaluationId(job), request), context.CancellationToken);

@@ -7,6 +7,7 @@ using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
 using MentorKd.Trainer.Jobs;
+using MentorKd.Modeling.Runtime;
 
 namespace MentorKd.Trainer.Grpc;
 
@@ -100,6 +101,8 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.Require(t.LearningRate > 0, "training.learning_rate", $"must be positive (got {t.LearningRate}).");
         RpcErrors.Require(t.Lambda is >= 0 and <= 1, "training.lambda", $"must be in [0, 1] (got {t.Lambda}).");
         var soft = r.SoftLabels ?? new SoftLabelSource { Kind = SoftLabelSourceKind.None };
+        RpcErrors.Require(soft.MentorDtype is "" || TorchRuntime.DTypes.Contains(soft.MentorDtype), "soft_labels.mentor_dtype",
+            $"'{soft.MentorDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer;
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, MSE or CE when soft labels are given.");

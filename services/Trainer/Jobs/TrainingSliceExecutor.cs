@@ -206,7 +206,7 @@ public sealed class TrainingSliceExecutor
         if (source.Kind != SoftLabelSourceKind.InProcess) return null;
         var folder = Path.Combine(workspace, "mentor");
         Wait(_store.DownloadAsync(source.MentorCheckpointKey, folder, token));
-        return ModelCheckpoints.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device));
+        return ModelCheckpoints.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device), TorchRuntime.ResolveDType(source.MentorDtype, "soft_labels.mentor_dtype"));
     }
 
     private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)

@@ -26,6 +26,10 @@ public sealed record RunConfig
     /// <summary>The mentor's pretrained folder or key, when the run trains a mentor and it is pretrained.</summary>
     [JsonIgnore] public string? PretrainedMentor => RunMethods.TrainsMentor(Method) ? Mentor.Pretrained : null;
     public int ContextLength { get; init; } = 256;
+    /// <summary>Precision of the models that only infer: the mentor serving samples and soft labels (the mentor-server's,
+    /// or a trainer's in-process one) and checkpoints under evaluation. "float32" or "bfloat16" (half the memory; matmuls
+    /// through oneDNN's bf16 path). Models in training always keep fp32 weights.</summary>
+    public string FrozenDtype { get; init; } = "float32";
     public ModelConfig Mentor { get; init; } = new();
     public AugmentationConfig Augmentation { get; init; } = new();
     public StudentConfig Student { get; init; } = new();

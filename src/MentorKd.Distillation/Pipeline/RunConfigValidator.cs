@@ -6,6 +6,7 @@ using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Runtime;
 
 namespace MentorKd.Distillation.Pipeline;
 
@@ -19,6 +20,7 @@ public static partial class RunConfigValidator
         Require(config.Tokenizer is null or RunTokenizer.Word or RunTokenizer.Char or RunTokenizer.Pretrained, "tokenizer",
             $"'{config.Tokenizer}' is not {RunTokenizer.Word}, {RunTokenizer.Char} or {RunTokenizer.Pretrained}.");
         Require(config.ContextLength is > 16 and <= 4096, "context_length", $"must be in 17..4096 (got {config.ContextLength}).");
+        Require(TorchRuntime.DTypes.Contains(config.FrozenDtype), "frozen_dtype", $"'{config.FrozenDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
 
         var task = config.Task;
         Require(TaskNames.All.Contains(task.Name), "task.name", $"unknown task '{task.Name}' (known: {string.Join(", ", TaskNames.All)}).");

@@ -15,6 +15,17 @@ public static class TorchRuntime
         set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
     }
 
+    /// <summary>The precisions a model is kept in by name: "float32" (or empty) and "bfloat16".</summary>
+    public static readonly IReadOnlyList<string> DTypes = ["float32", "bfloat16"];
+
+    /// <summary>Parses a model precision's name (<see cref="DTypes"/>), naming <paramref name="field"/> when it is none of them.</summary>
+    public static ScalarType ResolveDType(string name, string field = "dtype") => name switch
+    {
+        "" or "float32" => ScalarType.Float32,
+        "bfloat16" => ScalarType.BFloat16,
+        _ => throw new ArgumentException($"{field} '{name}' is not float32 or bfloat16.", field),
+    };
+
     /// <summary>
     /// Parses "cpu", "cuda" or "cuda:N". Asking for CUDA where libtorch has none fails here, with a message
     /// that says how to get a CUDA build, rather than deep in the first tensor operation.
