@@ -15,6 +15,8 @@ public sealed record TrainerOptions
     /// than one after the other on two. A job's thread count then depends on its neighbours, so its numerics are not
     /// bit-reproducible from run to run; with 1 (the default) they are.</summary>
     [Range(1, 64)] public int ConcurrentJobs { get; init; } = 1;
+    /// <summary>The most epochs a job may ask for (an operator's limit; beyond it StartJob is refused naming training.epochs).</summary>
+    [Range(1, 1_000_000)] public int MaxEpochs { get; init; } = 1_000;
     /// <summary>Least time between two progress reports of a training step (epoch ends are always reported).</summary>
     [Range(0, 60_000)] public int ProgressIntervalMilliseconds { get; init; } = 250;
     /// <summary>How long a replica trains a job before handing it back to the queue (at the next epoch's end): bounds

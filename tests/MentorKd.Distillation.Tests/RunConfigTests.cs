@@ -1,4 +1,5 @@
 using MentorKd.Distillation.Pipeline;
+using MentorKd.Distillation.Training;
 
 namespace MentorKd.Distillation.Tests;
 
@@ -57,6 +58,28 @@ public class RunConfigTests
         var error = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(config));
         Assert.Equal(field, error.Field);
         Assert.Contains(field, error.Message);
+    }
+
+    [Fact]
+    public void What_a_run_may_ask_for_is_bounded_by_the_platforms_limits_and_a_config_of_just_a_name_runs_on_defaults()
+    {
+        void Refused(string json, string field, string limit, RunLimits? limits = null)
+        {
+            var error = Assert.Throws<ConfigException>(() => RunConfigValidator.Validate(RunConfig.Parse(json, "."), limits));
+            Assert.Equal(field, error.Field);
+            Assert.Contains($"(Limits:{limit})", error.Message);
+        }
+        Refused("""{ "student": { "training": { "epochs": 1000000000, "kd_mode": "kl" } } }""", "student.training.epochs", "MaxEpochs");
+        Refused("""{ "task": { "train_questions": 10000 }, "mentor": { "training": { "epochs": 900, "batch_size": 1 } } }""", "mentor.training.epochs", "MaxTrainingSteps");
+        Refused("""{ "augmentation": { "samples_per_question": 500 } }""", "augmentation.samples_per_question", "MaxSamplesPerQuestion");
+        Refused("""{ "mentor": { "layers": 48, "heads": 64, "embedding": 8192 } }""", "mentor.layers", "MaxModelParameters");
+        Refused("""{ "task": { "name": "coin_flip", "train_questions": 500 } }""", "task.train_questions", "MaxQuestions", new RunLimits { MaxQuestions = 600 });
+        Refused($"{{ \"name\": \"{new string('x', 101)}\" }}", "name", "MaxNameLength");
+
+        // A config holding only a name completes with defaults: its student distils with the KL term.
+        var minimal = RunConfig.Parse("""{ "name": "just-a-name" }""", ".");
+        RunConfigValidator.Validate(minimal);
+        Assert.Equal(KnowledgeDistillationMode.Kl, minimal.Student.Training.KdMode);
     }
 
     [Fact]

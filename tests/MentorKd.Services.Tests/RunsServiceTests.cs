@@ -18,6 +18,10 @@ public class RunsServiceTests
     [InlineData("{ \"mentor\": { \"layerz\": 3 } }", "config_json.mentor.layerz")]
     [InlineData("{ \"student\": { \"soft_labels\": \"carrier_pigeon\" } }", "config_json.student.soft_labels")]
     [InlineData("{ \"task\": { \"source\": \"files\", \"files\": { \"train_questions\": \"/nowhere/train.json\", \"test\": \"/nowhere/test.json\" } } }", "config_json.task.files.train_questions")]
+    // Beyond the platform's limits (Augmentation:Limits): refused at once, not failing late or holding the machine.
+    [InlineData("{ \"student\": { \"training\": { \"epochs\": 1000000000, \"kd_mode\": \"kl\" } } }", "config_json.student.training.epochs")]
+    [InlineData("{ \"name\": \"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\" }", "config_json.name")]
+    [InlineData("{ \"student\": { \"training\": { \"epochs\": 3 } } }", "config_json.student.training.kd_mode")]
     public async Task A_bad_config_is_invalid_argument_naming_the_field(string config, string field)
     {
         await using var platform = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot());

@@ -327,6 +327,8 @@ public class TrainerServiceTests
     [InlineData("model.embedding")]
     [InlineData("soft_labels.mentor_checkpoint_key")]
     [InlineData("init_checkpoint_key")]
+    [InlineData("training.epochs")]
+    [InlineData("soft_labels.mentor_dtype")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
     {
         await using var host = await StartTrainer(Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects"));
@@ -339,6 +341,8 @@ public class TrainerServiceTests
             case "train_questions_key": request.TrainQuestionsKey = "../x"; break;
             case "model.embedding": request.Model.Embedding = 63; break;
             case "init_checkpoint_key": request.InitCheckpointKey = "runs/../etc/"; break;
+            case "training.epochs": request.Training.Epochs = 1_000_000_000; break; // beyond Trainer:MaxEpochs
+            case "soft_labels.mentor_dtype": request.SoftLabels.MentorDtype = "float16"; break;
             default:
                 request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess };
                 request.Training.KdMode = KdMode.Kl;

@@ -17,7 +17,8 @@ namespace MentorKd.Augmentation.Runs;
 /// RunSubmitted; the run state machine (<see cref="RunStateMachine"/>) takes the run from there.
 /// </summary>
 public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
-    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished) : Protos.V1.Runs.RunsBase
+    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished, Microsoft.Extensions.Options.IOptions<AugmentationOptions> options)
+    : Protos.V1.Runs.RunsBase
 {
     public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
@@ -25,7 +26,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         RpcErrors.Require(!string.IsNullOrWhiteSpace(request.ConfigJson), "config_json", "is empty.");
         var runId = Guid.NewGuid();
         if (request.RunId.Length > 0) runId = ParseRunId(request.RunId);
-        var config = ParseConfig(request.ConfigJson);
+        var config = ParseConfig(request.ConfigJson, options.Value.Limits);
 
         if (await sagas.Load(runId) is { } existing && !existing.ToProto().Status.IsFinished()) return existing.ToProto();
         var keys = new RunKeys(runId);
@@ -191,13 +192,14 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         return id;
     }
 
-    /// <summary>The config as the run will use it: validated (errors name the field) and with absolute file paths.</summary>
-    private static RunConfig ParseConfig(string json)
+    /// <summary>The config as the run will use it: validated against the platform's limits (errors name the field) and
+    /// with absolute file paths.</summary>
+    private static RunConfig ParseConfig(string json, RunLimits limits)
     {
         try
         {
             var config = RunConfig.Parse(json, Environment.CurrentDirectory);
-            RunConfigValidator.Validate(config);
+            RunConfigValidator.Validate(config, limits);
             return config.WithAbsolutePaths();
         }
         catch (ConfigException e)

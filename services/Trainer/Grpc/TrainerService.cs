@@ -16,11 +16,14 @@ namespace MentorKd.Trainer.Grpc;
 /// shared queue (<see cref="TrainModelConsumer"/>), so any replica may train it; every replica answers for every
 /// job, live when a slice of it trains here, from the ledger otherwise.
 /// </summary>
-public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs running, TrainingJobCancellation cancellation, IBus bus) : Protos.V1.Trainer.TrainerBase
+public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs running, TrainingJobCancellation cancellation, IBus bus, TrainerOptions options)
+    : Protos.V1.Trainer.TrainerBase
 {
     public override async Task<TrainingJob> StartJob(StartTrainingJobRequest request, ServerCallContext context)
     {
         Validate(request);
+        RpcErrors.Require(request.Training.Epochs <= options.MaxEpochs, "training.epochs",
+            $"{request.Training.Epochs} is above this trainer's limit of {options.MaxEpochs} (Trainer:MaxEpochs).");
         request.JobId = request.JobId.Length > 0 ? request.JobId : Guid.NewGuid().ToString("N");
         var token = context.CancellationToken;
         // Starting a known job again returns it; an unfinished one is also queued again, which resumes it if its

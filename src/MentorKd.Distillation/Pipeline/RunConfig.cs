@@ -229,6 +229,9 @@ public record ModelConfig
 
 public sealed record StudentConfig : ModelConfig
 {
+    /// <summary>A student left without training settings distils with the KL term (Mentor-KD's loss).</summary>
+    public StudentConfig() => Training = new ReasoningTrainingOptions { KdMode = KnowledgeDistillationMode.Kl };
+
     /// <summary>Where a run through the services takes the mentor's soft labels from: "in_process" (the trainer loads
     /// the mentor itself; fastest) or "mentor_server" (top-k log-probs over gRPC). The one-process pipeline always
     /// computes them in process.</summary>

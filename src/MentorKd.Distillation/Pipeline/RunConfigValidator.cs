@@ -13,8 +13,9 @@ namespace MentorKd.Distillation.Pipeline;
 /// <summary>Checks a run config before any work starts; the first problem is thrown, naming its field.</summary>
 public static partial class RunConfigValidator
 {
-    public static void Validate(RunConfig config)
+    public static void Validate(RunConfig config, RunLimits? limits = null)
     {
+        ValidateAgainst(limits ?? RunLimits.Default, config);
         Require(config.Threads >= 0, "threads", $"must be 0 (all cores) or positive (got {config.Threads}).");
         Require(config.Device is "cpu" || config.Device.StartsWith("cuda"), "device", $"'{config.Device}' is not cpu, cuda or cuda:N.");
         Require(config.Tokenizer is null or RunTokenizer.Word or RunTokenizer.Char or RunTokenizer.Pretrained, "tokenizer",
@@ -68,6 +69,9 @@ public static partial class RunConfigValidator
         // Over gRPC the mentor-server sends top-k log-probabilities at T, not logits: the KL term uses them as they are,
         // while mse compares logits and ce takes the mentor's softmax at T = 1, neither of which they carry.
         var kdMode = config.Student.Training.KdMode;
+        var soft = config.Arms.Where(StudentArms.UsesSoftLabels).ToList();
+        Require(kdMode != KnowledgeDistillationMode.None || soft.Count == 0 || !RunMethods.TrainsMentor(config.Method), "student.training.kd_mode",
+            $"is none, but the arm{(soft.Count > 1 ? "s" : "")} {string.Join(" and ", soft)} learn{(soft.Count > 1 ? "" : "s")} from the mentor's soft labels: use kl, mse or ce (kl when student.training is left out).");
         Require(config.Student.SoftLabels != SoftLabelSources.MentorServer || kdMode is KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.None,
             "student.training.kd_mode", $"'{kdMode.ToString().ToLowerInvariant()}' needs the mentor's logits, and {SoftLabelSources.MentorServer} soft labels are " +
             $"log-probabilities at T: use kl, or student.soft_labels {SoftLabelSources.InProcess}.");
@@ -169,6 +173,38 @@ public static partial class RunConfigValidator
         Require(t.EvalBatchSize > 0, $"{prefix}.eval_batch_size", $"must be positive (got {t.EvalBatchSize}).");
         Require(t.EvalEveryEpochs > 0, $"{prefix}.eval_every_epochs", $"must be positive (got {t.EvalEveryEpochs}).");
         Require(Enum.IsDefined(t.KdMode), $"{prefix}.kd_mode", $"'{t.KdMode}' is not none, kl, mse or ce.");
+    }
+
+    /// <summary>The operator's limits, first: a field beyond one is refused before anything is computed from it.</summary>
+    private static void ValidateAgainst(RunLimits limits, RunConfig config)
+    {
+        static void AtMost(long value, long limit, string field, string limitName) =>
+            Require(value <= limit, field, $"{value} is above this platform's limit of {limit} (Limits:{limitName}).");
+
+        AtMost(config.Name.Length, limits.MaxNameLength, "name", nameof(RunLimits.MaxNameLength));
+        var task = config.Task;
+        AtMost((long)task.TrainQuestions + task.DevQuestions + task.TestQuestions, limits.MaxQuestions, "task.train_questions", nameof(RunLimits.MaxQuestions));
+        AtMost(config.Teacher.RationalesPerQuestion, limits.MaxRationalesPerQuestion, "teacher.rationales_per_question", nameof(RunLimits.MaxRationalesPerQuestion));
+        AtMost(config.Augmentation.SamplesPerQuestion, limits.MaxSamplesPerQuestion, "augmentation.samples_per_question", nameof(RunLimits.MaxSamplesPerQuestion));
+        AtMost(config.Augmentation.MaxNewTokens, limits.MaxNewTokens, "augmentation.max_new_tokens", nameof(RunLimits.MaxNewTokens));
+        AtMost(config.Fdd.Rounds, limits.MaxFddRounds, "fdd.rounds", nameof(RunLimits.MaxFddRounds));
+        // Every rationale a job could train on: the teacher's and the mentor's for each training question, and FDD's additions.
+        long examples = (long)task.TrainQuestions * (config.Teacher.RationalesPerQuestion + config.Augmentation.SamplesPerQuestion)
+            * (RunMethods.UsesFdd(config.Method) ? 1 + config.Fdd.Rounds * (long)Math.Max(config.Fdd.HarderPerEasy, config.Fdd.SimilarPerHard) : 1);
+        foreach (var (model, name) in new (ModelConfig Model, string Name)[] { (config.Mentor, "mentor"), (config.Student, "student") })
+        {
+            var t = model.Training;
+            AtMost(t.Epochs, limits.MaxEpochs, $"{name}.training.epochs", nameof(RunLimits.MaxEpochs));
+            AtMost(t.EvalMaxNewTokens, limits.MaxNewTokens, $"{name}.training.eval_max_new_tokens", nameof(RunLimits.MaxNewTokens));
+            if (t.BatchSize > 0)
+                AtMost((examples + t.BatchSize - 1) / t.BatchSize * t.Epochs, limits.MaxTrainingSteps, $"{name}.training.epochs", nameof(RunLimits.MaxTrainingSteps));
+            if (model.Pretrained is null)
+            {
+                // A GPT-2 block holds about 12·E² weights; the position table C·E.
+                double parameters = 12.0 * model.LayerCount * model.EmbeddingSize * model.EmbeddingSize + (double)config.ContextLength * model.EmbeddingSize;
+                AtMost((long)Math.Min(parameters, long.MaxValue), limits.MaxModelParameters, $"{name}.layers", nameof(RunLimits.MaxModelParameters));
+            }
+        }
     }
 
     /// <summary>A pretrained model's tokenizer is the run's: <c>tokenizer</c> may only say so, and two pretrained folders

@@ -31,7 +31,10 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
     {
         if (examples.Count == 0) throw new InvalidOperationException($"{job}: no training examples (did every rationale get filtered out?).");
         int stepsPerEpoch = (examples.Count + options.BatchSize - 1) / options.BatchSize;
-        int totalSteps = stepsPerEpoch * options.Epochs;
+        long steps = (long)stepsPerEpoch * options.Epochs;
+        if (steps > int.MaxValue)
+            throw new ArgumentException($"{job}: {options.Epochs} epochs of {stepsPerEpoch} steps is more than a job can count ({int.MaxValue} steps).", nameof(options));
+        int totalSteps = (int)steps;
         var mode = softLabels is null ? KnowledgeDistillationMode.None : options.KdMode;
         var device = model.Device;
         using var trainer = new LanguageModelTrainer(model, new TrainingOptions
