@@ -104,6 +104,9 @@ public class T5ModelTests
         foreach (var (name, value) in model.state_dict())
             Assert.True(value.allclose(weights[name], rtol: 0, atol: 0), $"{name} changed on the way through the folder");
         Assert.DoesNotContain(weights.Keys, k => k.Contains("embed_tokens")); // one shared embedding, stored once
+        // Every tensor under its Hugging Face name, once: the file holds exactly the parameters.
+        Assert.All(weights.Keys, k => Assert.Matches(@"^(shared|lm_head|(encoder|decoder)\.(final_layer_norm|block\.\d+\.layer\.\d+\.(SelfAttention|EncDecAttention|DenseReluDense|layer_norm)))\.", k));
+        Assert.Equal(model.ParameterCount, weights.Values.Sum(t => t.numel()));
     }
 
     [Fact]

@@ -150,27 +150,29 @@ internal sealed class T5Stack : Module
 internal sealed class T5Block : Module
 {
     private readonly ModuleList<Module> layer;
-    private readonly T5SelfAttentionLayer _self;
-    private readonly T5CrossAttentionLayer? _cross;
-    private readonly T5FeedForwardLayer _feedForward;
 
     public T5Block(T5Config config, bool isDecoder, bool hasRelativeBias) : base(nameof(T5Block))
     {
-        _self = new T5SelfAttentionLayer(config, isDecoder, hasRelativeBias);
-        _cross = isDecoder ? new T5CrossAttentionLayer(config) : null;
-        _feedForward = new T5FeedForwardLayer(config);
-        layer = _cross is null ? new ModuleList<Module>(_self, _feedForward) : new ModuleList<Module>(_self, _cross, _feedForward);
+        var self = new T5SelfAttentionLayer(config, isDecoder, hasRelativeBias);
+        layer = isDecoder
+            ? new ModuleList<Module>(self, new T5CrossAttentionLayer(config), new T5FeedForwardLayer(config))
+            : new ModuleList<Module>(self, new T5FeedForwardLayer(config));
         RegisterComponents();
     }
 
-    public Tensor PositionBias(long queryStart, long queryLength, long keyLength, Device device) => _self.PositionBias(queryStart, queryLength, keyLength, device);
+    // Reached through the list only: a module held in a field as well would be registered (and saved) under two names.
+    private T5SelfAttentionLayer Self => (T5SelfAttentionLayer)layer[0];
+    private T5CrossAttentionLayer? Cross => layer.Count == 3 ? (T5CrossAttentionLayer)layer[1] : null;
+    private T5FeedForwardLayer FeedForward => (T5FeedForwardLayer)layer[^1];
+
+    public Tensor PositionBias(long queryStart, long queryLength, long keyLength, Device device) => Self.PositionBias(queryStart, queryLength, keyLength, device);
 
     public Tensor forward(Tensor x, Tensor selfBias, Tensor? encoderOutput, Tensor? crossBias, EncoderDecoderCache? cache, int index)
     {
         using var scope = NewDisposeScope();
-        x = _self.forward(x, selfBias, cache, index);
-        if (_cross is not null) x = _cross.forward(x, encoderOutput!, crossBias, cache, index);
-        return _feedForward.forward(x).MoveToOuterDisposeScope();
+        x = Self.forward(x, selfBias, cache, index);
+        if (Cross is { } cross) x = cross.forward(x, encoderOutput!, crossBias, cache, index);
+        return FeedForward.forward(x).MoveToOuterDisposeScope();
     }
 }
 
