@@ -13,19 +13,15 @@ public static class ObjectStoreFolders
     public static async Task<ObjectInfo> UploadAsync(this IObjectStore store, string localFolder, string prefix, CancellationToken cancellationToken = default,
         Func<string, bool>? include = null)
     {
-        prefix = ObjectKey.Folder(prefix);
-        var manifest = new StringBuilder();
-        long total = 0;
+        var manifest = new Manifest(prefix);
         foreach (var file in Directory.EnumerateFiles(localFolder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             var relative = Path.GetRelativePath(localFolder, file).Replace(Path.DirectorySeparatorChar, '/');
             if (include is not null && !include(relative)) continue;
             await using var stream = File.OpenRead(file);
-            var info = await store.PutAsync(ObjectKey.Combine(prefix, relative), stream, cancellationToken);
-            manifest.Append(relative).Append(' ').Append(info.Sha256).Append('\n');
-            total += info.Size;
+            manifest.Add(relative, await store.PutAsync(ObjectKey.Combine(manifest.Prefix, relative), stream, cancellationToken));
         }
-        return new ObjectInfo(prefix, total, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToString()))));
+        return manifest.Folder();
     }
 
     /// <summary>Downloads every object under <paramref name="prefix"/> (or those <paramref name="include"/> picks by their
@@ -33,22 +29,16 @@ public static class ObjectStoreFolders
     public static async Task<ObjectInfo> DownloadAsync(this IObjectStore store, string prefix, string localFolder, CancellationToken cancellationToken = default,
         Func<string, bool>? include = null)
     {
-        prefix = ObjectKey.Folder(prefix);
-        var manifest = new StringBuilder();
-        long total = 0;
-        await foreach (var info in store.ListAsync(prefix, cancellationToken))
+        var manifest = new Manifest(prefix);
+        await foreach (var (relative, info) in manifest.ListAsync(store, include, cancellationToken))
         {
-            var relative = info.Key[prefix.Length..];
-            if (include is not null && !include(relative)) continue;
             var path = Path.Combine(localFolder, relative);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await using (var file = File.Create(path))
                 await store.GetAsync(info.Key, file, cancellationToken);
-            manifest.Append(relative).Append(' ').Append(info.Sha256).Append('\n');
-            total += info.Size;
+            manifest.Add(relative, info);
         }
-        if (total == 0 && manifest.Length == 0) throw new ObjectNotFoundException(prefix);
-        return new ObjectInfo(prefix, total, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToString()))));
+        return manifest.Folder(requireEntries: true);
     }
 
     /// <summary>The folder's size and hash as <see cref="UploadAsync"/> computes them, from the store's listing (nothing is
@@ -56,17 +46,39 @@ public static class ObjectStoreFolders
     public static async Task<ObjectInfo> StatFolderAsync(this IObjectStore store, string prefix, CancellationToken cancellationToken = default,
         Func<string, bool>? include = null)
     {
-        prefix = ObjectKey.Folder(prefix);
-        var manifest = new StringBuilder();
-        long total = 0;
-        await foreach (var info in store.ListAsync(prefix, cancellationToken))
+        var manifest = new Manifest(prefix);
+        await foreach (var (relative, info) in manifest.ListAsync(store, include, cancellationToken)) manifest.Add(relative, info);
+        return manifest.Folder(requireEntries: true);
+    }
+
+    /// <summary>A folder's "path sha256" lines and total size, as its objects are put, got or listed.</summary>
+    private sealed class Manifest(string prefix)
+    {
+        private readonly StringBuilder _lines = new();
+        private long _bytes;
+
+        public string Prefix { get; } = ObjectKey.Folder(prefix);
+
+        public async IAsyncEnumerable<(string Relative, ObjectInfo Info)> ListAsync(IObjectStore store, Func<string, bool>? include,
+            [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            var relative = info.Key[prefix.Length..];
-            if (include is not null && !include(relative)) continue;
-            manifest.Append(relative).Append(' ').Append(info.Sha256).Append('\n');
-            total += info.Size;
+            await foreach (var info in store.ListAsync(Prefix, cancellationToken))
+            {
+                var relative = info.Key[Prefix.Length..];
+                if (include is null || include(relative)) yield return (relative, info);
+            }
         }
-        if (manifest.Length == 0) throw new ObjectNotFoundException(prefix);
-        return new ObjectInfo(prefix, total, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest.ToString()))));
+
+        public void Add(string relative, ObjectInfo info)
+        {
+            _lines.Append(relative).Append(' ').Append(info.Sha256).Append('\n');
+            _bytes += info.Size;
+        }
+
+        public ObjectInfo Folder(bool requireEntries = false)
+        {
+            if (requireEntries && _lines.Length == 0) throw new ObjectNotFoundException(Prefix);
+            return new ObjectInfo(Prefix, _bytes, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(_lines.ToString()))));
+        }
     }
 }

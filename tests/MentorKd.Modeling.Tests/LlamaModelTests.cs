@@ -37,12 +37,12 @@ public class LlamaModelTests
     {
         var config = Tiny(modelType, tied, keyValueHeads);
         using var model = new LlamaLanguageModel(config, new Generator(3));
-        RandomizeNorms(model);
+        TinyModels.RandomizeNorms(model, "norm.weight");
         int[] ids = [1, 7, 3, 39, 12, 5, 0, 22];
         float[,] logits;
         using (var input = tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]))
         using (var output = model.forward(input))
-            logits = ToMatrix(output[0]);
+            logits = TinyModels.ToMatrix(output[0]);
 
         var expected = new ReferenceLlama(model).Logits(ids);
         for (int t = 0; t < ids.Length; t++)
@@ -65,7 +65,7 @@ public class LlamaModelTests
         using (sin)
         {
             Assert.Equal(new long[] { 1, 1, positions.Length, headSize }, cos.shape);
-            var (c, s) = (ToMatrix(cos[0, 0]), ToMatrix(sin[0, 0]));
+            var (c, s) = (TinyModels.ToMatrix(cos[0, 0]), TinyModels.ToMatrix(sin[0, 0]));
             for (int p = 0; p < positions.Length; p++)
                 for (int i = 0; i < headSize; i++)
                 {
@@ -201,33 +201,12 @@ public class LlamaModelTests
         Assert.Contains(configPath, error.Message);
     }
 
-    /// <summary>Norm scales of one are invisible to a test; random ones are not.</summary>
-    private static void RandomizeNorms(LlamaLanguageModel model)
-    {
-        using var noGrad = no_grad();
-        using var generator = new Generator(11);
-        foreach (var (name, parameter) in model.named_parameters())
-            if (name.EndsWith("norm.weight")) parameter.uniform_(0.5, 1.5, generator);
-    }
-
-    private static float[,] ToMatrix(Tensor t)
-    {
-        using var contiguous = t.to(ScalarType.Float32).contiguous();
-        var data = contiguous.data<float>().ToArray();
-        var (rows, columns) = ((int)t.shape[0], (int)t.shape[1]);
-        var matrix = new float[rows, columns];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++)
-                matrix[r, c] = data[r * columns + c];
-        return matrix;
-    }
-
     /// <summary>The same model computed one number at a time from its weights, in double precision, with the rotation
     /// written as pairs (x_i, x_{i+D/2}) turned by position · θ^(-2i/D) and attention as explicit softmaxed dot products.</summary>
     private sealed class ReferenceLlama(LlamaLanguageModel model)
     {
         private readonly LlamaConfig _config = model.Config;
-        private readonly Dictionary<string, float[,]> _matrices = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => ToMatrix(p.Value));
+        private readonly Dictionary<string, float[,]> _matrices = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => TinyModels.ToMatrix(p.Value));
         private readonly Dictionary<string, float[]> _vectors = model.state_dict().Where(p => p.Value.dim() == 1)
             .ToDictionary(p => p.Key, p => { using var c = p.Value.contiguous(); return c.data<float>().ToArray(); });
 

@@ -50,14 +50,14 @@ public class T5ModelTests
     {
         var config = Tiny(v11);
         using var model = new T5LanguageModel(config, new Generator(3));
-        RandomizeNorms(model);
+        TinyModels.RandomizeNorms(model, "layer_norm.weight");
         int[] prompt = [5, 7, 3, 39, 12, 2, 9];
         int[] written = [0, 4, 8, 15, 22];
         float[,] logits;
         using (var input = tensor(prompt.Select(i => (long)i).ToArray(), [1, prompt.Length]))
         using (var decoderIds = tensor(written.Select(i => (long)i).ToArray(), [1, written.Length]))
         using (var output = model.forward(input, null, decoderIds))
-            logits = ToMatrix(output[0]);
+            logits = TinyModels.ToMatrix(output[0]);
 
         var expected = new ReferenceT5(model).Logits(prompt, written);
         for (int t = 0; t < written.Length; t++)
@@ -136,33 +136,12 @@ public class T5ModelTests
         Assert.Contains(configPath, refused.Message);
     }
 
-    /// <summary>Norm scales of one are invisible to a test; random ones are not.</summary>
-    private static void RandomizeNorms(T5LanguageModel model)
-    {
-        using var noGrad = no_grad();
-        using var generator = new Generator(11);
-        foreach (var (name, parameter) in model.named_parameters())
-            if (name.EndsWith("layer_norm.weight")) parameter.uniform_(0.5, 1.5, generator);
-    }
-
-    private static float[,] ToMatrix(Tensor t)
-    {
-        using var contiguous = t.to(ScalarType.Float32).contiguous();
-        var data = contiguous.data<float>().ToArray();
-        var (rows, columns) = ((int)t.shape[0], (int)t.shape[1]);
-        var matrix = new float[rows, columns];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++)
-                matrix[r, c] = data[r * columns + c];
-        return matrix;
-    }
-
     /// <summary>The same model computed one number at a time from its weights, in double precision: the buckets from
     /// their definition (in double logarithms), attention as explicit unscaled dot products plus the bucket's bias.</summary>
     private sealed class ReferenceT5(T5LanguageModel model)
     {
         private readonly T5Config _c = model.Config;
-        private readonly Dictionary<string, float[,]> _m = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => ToMatrix(p.Value));
+        private readonly Dictionary<string, float[,]> _m = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => TinyModels.ToMatrix(p.Value));
         private readonly Dictionary<string, float[]> _v = model.state_dict().Where(p => p.Value.dim() == 1)
             .ToDictionary(p => p.Key, p => { using var c = p.Value.contiguous(); return c.data<float>().ToArray(); });
 

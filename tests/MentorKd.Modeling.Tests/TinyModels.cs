@@ -21,6 +21,28 @@ internal static class TinyModels
         return new GptLanguageModel(GptConfig.Small(vocabSize, layers, heads, embedding, context));
     }
 
+    /// <summary>Norm scales of one are invisible to a test; random ones (uniform in [0.5, 1.5]) are not.</summary>
+    public static void RandomizeNorms(TorchSharp.torch.nn.Module model, string nameSuffix)
+    {
+        using var noGrad = no_grad();
+        using var generator = new Generator(11);
+        foreach (var (name, parameter) in model.named_parameters())
+            if (name.EndsWith(nameSuffix)) parameter.uniform_(0.5, 1.5, generator);
+    }
+
+    /// <summary>A 2-D tensor's values as fp32 numbers, for arithmetic written out in a test.</summary>
+    public static float[,] ToMatrix(Tensor t)
+    {
+        using var contiguous = t.to(ScalarType.Float32).contiguous();
+        var data = contiguous.data<float>().ToArray();
+        var (rows, columns) = ((int)t.shape[0], (int)t.shape[1]);
+        var matrix = new float[rows, columns];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                matrix[r, c] = data[r * columns + c];
+        return matrix;
+    }
+
     public static string TempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "mentorkd-tests", Guid.NewGuid().ToString("N"));

@@ -118,12 +118,9 @@ public class PretrainedRunTests
         // The frozen models (the mentor serving samples and soft labels, checkpoints under evaluation) in bf16.
         var config = ShortRun(mentorFolder, studentFolder) with { FrozenDtype = "bfloat16" };
 
-        var root = EmbeddedTestRuns.NewDataRoot();
-        var events = new List<RunEvent>();
-        await using var platform = await EmbeddedTestRuns.StartAsync(root, config);
+        await using var completed = await CompleteAsync(config);
+        var (platform, run, root, events) = (completed.Platform, completed.Run, completed.Root, completed.Events);
         var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
-        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
-        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
 
         // The folders were imported into the run's objects, and their tokenizer is the run's.
         var store = platform.Services.GetRequiredService<IObjectStore>();
@@ -186,12 +183,9 @@ public class PretrainedRunTests
         Assert.Equal("student.pretrained", mixed.Field);
         Assert.Contains("need both of one kind", mixed.Message);
 
-        var root = EmbeddedTestRuns.NewDataRoot();
-        var events = new List<RunEvent>();
-        await using var platform = await EmbeddedTestRuns.StartAsync(root, config);
+        await using var completed = await CompleteAsync(config);
+        var (platform, run, root, events) = (completed.Platform, completed.Run, completed.Root, completed.Events);
         var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
-        var run = await RunSession.RunAsync(runs, Guid.NewGuid(), config, events.Add);
-        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
 
         var store = platform.Services.GetRequiredService<IObjectStore>();
         var stages = $"runs/{run.RunId}/stages/";
@@ -210,6 +204,21 @@ public class PretrainedRunTests
         var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
         Assert.Equal(config.Arms.Count, report.Arms.Count);
         Assert.Contains("pretrained:student", report.Lineage.Single(e => e.Name == "checkpoint:mentor_kd").DerivedFrom);
+    }
+
+    /// <summary>A run through an embedded platform of its own, completed (the platform stays up until disposed).</summary>
+    private sealed record CompletedRun(EmbeddedPlatform Platform, Run Run, string Root, List<RunEvent> Events) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Platform.DisposeAsync();
+    }
+
+    private static async Task<CompletedRun> CompleteAsync(RunConfig config)
+    {
+        var (root, events) = (EmbeddedTestRuns.NewDataRoot(), new List<RunEvent>());
+        var platform = await EmbeddedTestRuns.StartAsync(root, config);
+        var run = await RunSession.RunAsync(new Protos.V1.Runs.RunsClient(platform.Channel), Guid.NewGuid(), config, events.Add);
+        Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}");
+        return new CompletedRun(platform, run, root, events);
     }
 
     private static async Task<T> ReadJsonAsync<T>(IObjectStore store, string key)
