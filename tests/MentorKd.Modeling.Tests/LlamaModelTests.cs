@@ -206,9 +206,8 @@ public class LlamaModelTests
     private sealed class ReferenceLlama(LlamaLanguageModel model)
     {
         private readonly LlamaConfig _config = model.Config;
-        private readonly Dictionary<string, float[,]> _matrices = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => TinyModels.ToMatrix(p.Value));
-        private readonly Dictionary<string, float[]> _vectors = model.state_dict().Where(p => p.Value.dim() == 1)
-            .ToDictionary(p => p.Key, p => { using var c = p.Value.contiguous(); return c.data<float>().ToArray(); });
+        private readonly Dictionary<string, float[,]> _matrices = PlainArithmetic.Weights(model).Matrices;
+        private readonly Dictionary<string, float[]> _vectors = PlainArithmetic.Weights(model).Vectors;
 
         public double[,] Logits(int[] ids)
         {
@@ -266,19 +265,9 @@ public class LlamaModelTests
             return logits;
         }
 
-        private double[] RmsNorm(double[] row, float[] scale)
-        {
-            double rms = Math.Sqrt(row.Sum(r => r * r) / row.Length + _config.RmsNormEpsilon);
-            return row.Select((r, i) => r / rms * scale[i]).ToArray();
-        }
+        private double[] RmsNorm(double[] row, float[] scale) => PlainArithmetic.RmsNorm(row, scale, _config.RmsNormEpsilon);
 
-        private double[] Project(double[] row, string name)
-        {
-            var weight = _matrices[name + ".weight"];
-            var bias = _vectors.GetValueOrDefault(name + ".bias");
-            return Enumerable.Range(0, weight.GetLength(0))
-                .Select(o => Enumerable.Range(0, row.Length).Sum(i => row[i] * weight[o, i]) + (bias?[o] ?? 0)).ToArray();
-        }
+        private double[] Project(double[] row, string name) => PlainArithmetic.Project(row, _matrices[name + ".weight"], _vectors.GetValueOrDefault(name + ".bias"));
 
         private void Rotate(double[] vector, int offset, int d, int position)
         {
@@ -291,6 +280,6 @@ public class LlamaModelTests
             }
         }
 
-        private static double[] Add(double[] a, double[] b) => a.Select((x, i) => x + b[i]).ToArray();
+        private static double[] Add(double[] a, double[] b) => PlainArithmetic.Add(a, b);
     }
 }

@@ -141,9 +141,8 @@ public class T5ModelTests
     private sealed class ReferenceT5(T5LanguageModel model)
     {
         private readonly T5Config _c = model.Config;
-        private readonly Dictionary<string, float[,]> _m = model.state_dict().Where(p => p.Value.dim() == 2).ToDictionary(p => p.Key, p => TinyModels.ToMatrix(p.Value));
-        private readonly Dictionary<string, float[]> _v = model.state_dict().Where(p => p.Value.dim() == 1)
-            .ToDictionary(p => p.Key, p => { using var c = p.Value.contiguous(); return c.data<float>().ToArray(); });
+        private readonly Dictionary<string, float[,]> _m = PlainArithmetic.Weights(model).Matrices;
+        private readonly Dictionary<string, float[]> _v = PlainArithmetic.Weights(model).Vectors;
 
         public double[,] Logits(int[] prompt, int[] written)
         {
@@ -227,18 +226,10 @@ public class T5ModelTests
             return offset + Math.Min(buckets - 1, exact + (int)(Math.Log(distance / (double)exact) / Math.Log(_c.RelativeMaxDistance / (double)exact) * (buckets - exact)));
         }
 
-        private double[] Norm(double[] row, string name)
-        {
-            double rms = Math.Sqrt(row.Sum(r => r * r) / row.Length + _c.LayerNormEpsilon);
-            return row.Select((r, i) => r / rms * _v[name][i]).ToArray();
-        }
+        private double[] Norm(double[] row, string name) => PlainArithmetic.RmsNorm(row, _v[name], _c.LayerNormEpsilon);
 
-        private double[] Project(double[] row, string name)
-        {
-            var weight = _m[name];
-            return Enumerable.Range(0, weight.GetLength(0)).Select(o => Enumerable.Range(0, row.Length).Sum(i => row[i] * weight[o, i])).ToArray();
-        }
+        private double[] Project(double[] row, string name) => PlainArithmetic.Project(row, _m[name]);
 
-        private static double[] Add(double[] a, double[] b) => a.Select((x, i) => x + b[i]).ToArray();
+        private static double[] Add(double[] a, double[] b) => PlainArithmetic.Add(a, b);
     }
 }
