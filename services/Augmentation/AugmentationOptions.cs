@@ -15,6 +15,7 @@ public sealed record AugmentationOptions
     [Range(0, 86_400)] public int RetrySeconds { get; init; } = 300;
     /// <summary>Local scratch space for composing tokenizers and reports before they are stored.</summary>
     [Required] public string WorkRoot { get; init; } = Path.Combine(Path.GetTempPath(), "mentorkd-augmentation");
-    /// <summary>What one run may ask for ("Augmentation:Limits:MaxEpochs", …), checked when it is submitted.</summary>
-    public Distillation.Pipeline.RunLimits Limits { get; init; } = new();
+    /// <summary>What one run may ask for ("Augmentation:Limits:MaxEpochs", …), checked when it is submitted. A service reads
+    /// no file a config names unless the operator lists its folder in "Augmentation:Limits:DataRoots:0", ….</summary>
+    public Distillation.Pipeline.RunLimits Limits { get; init; } = new() { DataRoots = [] };
 }

@@ -30,6 +30,8 @@ public static class SoftLabelComputation
             // An encoder-decoder mentor reads the prompt with its encoder; a decoder-only one has it in token_ids.
             RpcErrors.Require(resident.Model.IsEncoderDecoder == sequence.EncoderTokenIds.Count > 0, $"sequences[{s}].encoder_token_ids",
                 resident.Model.IsEncoderDecoder ? "is empty: the mentor is an encoder-decoder and needs the prompt here." : "is set: the mentor is decoder-only.");
+            RpcErrors.Require(sequence.EncoderTokenIds.Count <= resident.Model.ContextLength, $"sequences[{s}].encoder_token_ids",
+                $"has {sequence.EncoderTokenIds.Count} tokens; the mentor reads prompts of at most {resident.Model.ContextLength}.");
             RpcErrors.Require(sequence.EncoderTokenIds.All(t => t >= 0 && t < resident.Model.VocabSize), $"sequences[{s}].encoder_token_ids",
                 $"holds an id outside 0..{resident.Model.VocabSize - 1}.");
         }

@@ -88,7 +88,8 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
     private static Dictionary<string, string?> Settings(EmbeddedPlatformOptions options, string root, Uri address)
     {
         string self = address.ToString().TrimEnd('/'), threads = options.Threads.ToString(CultureInfo.InvariantCulture);
-        return new Dictionary<string, string?>
+        var settings = options.DataRoots.Select((folder, i) => KeyValuePair.Create($"Augmentation:Limits:DataRoots:{i}", (string?)folder));
+        return new Dictionary<string, string?>(settings)
         {
             ["ObjectStore:Kind"] = "filesystem",
             ["ObjectStore:Root"] = Path.Combine(root, "objects"),

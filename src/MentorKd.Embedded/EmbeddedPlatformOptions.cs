@@ -25,6 +25,9 @@ public sealed record EmbeddedPlatformOptions
     public int Port { get; init; }
     /// <summary>Loopback port of the mentor-server's OpenAI-compatible API (HTTP/1.1): null = not served, 0 = a free one.</summary>
     public int? OpenAiPort { get; init; }
+    /// <summary>Folders a run config may name files and model folders under (<see cref="Distillation.Pipeline.RunLimits.DataRoots"/>);
+    /// the whole filesystem by default: the embedded platform serves the user who runs it.</summary>
+    public IReadOnlyList<string> DataRoots { get; init; } = ["/"];
     /// <summary>Minimum level of the services' console logs (progress goes through the Runs API instead).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }

@@ -76,6 +76,27 @@ public class RunConfigTests
         Refused("""{ "task": { "name": "coin_flip", "train_questions": 500 } }""", "task.train_questions", "MaxQuestions", new RunLimits { MaxQuestions = 600 });
         Refused($"{{ \"name\": \"{new string('x', 101)}\" }}", "name", "MaxNameLength");
 
+        // Host files and folders only under the data roots, checked before the filesystem is (nothing said of what lies outside).
+        var roots = new RunLimits { DataRoots = [Path.Combine(Path.GetTempPath(), "mentorkd-data-root")] };
+        var file = Path.Combine(roots.DataRoots[0], "train.json");
+        Directory.CreateDirectory(roots.DataRoots[0]);
+        File.WriteAllText(file, "[]");
+        Refused("""{ "task": { "name": "gsm8k", "source": "files", "files": { "train_questions": "/etc/passwd", "test": "/etc/passwd" } } }""",
+            "task.files.train_questions", "DataRoots", roots);
+        Refused($$"""{ "task": { "name": "gsm8k", "source": "files", "files": { "train_questions": "{{file}}", "test": "/etc/hostname" } } }""",
+            "task.files.test", "DataRoots", roots);
+        Refused("""{ "teacher": { "kind": "replay", "file": "/etc/passwd" } }""", "teacher.file", "DataRoots", roots);
+        // A link under a root that leads out of it is out.
+        var link = Path.Combine(roots.DataRoots[0], $"leak-{Guid.NewGuid():N}.json");
+        File.CreateSymbolicLink(link, "/etc/passwd");
+        Refused($$"""{ "teacher": { "kind": "replay", "file": "{{link}}" } }""", "teacher.file", "DataRoots", roots);
+        Refused("""{ "student": { "pretrained": "/usr/lib" } }""", "student.pretrained", "DataRoots", roots);
+        // Outside the roots an existing folder is not looked at: a relative name is an object-store key.
+        var keyed = RunConfig.Parse("""{ "student": { "pretrained": "lib" } }""", "/usr");
+        RunConfigValidator.Validate(keyed, roots);
+        Assert.Equal("lib", keyed.WithAbsolutePaths(roots.DataRoots).Student.Pretrained);
+        Assert.Equal("/usr/lib", keyed.WithAbsolutePaths().Student.Pretrained);
+
         // A config holding only a name completes with defaults: its student distils with the KL term.
         var minimal = RunConfig.Parse("""{ "name": "just-a-name" }""", ".");
         RunConfigValidator.Validate(minimal);

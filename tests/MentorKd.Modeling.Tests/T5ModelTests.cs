@@ -85,6 +85,24 @@ public class T5ModelTests
         Assert.Equal(generator.Generate(prompts, sampling with { UseCache = false }).SelectMany(r => r), generator.Generate(prompts, sampling).SelectMany(r => r));
     }
 
+    [Fact]
+    public void The_encoder_reads_every_prompt_ended_by_end_of_sequence_as_t5s_tokenizer_writes_it()
+    {
+        using var model = new T5LanguageModel(Tiny(v11: true), new Generator(6));
+        int[] prompt = [5, 7, 3], target = [9, 4];
+        using (var batch = model.Collate([new Modeling.Training.LanguageModelExample(prompt, target)], padId: 0))
+        {
+            Assert.Equal(new long[] { 5, 7, 3, 1 }, batch.EncoderIds!.data<long>().ToArray());
+            Assert.Equal(new long[] { 0, 9, 4 }, batch.InputIds.data<long>().ToArray()); // the decoder: start token, then the target
+        }
+        using var guard = no_grad();
+        using var encoderIds = tensor(new long[] { 5, 7, 3, 1 }, [1, 4]);
+        using var decoderIds = tensor(new long[] { 0, 9 }, [1, 2]);
+        using var expected = model.forward(encoderIds, null, decoderIds)[0];
+        using var scored = model.ContinuationLogits(prompt, target);
+        Assert.True(scored.allclose(expected, rtol: 0, atol: 0), "scoring a continuation encodes the prompt with its end-of-sequence");
+    }
+
     [Theory]
     [InlineData(false, 0)]
     [InlineData(true, 0)]
@@ -117,6 +135,8 @@ public class T5ModelTests
         // Some conversions store encoder.embed_tokens, decoder.embed_tokens and lm_head beside shared: the same matrix.
         var tensors = model.state_dict().ToDictionary(p => p.Key, p => p.Value);
         foreach (var alias in new[] { "encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight" }) tensors[alias] = tensors["shared.weight"];
+        // T5 v1.0 files also carry the first decoder block's cross-attention bias, which T5 never uses.
+        tensors["decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"] = tensors["decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"];
         T5Checkpoint.Save(model, folder);
         SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         using (var loaded = T5Checkpoint.LoadModel(folder))

@@ -3,6 +3,7 @@ using Grpc.Core;
 using MentorKd.Augmentation.Datasets;
 using MentorKd.Augmentation.Runs;
 using MentorKd.Distillation.Pipeline;
+using MentorKd.Embedded;
 using MentorKd.Protos.V1;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -29,6 +30,20 @@ public class RunsServiceTests
         var error = await Assert.ThrowsAsync<RpcException>(async () => await runs.StartRunAsync(new StartRunRequest { ConfigJson = config }));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.StartsWith(field + ":", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task A_platform_reads_no_host_file_outside_its_data_roots()
+    {
+        var root = EmbeddedTestRuns.NewDataRoot();
+        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(EmbeddedTestRuns.Tiny(), root) with { DataRoots = [root] });
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+        const string config = """{ "task": { "name": "gsm8k", "source": "files", "files": { "train_questions": "/etc/passwd", "test": "/etc/passwd" } } }""";
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await runs.StartRunAsync(new StartRunRequest { ConfigJson = config }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith("config_json.task.files.train_questions:", error.Status.Detail);
+        Assert.Contains("outside this platform's data roots", error.Status.Detail);
+        Assert.DoesNotContain("root:", error.Status.Detail); // nothing of the file itself
     }
 
     [Fact]

@@ -57,7 +57,14 @@ public sealed class PretrainedModels(IObjectStore store, IOptions<AugmentationOp
         var field = $"{role}.pretrained";
         if (Path.IsPathRooted(source))
         {
+            // Checked again here, file by file, where the files are read: a link placed since the run was submitted leads nowhere new.
+            var roots = options.Value.Limits.DataRoots;
+            if (!RunLimits.IsUnder(source, roots)) throw new ConfigException(field, $"'{source}' is outside this platform's data roots (Limits:DataRoots).");
             if (!Directory.Exists(source)) throw new ConfigException(field, $"folder '{source}' not found on the host that runs the run.");
+            var outside = Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories)
+                .Where(file => ModelCheckpoints.IsModelFile(Path.GetRelativePath(source, file).Replace(Path.DirectorySeparatorChar, '/')))
+                .FirstOrDefault(file => !RunLimits.IsUnder(file, roots));
+            if (outside is not null) throw new ConfigException(field, $"'{outside}' leads outside this platform's data roots (Limits:DataRoots).");
             var modelType = SupportedModelType(source, field);
             var uploaded = await store.UploadAsync(source, keys.Pretrained(role), cancellationToken, ModelCheckpoints.IsModelFile);
             return new PretrainedStage(role, source, uploaded.Key, modelType, uploaded.Sha256, uploaded.Size);

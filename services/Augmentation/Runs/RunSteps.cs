@@ -58,6 +58,8 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         {
             Report(run, RunEventKind.StageStarted, $"preparing {config.Task.Name} questions ({config.Task.Source})");
             var startedAt = DateTime.UtcNow;
+            // Held to the platform's limits and data roots where the files are read (links placed since submission included).
+            RunConfigValidator.Validate(config, options.Value.Limits);
             var splits = DatasetPreparation.Prepare(config);
             foreach (var (name, key, rows) in new[] { ("train", keys.TrainQuestions, splits.Train), ("dev", keys.DevQuestions, splits.Dev), ("test", keys.TestQuestions, splits.Test) })
             {

@@ -200,11 +200,17 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         {
             var config = RunConfig.Parse(json, Environment.CurrentDirectory);
             RunConfigValidator.Validate(config, limits);
-            return config.WithAbsolutePaths();
+            return config.WithAbsolutePaths(limits.DataRoots);
         }
         catch (ConfigException e)
         {
             RpcErrors.InvalidArgument($"config_json.{e.Field}", e.Message.Replace($"config: {e.Field}: ", ""));
+            throw;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException)
+        {
+            // A path no filesystem takes (a NUL in it, a loop of links): the config is what is wrong.
+            RpcErrors.InvalidArgument("config_json", e.Message);
             throw;
         }
     }

@@ -44,8 +44,9 @@ public sealed record RunConfig
 
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(BaseDirectory, path));
 
-    /// <summary>This config with every file path made absolute, so it means the same wherever it is sent.</summary>
-    public RunConfig WithAbsolutePaths() => this with
+    /// <summary>This config with every file path made absolute, so it means the same wherever it is sent. A pretrained
+    /// model becomes a folder only under <paramref name="dataRoots"/> (null: anywhere); elsewhere its name is a key.</summary>
+    public RunConfig WithAbsolutePaths(IReadOnlyList<string>? dataRoots = null) => this with
     {
         Task = Task.Files is { } files
             ? Task with
@@ -58,14 +59,19 @@ public sealed record RunConfig
             }
             : Task,
         Teacher = Teacher.File is { } file ? Teacher with { File = ResolvePath(file) } : Teacher,
-        Mentor = Mentor with { Pretrained = PretrainedPath(Mentor.Pretrained) },
-        Student = Student with { Pretrained = PretrainedPath(Student.Pretrained) },
+        Mentor = Mentor with { Pretrained = PretrainedPath(Mentor.Pretrained, dataRoots) },
+        Student = Student with { Pretrained = PretrainedPath(Student.Pretrained, dataRoots) },
     };
 
-    /// <summary>A pretrained model named by a folder that exists here becomes its absolute path; anything else is an
-    /// object-store key (<see cref="ModelConfig.PretrainedIsFolder"/>).</summary>
-    private string? PretrainedPath(string? pretrained) =>
-        pretrained is not null && !Path.IsPathRooted(pretrained) && Directory.Exists(ResolvePath(pretrained)) ? ResolvePath(pretrained) : pretrained;
+    /// <summary>The folder a pretrained model names on this host (under <paramref name="dataRoots"/>, which are checked
+    /// before the filesystem is), or null when its name is an object-store key.</summary>
+    public string? PretrainedFolder(string pretrained, IReadOnlyList<string>? dataRoots) =>
+        RunLimits.IsUnder(ResolvePath(pretrained), dataRoots) && Directory.Exists(ResolvePath(pretrained)) ? ResolvePath(pretrained) : null;
+
+    /// <summary>A pretrained model named by a folder here becomes its absolute path; anything else is an object-store key
+    /// (<see cref="ModelConfig.PretrainedIsFolder"/>).</summary>
+    private string? PretrainedPath(string? pretrained, IReadOnlyList<string>? dataRoots) =>
+        pretrained is null || Path.IsPathRooted(pretrained) ? pretrained : PretrainedFolder(pretrained, dataRoots) ?? pretrained;
 
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -15,7 +15,9 @@ public static partial class RunConfigValidator
 {
     public static void Validate(RunConfig config, RunLimits? limits = null)
     {
-        ValidateAgainst(limits ?? RunLimits.Default, config);
+        limits ??= RunLimits.Default;
+        ValidateAgainst(limits, config);
+        var roots = limits.DataRoots;
         Require(config.Threads >= 0, "threads", $"must be 0 (all cores) or positive (got {config.Threads}).");
         Require(config.Device is "cpu" || config.Device.StartsWith("cuda"), "device", $"'{config.Device}' is not cpu, cuda or cuda:N.");
         Require(config.Tokenizer is null or RunTokenizer.Word or RunTokenizer.Char or RunTokenizer.Pretrained, "tokenizer",
@@ -44,8 +46,8 @@ public static partial class RunConfigValidator
         else
         {
             Require(task.Files is not null, "task.files", "is required when task.source is files.");
-            RequireFile(config, task.Files!.TrainQuestions, "task.files.train_questions");
-            RequireFile(config, task.Files.Test, "task.files.test");
+            RequireFile(config, roots, task.Files!.TrainQuestions, "task.files.train_questions");
+            RequireFile(config, roots, task.Files.Test, "task.files.test");
             Require(task.Files.DevShare is > 0 and < 0.5, "task.files.dev_share", $"must be in (0, 0.5) (got {task.Files.DevShare}).");
         }
 
@@ -54,16 +56,16 @@ public static partial class RunConfigValidator
         if (teacher.Kind == "simulated")
             Require(SyntheticTasks.TryGet(task.Name, out _), "teacher.kind", $"the simulated teacher needs a synthetic task; '{task.Name}' has no generator (use replay or openai).");
         else if (teacher.Kind == "replay")
-            RequireFile(config, teacher.File, "teacher.file");
+            RequireFile(config, roots, teacher.File, "teacher.file");
         else
             ValidateLlmTeacher(teacher);
         Require(teacher.AnnotatedQuestions is null or > 0, "teacher.annotated_questions", $"must be positive or null for all (got {teacher.AnnotatedQuestions}).");
         Require(teacher.RationalesPerQuestion > 0, "teacher.rationales_per_question", $"must be positive (got {teacher.RationalesPerQuestion}).");
         Require(teacher.ErrorRate is >= 0 and < 1, "teacher.error_rate", $"must be in [0, 1) (got {teacher.ErrorRate}).");
 
-        ValidateModel(config, config.Mentor, "mentor");
-        ValidateModel(config, config.Student, "student");
-        ValidatePretrainedTokenizer(config);
+        ValidateModel(config, roots, config.Mentor, "mentor");
+        ValidateModel(config, roots, config.Student, "student");
+        ValidatePretrainedTokenizer(config, roots);
         Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer, "student.soft_labels",
             $"must be {SoftLabelSources.InProcess} or {SoftLabelSources.MentorServer} (got '{config.Student.SoftLabels}').");
         // Over gRPC the mentor-server sends top-k log-probabilities at T, not logits: the KL term uses them as they are,
@@ -133,23 +135,25 @@ public static partial class RunConfigValidator
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex TeacherName();
 
-    private static void ValidateModel(RunConfig config, ModelConfig model, string name)
+    private static void ValidateModel(RunConfig config, IReadOnlyList<string>? roots, ModelConfig model, string name)
     {
         if (model.Pretrained is { } pretrained)
         {
             foreach (var (field, value) in new[] { ("layers", model.Layers), ("heads", model.Heads), ("embedding", model.Embedding) })
                 Require(value is null, $"{name}.{field}", $"is set beside {name}.pretrained: a pretrained model has its own shape.");
             Require(model.Dropout == 0, $"{name}.dropout", "is set beside pretrained: a pretrained model is fine-tuned without dropout.");
-            if (PretrainedFolder(config, pretrained) is { } folder)
+            if (config.PretrainedFolder(pretrained, roots) is { } folder)
             {
                 try { ModelCheckpoints.SupportedModelTypeOf(folder); }
                 catch (CheckpointException e) { throw new ConfigException($"{name}.pretrained", e.Message); }
             }
             else
             {
-                // Not a folder here, so an object-store key (checked when the run starts): a path-like value is a folder that is missing.
-                Require(!pretrained.StartsWith('/') && !pretrained.StartsWith("./") && !pretrained.StartsWith("../") && !pretrained.Contains('\\'), $"{name}.pretrained",
-                    $"folder '{config.ResolvePath(pretrained)}' not found.");
+                // Not a folder here, so an object-store key (checked when the run starts): a path-like value is a folder that is
+                // missing, or one this platform does not read.
+                bool pathLike = pretrained.StartsWith('/') || pretrained.StartsWith("./") || pretrained.StartsWith("../") || pretrained.Contains('\\');
+                Require(!pathLike || RunLimits.IsUnder(config.ResolvePath(pretrained), roots), $"{name}.pretrained", OutsideDataRoots(config.ResolvePath(pretrained)));
+                Require(!pathLike, $"{name}.pretrained", $"folder '{config.ResolvePath(pretrained)}' not found.");
             }
         }
         else
@@ -209,7 +213,7 @@ public static partial class RunConfigValidator
 
     /// <summary>A pretrained model's tokenizer is the run's: <c>tokenizer</c> may only say so, and two pretrained folders
     /// must share a vocabulary (models named by object-store key are compared when the run starts).</summary>
-    private static void ValidatePretrainedTokenizer(RunConfig config)
+    private static void ValidatePretrainedTokenizer(RunConfig config, IReadOnlyList<string>? roots)
     {
         var mentor = config.PretrainedMentor;
         var student = config.Student.Pretrained;
@@ -220,7 +224,7 @@ public static partial class RunConfigValidator
         }
         Require(config.TokenizerKind == RunTokenizer.Pretrained, "tokenizer",
             $"is {config.Tokenizer}, but a pretrained model brings its own tokenizer: leave it unset (or set it to {RunTokenizer.Pretrained}).");
-        var (mentorFolder, studentFolder) = (mentor is null ? null : PretrainedFolder(config, mentor), student is null ? null : PretrainedFolder(config, student));
+        var (mentorFolder, studentFolder) = (mentor is null ? null : config.PretrainedFolder(mentor, roots), student is null ? null : config.PretrainedFolder(student, roots));
         if (mentorFolder is not null || studentFolder is not null) RunTokenizer.FromPretrained(mentorFolder, studentFolder);
         // Models named by key are compared when the run starts; folders (or from-scratch models) now.
         if ((mentor is null || mentorFolder is not null) && (student is null || studentFolder is not null))
@@ -228,15 +232,18 @@ public static partial class RunConfigValidator
                 studentFolder is null ? null : ModelCheckpoints.SupportedModelTypeOf(studentFolder));
     }
 
-    /// <summary>The pretrained model's folder on this host, or null when the value names an object-store key.</summary>
-    private static string? PretrainedFolder(RunConfig config, string pretrained) =>
-        Directory.Exists(config.ResolvePath(pretrained)) ? config.ResolvePath(pretrained) : null;
-
-    private static void RequireFile(RunConfig config, string? path, string field)
+    /// <summary>A file the run reads on this host: under the data roots (checked first, so nothing is said of what lies
+    /// outside them), and there.</summary>
+    private static void RequireFile(RunConfig config, IReadOnlyList<string>? roots, string? path, string field)
     {
         Require(!string.IsNullOrWhiteSpace(path), field, "is required.");
-        Require(File.Exists(config.ResolvePath(path!)), field, $"file '{config.ResolvePath(path!)}' not found.");
+        var full = config.ResolvePath(path!);
+        Require(RunLimits.IsUnder(full, roots), field, OutsideDataRoots(full));
+        Require(File.Exists(full), field, $"file '{full}' not found.");
     }
+
+    private static string OutsideDataRoots(string path) =>
+        $"'{path}' is outside this platform's data roots (Limits:DataRoots): name data under one of them, or by object-store key.";
 
     private static void Require(bool ok, string field, string problem)
     {

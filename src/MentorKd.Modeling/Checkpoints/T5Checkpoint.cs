@@ -20,6 +20,8 @@ public static class T5Checkpoint
         ModelCheckpoints.Prepare(new T5LanguageModel(ReadConfig(directory)), model => HuggingFaceFolder.LoadWeights(model, directory, "T5 model", name => name switch
         {
             "encoder.embed_tokens.weight" or "decoder.embed_tokens.weight" => "shared.weight",
+            // T5 v1.0 files still carry a relative bias for the first decoder block's cross-attention, which T5 never uses.
+            _ when name.EndsWith(".EncDecAttention.relative_attention_bias.weight", StringComparison.Ordinal) => null,
             "lm_head.weight" when model.Config.TieWordEmbeddings => "shared.weight",
             _ => name,
         }), device, dtype);

@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace MentorKd.Modeling.Generation;
 
 /// <summary>
-/// An encoder-decoder continuing its prompts: the prompts are encoded once (right-padded, padding masked), and the
-/// decoder writes from its start token. With the cache each step feeds only the new column (and the encoder's keys and
-/// values are projected once); without it the decoder re-reads everything it wrote.
+/// An encoder-decoder continuing its prompts: the prompts are encoded once (ended by end-of-sequence, right-padded,
+/// padding masked), and the decoder writes from its start token. With the cache each step feeds only the new column
+/// (and the encoder's keys and values are projected once); without it the decoder re-reads everything it wrote.
 /// </summary>
 internal sealed class EncoderDecoderDecoding : DecodingSession
 {
@@ -21,6 +21,7 @@ internal sealed class EncoderDecoderDecoding : DecodingSession
     public EncoderDecoderDecoding(T5LanguageModel model, IReadOnlyList<int[]> rows, int padId, bool useCache)
     {
         _model = model;
+        rows = rows.Select(model.EncoderInput).ToList();
         var (ids, mask) = Padded(rows, padId, left: false, model.Device);
         bool padded = rows.Any(r => r.Length != rows[0].Length);
         using (ids)

@@ -40,8 +40,8 @@ public abstract class LanguageModel : Module
         using var scope = NewDisposeScope();
         var before = continuation.Take(continuation.Count - 1);
         Tensor Row(IEnumerable<int> ids) => tensor(ids.Select(i => (long)i).ToArray(), device: Device).unsqueeze(0);
-        var logits = IsEncoderDecoder
-            ? Logits(Row(before.Prepend(DecoderStartTokenId)), Row(prompt))[0]
+        var logits = this is T5LanguageModel t5
+            ? Logits(Row(before.Prepend(DecoderStartTokenId)), Row(t5.EncoderInput(prompt)))[0]
             : Logits(Row(prompt.Concat(before)))[0, (prompt.Count - 1)..];
         return logits.MoveToOuterDisposeScope();
     }

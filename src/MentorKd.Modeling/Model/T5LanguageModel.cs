@@ -49,7 +49,11 @@ public sealed class T5LanguageModel : LanguageModel
         forward(encoderIds ?? throw new ArgumentException("an encoder-decoder needs the prompt's ids for its encoder.", nameof(encoderIds)), encoderMask, ids);
 
     public override LanguageModelBatch Collate(IReadOnlyList<LanguageModelExample> examples, int padId, Device? device = null) =>
-        LanguageModelBatch.CollateEncoderDecoder(examples, padId, Config.DecoderStartTokenId, ContextLength, device);
+        LanguageModelBatch.CollateEncoderDecoder(examples.Select(e => e with { Prompt = EncoderInput(e.Prompt) }).ToList(), padId, Config.DecoderStartTokenId, ContextLength, device);
+
+    /// <summary>A prompt as the encoder reads it: ended by end-of-sequence, as T5's tokenizer ends every sequence it encodes
+    /// (the models were trained on such inputs). Every path to the encoder goes through here.</summary>
+    public int[] EncoderInput(IReadOnlyList<int> prompt) => [.. prompt, Config.EosTokenId];
 
     /// <summary>Encoder output [B, S, d] for prompts [B, S] (<paramref name="attentionMask"/>: 1 for real tokens, 0 for padding).</summary>
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null)
