@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-compare bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build-cli
@@ -60,6 +60,11 @@ bench:
 ## bench-pretrained: Llama-family models at SmolLM2-135M's and Qwen2.5-0.5B's shapes: folder load time and resident memory, decode and train tokens/s
 bench-pretrained:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- pretrained --seconds 3
+
+## bench-compare: ours against the same GPT-2-shaped model in PyTorch (installs Debian's python3-torch when missing):
+## training step, distillation step, cached greedy decoding at batch 1 and 16, peak memory, as ratios
+bench-compare:
+	DOTNET=$(DOTNET) CONFIGURATION=$(CONFIGURATION) bash bench/compare.sh $(ARGS)
 
 ## bench-teacher: the teacher-gateway's LLM path: calls/s, retries under faults, ledger bytes, a kill mid-annotation
 bench-teacher:

@@ -5,7 +5,11 @@ namespace MentorKd.Benchmarks;
 /// <summary>Warm up, then repeat an action until a time budget is spent; report units per second.</summary>
 internal static class Measure
 {
-    public static double UnitsPerSecond(Func<long> action, int warmups = 2, double seconds = 3.0, int minimumRuns = 3)
+    public static double UnitsPerSecond(Func<long> action, int warmups = 2, double seconds = 3.0, int minimumRuns = 3) =>
+        PerSecondAndPerRun(action, warmups, seconds, minimumRuns).UnitsPerSecond;
+
+    /// <summary>Units per second and the mean seconds one call of <paramref name="action"/> took.</summary>
+    public static (double UnitsPerSecond, double SecondsPerRun) PerSecondAndPerRun(Func<long> action, int warmups = 2, double seconds = 3.0, int minimumRuns = 3)
     {
         for (int i = 0; i < warmups; i++) action();
         var clock = Stopwatch.StartNew();
@@ -16,6 +20,6 @@ internal static class Measure
             units += action();
             runs++;
         }
-        return units / clock.Elapsed.TotalSeconds;
+        return (units / clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds / runs);
     }
 }

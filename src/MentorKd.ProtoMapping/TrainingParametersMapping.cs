@@ -30,6 +30,7 @@ public static class TrainingParametersMapping
         EvalMaxNewTokens = p.EvalMaxNewTokens is 0 ? Defaults.EvalMaxNewTokens : p.EvalMaxNewTokens,
         EvalEveryEpochs = p.EvalEveryEpochs is 0 ? 1 : p.EvalEveryEpochs,
         EvalBatchSize = p.EvalBatchSize is 0 ? Defaults.EvalBatchSize : p.EvalBatchSize,
+        MatmulDtype = p.MatmulDtype is "" ? Defaults.MatmulDtype : p.MatmulDtype,
     };
 
     public static Proto.TrainingParameters ToProto(this ReasoningTrainingOptions o) => new()
@@ -54,5 +55,6 @@ public static class TrainingParametersMapping
         EvalMaxNewTokens = o.EvalMaxNewTokens,
         EvalEveryEpochs = o.EvalEveryEpochs,
         EvalBatchSize = o.EvalBatchSize,
+        MatmulDtype = o.MatmulDtype,
     };
 }

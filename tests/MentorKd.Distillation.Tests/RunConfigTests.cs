@@ -50,6 +50,8 @@ public class RunConfigTests
     [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty_range\": [5, 3] }", "task.difficulty_range")]
     [InlineData("\"task\": { \"name\": \"arithmetic\", \"difficulty\": 3, \"difficulty_range\": [2, 6] }", "task.difficulty_range")]
     [InlineData("\"frozen_dtype\": \"float16\"", "frozen_dtype")]
+    [InlineData("\"student\": { \"training\": { \"matmul_dtype\": \"float16\" } }", "student.training.matmul_dtype")]
+    [InlineData("\"mentor\": { \"training\": { \"matmul_dtype\": \"int8\" } }", "mentor.training.matmul_dtype")]
     [InlineData("\"tokenizer\": \"bpe\"", "tokenizer")]
     [InlineData("\"student\": { \"pretrained\": \"../no-such-model\" }", "student.pretrained")]
     public void Bad_values_are_rejected_naming_the_field(string fragment, string field)

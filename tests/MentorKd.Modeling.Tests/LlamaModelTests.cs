@@ -16,7 +16,7 @@ public class LlamaModelTests
 {
     static LlamaModelTests() => Runtime.TorchRuntime.SetThreads(2);
 
-    private static LlamaConfig Tiny(string modelType = "llama", bool tied = false, int keyValueHeads = 2, RopeScaling? scaling = null) =>
+    internal static LlamaConfig Tiny(string modelType = "llama", bool tied = false, int keyValueHeads = 2, RopeScaling? scaling = null) =>
         LlamaConfig.Small(vocabSize: 40, layers: 2, heads: 4, keyValueHeads: keyValueHeads, hidden: 32, intermediate: 48, contextLength: 64, eosTokenId: 1) with
         {
             ModelType = modelType, TieWordEmbeddings = tied, RopeTheta = 500, RopeScaling = scaling,

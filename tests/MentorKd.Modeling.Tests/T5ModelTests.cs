@@ -15,7 +15,7 @@ public class T5ModelTests
 {
     static T5ModelTests() => Runtime.TorchRuntime.SetThreads(2);
 
-    private static T5Config Tiny(bool v11) => T5Config.Small(vocabSize: 40, layers: 2, heads: 2, modelSize: 16, feedForward: 24, headSize: 6) with
+    internal static T5Config Tiny(bool v11) => T5Config.Small(vocabSize: 40, layers: 2, heads: 2, modelSize: 16, feedForward: 24, headSize: 6) with
     {
         // v1.0: ReLU feed-forward, head tied to the shared embedding (scaled by d_model^-0.5); v1.1: gated GELU, own head.
         FeedForward = v11 ? "gated-gelu" : "relu", TieWordEmbeddings = !v11, RelativeBuckets = 8, RelativeMaxDistance = 20, DecoderStartTokenId = 0, EosTokenId = 1,

@@ -329,6 +329,7 @@ public class TrainerServiceTests
     [InlineData("init_checkpoint_key")]
     [InlineData("training.epochs")]
     [InlineData("soft_labels.mentor_dtype")]
+    [InlineData("training.matmul_dtype")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
     {
         await using var host = await StartTrainer(Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects"));
@@ -343,6 +344,7 @@ public class TrainerServiceTests
             case "init_checkpoint_key": request.InitCheckpointKey = "runs/../etc/"; break;
             case "training.epochs": request.Training.Epochs = 1_000_000_000; break; // beyond Trainer:MaxEpochs
             case "soft_labels.mentor_dtype": request.SoftLabels.MentorDtype = "float16"; break;
+            case "training.matmul_dtype": request.Training.MatmulDtype = "float16"; break;
             default:
                 request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess };
                 request.Training.KdMode = KdMode.Kl;

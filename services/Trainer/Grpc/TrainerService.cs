@@ -103,6 +103,8 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.Require(t.BatchSize > 0, "training.batch_size", $"must be positive (got {t.BatchSize}).");
         RpcErrors.Require(t.LearningRate > 0, "training.learning_rate", $"must be positive (got {t.LearningRate}).");
         RpcErrors.Require(t.Lambda is >= 0 and <= 1, "training.lambda", $"must be in [0, 1] (got {t.Lambda}).");
+        RpcErrors.Require(t.MatmulDtype is "" || TorchRuntime.DTypes.Contains(t.MatmulDtype), "training.matmul_dtype",
+            $"'{t.MatmulDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         var soft = r.SoftLabels ?? new SoftLabelSource { Kind = SoftLabelSourceKind.None };
         RpcErrors.Require(soft.MentorDtype is "" || TorchRuntime.DTypes.Contains(soft.MentorDtype), "soft_labels.mentor_dtype",
             $"'{soft.MentorDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");

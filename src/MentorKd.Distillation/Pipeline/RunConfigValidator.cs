@@ -137,6 +137,8 @@ public static partial class RunConfigValidator
 
     private static void ValidateModel(RunConfig config, IReadOnlyList<string>? roots, ModelConfig model, string name)
     {
+        Require(TorchRuntime.DTypes.Contains(model.Training.MatmulDtype), $"{name}.training.matmul_dtype",
+            $"'{model.Training.MatmulDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         if (model.Pretrained is { } pretrained)
         {
             foreach (var (field, value) in new[] { ("layers", model.Layers), ("heads", model.Heads), ("embedding", model.Embedding) })

@@ -4,6 +4,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Evaluation;
 using MentorKd.Modeling.Checkpoints;
 using MentorKd.Modeling.Model;
+using MentorKd.Modeling.Runtime;
 using MentorKd.Modeling.Tokenization;
 using MentorKd.Modeling.Training;
 using TorchSharp;
@@ -37,6 +38,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         int totalSteps = (int)steps;
         var mode = softLabels is null ? KnowledgeDistillationMode.None : options.KdMode;
         var device = model.Device;
+        model.ComputeType = TorchRuntime.ResolveDType(options.MatmulDtype, "training.matmul_dtype") == ScalarType.BFloat16 ? ScalarType.BFloat16 : null;
         using var trainer = new LanguageModelTrainer(model, new TrainingOptions
         {
             LearningRate = options.LearningRate,

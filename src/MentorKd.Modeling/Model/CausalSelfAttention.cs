@@ -12,8 +12,8 @@ namespace MentorKd.Modeling.Model;
 /// </summary>
 public sealed class CausalSelfAttention : Module
 {
-    private readonly Linear c_attn;
-    private readonly Linear c_proj;
+    private readonly Projection c_attn;
+    private readonly Projection c_proj;
     private readonly Dropout resid_dropout;
     private readonly int _heads;
     private readonly int _embedding;
@@ -24,8 +24,8 @@ public sealed class CausalSelfAttention : Module
         _heads = config.HeadCount;
         _embedding = config.EmbeddingSize;
         _attentionDropout = config.AttentionDropout;
-        c_attn = Linear(config.EmbeddingSize, 3 * config.EmbeddingSize);
-        c_proj = Linear(config.EmbeddingSize, config.EmbeddingSize);
+        c_attn = new Projection(config.EmbeddingSize, 3 * config.EmbeddingSize);
+        c_proj = new Projection(config.EmbeddingSize, config.EmbeddingSize);
         resid_dropout = Dropout(config.ResidualDropout);
         RegisterComponents();
     }
@@ -42,14 +42,14 @@ public sealed class CausalSelfAttention : Module
         var qkv = c_attn.forward(x).view(batch, time, 3, _heads, _embedding / _heads).permute(2, 0, 3, 1, 4);
         Tensor q = qkv[0], k = qkv[1], v = qkv[2];
         long pastLength = cache?.LengthOf(layer) ?? 0;
-        if (cache is not null) (k, v) = cache.Append(layer, k, v);
+        if (cache is not null) (k, v) = cache.Append(layer, Attention.Wide(k), Attention.Wide(v));
 
         // Without a mask: a fresh sequence is causal; a single new token may see everything cached.
         bool causal = mask is null && time > 1;
         if (mask is null && time > 1 && pastLength > 0)
             throw new InvalidOperationException("Several new positions on top of a cache need an explicit mask.");
 
-        var y = functional.scaled_dot_product_attention(q, k, v, mask, training ? _attentionDropout : 0.0, is_casual: causal);
+        var y = Attention.ScaledDotProduct(q, k, v, mask, training ? _attentionDropout : 0.0, causal);
         y = y.transpose(1, 2).contiguous().view(batch, time, _embedding);
         return resid_dropout.forward(c_proj.forward(y)).MoveToOuterDisposeScope();
     }

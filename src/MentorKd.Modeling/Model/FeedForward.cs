@@ -7,15 +7,15 @@ namespace MentorKd.Modeling.Model;
 /// <summary>GPT-2's position-wise MLP: expand, GELU (tanh approximation, "gelu_new"), project back.</summary>
 public sealed class FeedForward : Module<Tensor, Tensor>
 {
-    private readonly Linear c_fc;
-    private readonly Linear c_proj;
+    private readonly Projection c_fc;
+    private readonly Projection c_proj;
     private readonly Module<Tensor, Tensor> act;
     private readonly Dropout dropout;
 
     public FeedForward(GptConfig config) : base(nameof(FeedForward))
     {
-        c_fc = Linear(config.EmbeddingSize, config.MlpSize);
-        c_proj = Linear(config.MlpSize, config.EmbeddingSize);
+        c_fc = new Projection(config.EmbeddingSize, config.MlpSize);
+        c_proj = new Projection(config.MlpSize, config.EmbeddingSize);
         act = config.ActivationFunction == "gelu" ? GELU() : GELU(TorchSharp.Modules.GELU.Approximate.tanh);
         dropout = Dropout(config.ResidualDropout);
         RegisterComponents();

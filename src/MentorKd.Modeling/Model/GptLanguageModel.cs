@@ -37,7 +37,7 @@ public sealed class GptLanguageModel : CausalLanguageModel
     protected override Tensor Trunk(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache) => transformer.forward(inputIds, positions, mask, cache);
 
     /// <summary>The head is the token embedding (tied weights).</summary>
-    protected override Tensor Head(Tensor hidden) => functional.linear(hidden, transformer.TokenEmbedding);
+    protected override Tensor Head(Tensor hidden) => Projection.Apply(hidden, transformer.TokenEmbedding, null, ComputeType);
 
     private void InitializeWeights(Generator? generator)
     {

@@ -6,40 +6,61 @@ namespace MentorKd.Modeling.Model;
 /// <summary>
 /// Keys and values of every layer for the tokens already processed, so that decoding one more token costs
 /// one position's work instead of the whole sequence's. Owns its tensors (they outlive any step's dispose scope).
+/// Each layer writes into a buffer with room to spare, doubled when full, and reads a view of the filled part: appending
+/// a token copies that token only (concatenating copied the whole cache at every step, O(T²) per sequence).
 /// </summary>
 public sealed class KeyValueCache : IDisposable
 {
+    /// <summary>Positions a buffer holds at least when first allocated.</summary>
+    private const long MinimumCapacity = 64;
     private readonly Tensor?[] _keys;
     private readonly Tensor?[] _values;
+    private readonly long[] _lengths;
 
     public KeyValueCache(int layerCount)
     {
         _keys = new Tensor?[layerCount];
         _values = new Tensor?[layerCount];
+        _lengths = new long[layerCount];
     }
 
-    /// <summary>Number of positions cached so far (before this step's layers append theirs).</summary>
+    /// <summary>Positions cached (those of layer 0; every layer holds as many once a forward pass has finished).</summary>
     public long Length => LengthOf(0);
 
-    /// <summary>Positions cached for one layer; during a forward pass the layers below have already appended.</summary>
-    public long LengthOf(int layer) => _keys[layer]?.shape[2] ?? 0;
+    public long LengthOf(int layer) => _lengths[layer];
 
-    /// <summary>Appends this step's keys/values of one layer ([B, H, T, D]) and returns the full history.</summary>
+    /// <summary>Appends [B, H, T, D] keys and values for <paramref name="layer"/>; returns all of them so far (views of
+    /// the cache, valid until the next append).</summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
-        var allKeys = _keys[layer] is null ? keys.alias() : cat([_keys[layer]!, keys], 2);
-        var allValues = _values[layer] is null ? values.alias() : cat([_values[layer]!, values], 2);
-        Replace(ref _keys[layer], allKeys);
-        Replace(ref _values[layer], allValues);
-        return (allKeys, allValues);
+        long length = _lengths[layer], total = length + keys.shape[2];
+        if (_keys[layer] is null || total > _keys[layer]!.shape[2])
+        {
+            long capacity = Math.Max(MinimumCapacity, 2 * total);
+            Grow(ref _keys[layer], keys, length, capacity);
+            Grow(ref _values[layer], values, length, capacity);
+        }
+        using (var scope = NewDisposeScope())
+        {
+            _keys[layer]!.narrow(2, length, keys.shape[2]).copy_(keys);
+            _values[layer]!.narrow(2, length, values.shape[2]).copy_(values);
+        }
+        _lengths[layer] = total;
+        return (_keys[layer]!.narrow(2, 0, total), _values[layer]!.narrow(2, 0, total));
     }
 
-    private static void Replace(ref Tensor? slot, Tensor next)
+    /// <summary>A buffer shaped like <paramref name="like"/> with <paramref name="capacity"/> positions, holding the
+    /// <paramref name="length"/> positions already cached.</summary>
+    private static void Grow(ref Tensor? buffer, Tensor like, long length, long capacity)
     {
-        // The cache outlives the caller's dispose scope: detach the new tensor from it, free the old one.
-        var kept = next.DetachFromDisposeScope();
-        if (!ReferenceEquals(slot, kept)) slot?.Dispose();
-        slot = kept;
+        var grown = empty([like.shape[0], like.shape[1], capacity, like.shape[3]], like.dtype, like.device).DetachFromDisposeScope();
+        if (buffer is not null)
+        {
+            using var scope = NewDisposeScope();
+            grown.narrow(2, 0, length).copy_(buffer.narrow(2, 0, length));
+        }
+        buffer?.Dispose();
+        buffer = grown;
     }
 
     public void Dispose()
@@ -48,5 +69,6 @@ public sealed class KeyValueCache : IDisposable
         foreach (var t in _values) t?.Dispose();
         Array.Clear(_keys);
         Array.Clear(_values);
+        Array.Clear(_lengths);
     }
 }

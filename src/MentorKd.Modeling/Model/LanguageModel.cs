@@ -17,6 +17,19 @@ public abstract class LanguageModel : Module
     public abstract int ContextLength { get; }
     public abstract Device Device { get; }
 
+    /// <summary>The type matrix products run in: bfloat16 for mixed precision over fp32 weights (each
+    /// <see cref="Projection"/> and the head casts for its product); null, the default, the weights' own.</summary>
+    public ScalarType? ComputeType
+    {
+        get => _computeType;
+        set
+        {
+            _computeType = value;
+            foreach (var projection in modules().OfType<Projection>()) projection.ComputeType = value;
+        }
+    }
+    private ScalarType? _computeType;
+
     /// <summary>Parameters counted once (a head tied to the token embedding is not counted twice).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 

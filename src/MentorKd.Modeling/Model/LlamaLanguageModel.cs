@@ -16,14 +16,14 @@ namespace MentorKd.Modeling.Model;
 public sealed class LlamaLanguageModel : CausalLanguageModel
 {
     private readonly LlamaDecoder model;
-    private readonly Linear? lm_head;
+    private readonly Projection? lm_head;
 
     public LlamaLanguageModel(LlamaConfig config, Generator? initialization = null) : base(nameof(LlamaLanguageModel))
     {
         config.Validate();
         Config = config;
         model = new LlamaDecoder(config);
-        lm_head = config.TieWordEmbeddings ? null : Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         InitializeWeights(initialization);
     }
@@ -37,7 +37,7 @@ public sealed class LlamaLanguageModel : CausalLanguageModel
 
     protected override Tensor Trunk(Tensor inputIds, Tensor positions, Tensor? mask, KeyValueCache? cache) => model.forward(inputIds, positions, mask, cache);
 
-    protected override Tensor Head(Tensor hidden) => lm_head is null ? functional.linear(hidden, model.TokenEmbedding) : lm_head.forward(hidden);
+    protected override Tensor Head(Tensor hidden) => lm_head is null ? Projection.Apply(hidden, model.TokenEmbedding, null, ComputeType) : lm_head.forward(hidden);
 
     private void InitializeWeights(Generator? generator)
     {
@@ -115,16 +115,16 @@ internal sealed class LlamaDecoderLayer : Module
 /// </summary>
 internal sealed class LlamaAttention : Module
 {
-    private readonly Linear q_proj, k_proj, v_proj, o_proj;
+    private readonly Projection q_proj, k_proj, v_proj, o_proj;
     private readonly int _heads, _keyValueHeads, _headSize;
 
     public LlamaAttention(LlamaConfig config) : base(nameof(LlamaAttention))
     {
         (_heads, _keyValueHeads, _headSize) = (config.HeadCount, config.KeyValueHeads, config.HeadSize);
-        q_proj = Linear(config.HiddenSize, _heads * _headSize, hasBias: config.QueryKeyValueBias);
-        k_proj = Linear(config.HiddenSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
-        v_proj = Linear(config.HiddenSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
-        o_proj = Linear(_heads * _headSize, config.HiddenSize, hasBias: config.OutputProjectionBias);
+        q_proj = new Projection(config.HiddenSize, _heads * _headSize, hasBias: config.QueryKeyValueBias);
+        k_proj = new Projection(config.HiddenSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
+        v_proj = new Projection(config.HiddenSize, _keyValueHeads * _headSize, hasBias: config.QueryKeyValueBias);
+        o_proj = new Projection(_heads * _headSize, config.HiddenSize, hasBias: config.OutputProjectionBias);
         RegisterComponents();
     }
 
@@ -137,13 +137,13 @@ internal sealed class LlamaAttention : Module
         var v = v_proj.forward(x).view(batch, time, _keyValueHeads, _headSize).transpose(1, 2);
         (q, k) = (RotaryEmbedding.Rotate(q, cos, sin), RotaryEmbedding.Rotate(k, cos, sin));
         long pastLength = cache?.LengthOf(layer) ?? 0;
-        if (cache is not null) (k, v) = cache.Append(layer, k, v);
+        if (cache is not null) (k, v) = cache.Append(layer, Attention.Wide(k), Attention.Wide(v));
         if (mask is null && time > 1 && pastLength > 0)
             throw new InvalidOperationException("Several new positions on top of a cache need an explicit mask.");
 
         // Each key/value head serves HeadCount / KeyValueHeads consecutive query heads.
         (k, v) = (Shared(k), Shared(v));
-        var y = functional.scaled_dot_product_attention(q, k, v, mask, 0.0, is_casual: mask is null && time > 1);
+        var y = Attention.ScaledDotProduct(q, k, v, mask, 0.0, mask is null && time > 1);
         y = y.transpose(1, 2).reshape(batch, time, _heads * _headSize);
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }
@@ -160,13 +160,13 @@ internal sealed class LlamaAttention : Module
 /// <summary>SwiGLU: down(silu(gate(x)) · up(x)).</summary>
 internal sealed class LlamaMlp : Module
 {
-    private readonly Linear gate_proj, up_proj, down_proj;
+    private readonly Projection gate_proj, up_proj, down_proj;
 
     public LlamaMlp(LlamaConfig config) : base(nameof(LlamaMlp))
     {
-        gate_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        up_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        down_proj = Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
+        gate_proj = new Projection(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        up_proj = new Projection(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        down_proj = new Projection(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
         RegisterComponents();
     }
 

@@ -20,7 +20,7 @@ public sealed class T5LanguageModel : LanguageModel
     private readonly Embedding shared;
     private readonly T5Stack encoder;
     private readonly T5Stack decoder;
-    private readonly Linear? lm_head;
+    private readonly Projection? lm_head;
 
     public T5LanguageModel(T5Config config, Generator? initialization = null) : base(nameof(T5LanguageModel))
     {
@@ -29,7 +29,7 @@ public sealed class T5LanguageModel : LanguageModel
         shared = Embedding(config.VocabSize, config.ModelSize);
         encoder = new T5Stack(config, isDecoder: false);
         decoder = new T5Stack(config, isDecoder: true);
-        lm_head = config.TieWordEmbeddings ? null : Linear(config.ModelSize, config.VocabSize, hasBias: false);
+        lm_head = config.TieWordEmbeddings ? null : new Projection(config.ModelSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         InitializeWeights(initialization);
     }
@@ -78,7 +78,7 @@ public sealed class T5LanguageModel : LanguageModel
         var crossBias = encoderMask is null ? null : PaddingBias(encoderMask, encoderOutput.dtype);
         var hidden = decoder.forward(shared.forward(decoderIds), selfBias, encoderOutput, crossBias, cache);
         if (lastPositionOnly) hidden = hidden[.., ^1..];
-        var logits = lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden.Times(Math.Pow(Config.ModelSize, -0.5)), shared.weight!);
+        var logits = lm_head is not null ? lm_head.forward(hidden) : Projection.Apply(hidden.Times(Math.Pow(Config.ModelSize, -0.5)), shared.weight!, null, ComputeType);
         return logits.MoveToOuterDisposeScope();
     }
 
@@ -235,7 +235,7 @@ internal sealed class T5CrossAttentionLayer : Module
 /// <summary>Multi-head attention without score scaling (T5 folds 1/√d into its query weights' initialisation).</summary>
 internal sealed class T5Attention : Module
 {
-    private readonly Linear q, k, v, o;
+    private readonly Projection q, k, v, o;
     private readonly Embedding? relative_attention_bias;
     private readonly RelativePositionBuckets? _buckets;
     private readonly int _heads, _headSize;
@@ -243,10 +243,10 @@ internal sealed class T5Attention : Module
     public T5Attention(T5Config config, RelativePositionBuckets? buckets) : base(nameof(T5Attention))
     {
         (_heads, _headSize, _buckets) = (config.HeadCount, config.HeadSize, buckets);
-        q = Linear(config.ModelSize, config.InnerSize, hasBias: false);
-        k = Linear(config.ModelSize, config.InnerSize, hasBias: false);
-        v = Linear(config.ModelSize, config.InnerSize, hasBias: false);
-        o = Linear(config.InnerSize, config.ModelSize, hasBias: false);
+        q = new Projection(config.ModelSize, config.InnerSize, hasBias: false);
+        k = new Projection(config.ModelSize, config.InnerSize, hasBias: false);
+        v = new Projection(config.ModelSize, config.InnerSize, hasBias: false);
+        o = new Projection(config.InnerSize, config.ModelSize, hasBias: false);
         relative_attention_bias = buckets is null ? null : Embedding(config.RelativeBuckets, config.HeadCount);
         RegisterComponents();
     }
@@ -311,19 +311,19 @@ internal sealed class T5FeedForwardLayer : Module
 /// <summary>wo(act(wi(x))) (v1.0), or wo(act(wi_0(x)) · wi_1(x)) for gated activations (v1.1, FlanT5).</summary>
 internal sealed class T5DenseActDense : Module
 {
-    private readonly Linear? wi, wi_0, wi_1;
-    private readonly Linear wo;
+    private readonly Projection? wi, wi_0, wi_1;
+    private readonly Projection wo;
     private readonly Module<Tensor, Tensor> _activation;
 
     public T5DenseActDense(T5Config config) : base(nameof(T5DenseActDense))
     {
         if (config.Gated)
         {
-            wi_0 = Linear(config.ModelSize, config.FeedForwardSize, hasBias: false);
-            wi_1 = Linear(config.ModelSize, config.FeedForwardSize, hasBias: false);
+            wi_0 = new Projection(config.ModelSize, config.FeedForwardSize, hasBias: false);
+            wi_1 = new Projection(config.ModelSize, config.FeedForwardSize, hasBias: false);
         }
-        else wi = Linear(config.ModelSize, config.FeedForwardSize, hasBias: false);
-        wo = Linear(config.FeedForwardSize, config.ModelSize, hasBias: false);
+        else wi = new Projection(config.ModelSize, config.FeedForwardSize, hasBias: false);
+        wo = new Projection(config.FeedForwardSize, config.ModelSize, hasBias: false);
         _activation = config.Activation switch
         {
             "relu" => ReLU(),

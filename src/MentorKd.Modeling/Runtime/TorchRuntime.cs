@@ -7,11 +7,13 @@ public static class TorchRuntime
 {
     /// <summary>
     /// Sets libtorch's intra-op threads explicitly (its own default can oversubscribe a small machine).
-    /// 0 means one per core.
+    /// 0 means one per core. Every host of models calls it first, so it also tunes the native allocator for them
+    /// (<see cref="NativeAllocator"/>).
     /// </summary>
     public static void SetThreads(int threads)
     {
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be 0 (all cores) or positive.");
+        NativeAllocator.KeepFreedMemory();
         set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
     }
 
