@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-compare bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
 run: build-cli
@@ -65,6 +65,10 @@ bench-pretrained:
 ## training step, distillation step, cached greedy decoding at batch 1 and 16, peak memory, as ratios
 bench-compare:
 	DOTNET=$(DOTNET) CONFIGURATION=$(CONFIGURATION) bash bench/compare.sh $(ARGS)
+
+## bench-softlabels: a student's distillation tokens/s with the mentor in the trainer's process against the mentor-server over gRPC
+bench-softlabels:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- softlabels --threads 2
 
 ## bench-teacher: the teacher-gateway's LLM path: calls/s, retries under faults, ledger bytes, a kill mid-annotation
 bench-teacher:

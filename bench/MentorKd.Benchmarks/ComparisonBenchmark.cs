@@ -110,7 +110,7 @@ internal static class ComparisonBenchmark
                 bool training = !cell.StartsWith("decode");
                 double Value(CellResult r) => training ? r.SecondsPerRun : r.TokensPerSecond;
                 var cells = implementations.Select(i => results[(shape, cell, i)].Select(Value).ToList()).ToList();
-                var ratios = cells.Skip(1).Select(c => Median(c) / Median(cells[0]));
+                var ratios = cells.Skip(1).Select(c => Measure.Median(c) / Measure.Median(cells[0]));
                 Console.WriteLine($"| {shape} | {cell} | {string.Join(" | ", cells.Select(c => Spread(c, training ? "F3" : "N0")))} | {string.Join(" | ", ratios.Select(r => $"{r:F2}×"))} |");
             }
 
@@ -122,7 +122,7 @@ internal static class ComparisonBenchmark
         foreach (var shape in shapes)
             foreach (var cell in ComparisonCell.Cells)
             {
-                var medians = implementations.Select(i => Median(results[(shape, cell, i)].Select(r => r.PeakRssMb).ToList())).ToList();
+                var medians = implementations.Select(i => Measure.Median(results[(shape, cell, i)].Select(r => r.PeakRssMb).ToList())).ToList();
                 Console.WriteLine($"| {shape} | {cell} | {string.Join(" | ", medians.Select(m => $"{m:N0}"))} | {string.Join(" | ", medians.Skip(1).Select(m => $"{m / medians[0]:F2}×"))} |");
             }
 
@@ -134,7 +134,7 @@ internal static class ComparisonBenchmark
         foreach (var shape in shapes)
         {
             var config = ComparisonCell.Shapes[shape];
-            var rates = implementations.Select(i => Median(results[(shape, "train", i)].Select(r => r.TokensPerSecond).ToList()) * TrainingFlopsPerToken(config) / 1e9);
+            var rates = implementations.Select(i => Measure.Median(results[(shape, "train", i)].Select(r => r.TokensPerSecond).ToList()) * TrainingFlopsPerToken(config) / 1e9);
             Console.WriteLine($"| {shape} | {string.Join(" | ", rates.Select(g => $"{g:N0} ({g / Fp32PeakGflops:P0})"))} |");
         }
     }
@@ -145,14 +145,8 @@ internal static class ComparisonBenchmark
         6.0 * (12.0 * c.LayerCount * c.EmbeddingSize * c.EmbeddingSize + (double)c.VocabSize * c.EmbeddingSize)
         + 12.0 * c.LayerCount * c.EmbeddingSize * c.ContextLength;
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
     private static string Spread(List<double> values, string format) =>
-        $"{Median(values).ToString(format, CultureInfo.InvariantCulture)} ({values.Min().ToString(format, CultureInfo.InvariantCulture)}–{values.Max().ToString(format, CultureInfo.InvariantCulture)})";
+        $"{Measure.Median(values).ToString(format, CultureInfo.InvariantCulture)} ({values.Min().ToString(format, CultureInfo.InvariantCulture)}–{values.Max().ToString(format, CultureInfo.InvariantCulture)})";
 
     private static void WriteTokens(string path, int tokens, int seed)
     {

@@ -22,4 +22,10 @@ internal static class Measure
         }
         return (units / clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds / runs);
     }
+
+    public static double Median(IReadOnlyCollection<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
 }

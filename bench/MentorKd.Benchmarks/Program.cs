@@ -6,6 +6,7 @@ using Spectre.Console;
 // Usage: dotnet run --project bench/MentorKd.Benchmarks -c Release [-- --seconds 3 --threads 2]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- teacher [--questions 400]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- pretrained [--only SmolLM2-135M] [--seconds 3 --threads 2]
+//        dotnet run --project bench/MentorKd.Benchmarks -c Release -- softlabels [--rounds 3]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- compare [--rounds 3 --seconds 3 --threads 2 --only 10M --python /usr/bin/python3]
 if (TeacherBenchmark.IsChild(args, out var child)) return await child();
 if (args.FirstOrDefault() == ComparisonCell.Mode) return ComparisonCell.Run(args);
@@ -16,6 +17,7 @@ double seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Par
 int threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).FirstOrDefault(0);
 TorchRuntime.SetThreads(threads);
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200; // keep the table readable in logs
+if (args.FirstOrDefault() == "softlabels") return await SoftLabelBenchmark.RunAsync(args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3));
 if (args.FirstOrDefault() == "compare")
     return await ComparisonBenchmark.RunAsync(args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3), seconds, threads == 0 ? 2 : threads,
         args.SkipWhile(a => a != "--python").Skip(1).FirstOrDefault(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"),

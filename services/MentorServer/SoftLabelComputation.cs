@@ -1,3 +1,4 @@
+using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Runtime;
 using MentorKd.ModelServing;
 using MentorKd.Protos.V1;
@@ -37,37 +38,70 @@ public static class SoftLabelComputation
         }
     }
 
-    /// <summary>Runs on the model's thread.</summary>
+    /// <summary>The most logits one forward pass may hold ([rows, length, vocabulary]; 64 M values = 256 MB in fp32):
+    /// a request's sequences go through the mentor together, in as few passes as this allows.</summary>
+    private const long MaxLogitsPerPass = 64L << 20;
+
+    /// <summary>Runs on the model's thread. The sequences are batched right-padded: a causal model's positions never
+    /// see the padding after them, and an encoder-decoder's encoder is told which prompt positions are padding (one
+    /// forward pass per sequence took most of a distillation step's time when the trainer waited for it).</summary>
     public static SoftLabelsResponse Compute(SoftLabelsRequest request, ResidentModel resident)
     {
         var response = new SoftLabelsResponse();
+        var model = resident.Model;
         using var guard = inference_mode();
-        foreach (var sequence in request.Sequences)
+        long longest = request.Sequences.Max(s => s.TokenIds.Count);
+        int rowsPerPass = (int)Math.Clamp(MaxLogitsPerPass / (longest * model.VocabSize), 1, request.Sequences.Count);
+        int k = request.TopK;
+        foreach (var rows in request.Sequences.Chunk(rowsPerPass))
         {
             using var scope = NewDisposeScope();
-            Tensor Row(IEnumerable<int> ids) => tensor(ids.Select(t => (long)t).ToArray(), device: resident.Model.Device).unsqueeze(0);
-            var logits = resident.Model.Logits(Row(sequence.TokenIds), sequence.EncoderTokenIds.Count > 0 ? Row(sequence.EncoderTokenIds) : null);
-            var logProbs = logits[0].to(ScalarType.Float32).DividedBy(request.Temperature).log_softmax(-1).cpu();
-            var (values, indices) = logProbs[sequence.ScoreFrom..].topk(request.TopK, dim: -1);
-            var top = values.data<float>().ToArray();
-            var idx = indices.data<long>().ToArray();
-            var labels = new SequenceSoftLabels();
-            int k = request.TopK;
-            for (int p = 0; p < top.Length / k; p++)
+            var logProbs = Logits(model, rows).to(ScalarType.Float32).DividedBy(request.Temperature).log_softmax(-1);
+            var (values, indices) = logProbs.topk(k, dim: -1);
+            var top = values.cpu().data<float>().ToArray();
+            var ids = indices.cpu().data<long>().ToArray();
+            int width = (int)values.shape[1];
+            for (int r = 0; r < rows.Length; r++)
             {
-                var position = new PositionSoftLabels();
-                double kept = 0;
-                for (int j = 0; j < k; j++)
+                var labels = new SequenceSoftLabels();
+                for (int p = rows[r].ScoreFrom; p < rows[r].TokenIds.Count; p++)
                 {
-                    position.TokenIds.Add((int)idx[p * k + j]);
-                    position.LogProbs.Add(top[p * k + j]);
-                    kept += Math.Exp(top[p * k + j]);
+                    var position = new PositionSoftLabels();
+                    double kept = 0;
+                    for (int j = 0, at = (r * width + p) * k; j < k; j++, at++)
+                    {
+                        position.TokenIds.Add((int)ids[at]);
+                        position.LogProbs.Add(top[at]);
+                        kept += Math.Exp(top[at]);
+                    }
+                    position.RemainingMass = (float)Math.Max(0, 1 - kept);
+                    labels.Positions.Add(position);
                 }
-                position.RemainingMass = (float)Math.Max(0, 1 - kept);
-                labels.Positions.Add(position);
+                response.Sequences.Add(labels);
             }
-            response.Sequences.Add(labels);
         }
         return response;
+    }
+
+    /// <summary>Teacher-forced logits [rows, longest, V] of right-padded sequences (the padding id is any valid one: the
+    /// positions it fills are never read).</summary>
+    private static Tensor Logits(LanguageModel model, TokenSequence[] rows)
+    {
+        static Tensor RightPadded(IReadOnlyList<IList<int>> sequences, Device device, out Tensor mask)
+        {
+            int width = sequences.Max(s => s.Count);
+            var ids = new long[sequences.Count * width];
+            var real = new long[sequences.Count * width];
+            for (int r = 0; r < sequences.Count; r++)
+                for (int c = 0; c < sequences[r].Count; c++)
+                    (ids[r * width + c], real[r * width + c]) = (sequences[r][c], 1);
+            mask = tensor(real, [sequences.Count, width], device: device);
+            return tensor(ids, [sequences.Count, width], device: device);
+        }
+
+        var decoderIds = RightPadded(rows.Select(s => (IList<int>)s.TokenIds).ToList(), model.Device, out _);
+        if (!model.IsEncoderDecoder) return model.Logits(decoderIds);
+        var encoderIds = RightPadded(rows.Select(s => (IList<int>)s.EncoderTokenIds).ToList(), model.Device, out var encoderMask);
+        return model.Logits(decoderIds, encoderIds, encoderMask);
     }
 }

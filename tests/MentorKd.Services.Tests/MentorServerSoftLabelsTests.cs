@@ -48,6 +48,33 @@ public class MentorServerSoftLabelsTests
         Assert.Equal(1, server.Calls);
     }
 
+    [Fact]
+    public async Task A_prefetched_batch_is_answered_by_the_call_made_during_the_previous_step()
+    {
+        var server = new EchoMentorServer();
+        await using var host = await KestrelTestHost.StartAsync(b => b.Services.AddSingleton(server), a => a.MapGrpcService<EchoMentorServer>());
+        var client = new Protos.V1.MentorServer.MentorServerClient(host.Channel);
+        ISoftLabelSource source = new MentorServerSoftLabels(client, topK: 1, temperature: 2.0, vocabSize: 16, KnowledgeDistillationMask.Clean, prefetch: true);
+        using var first = LanguageModelBatch.Collate([new([3, 4, 5], [6, 7])], padId: 1, maxLength: 16);
+        using var second = LanguageModelBatch.Collate([new([8, 9], [10, 11, 12])], padId: 1, maxLength: 16);
+
+        await Task.Run(() =>
+        {
+            using var firstLabels = source.SoftLabels(first).Values;
+            source.Prefetch(second);
+            Assert.True(SpinWait.SpinUntil(() => server.Calls == 2, TimeSpan.FromSeconds(30)), "the prefetch made no call");
+            using var prefetched = source.SoftLabels(second).Values;
+            Assert.Equal(2, server.Calls); // answered by the call already made
+
+            // The same labels as asking without a prefetch: each position's top token is the next input token.
+            using var asked = source.SoftLabels(second).Values;
+            Assert.True(prefetched.allclose(asked, rtol: 0, atol: 0));
+            var top = prefetched[0].argmax(-1).data<long>().ToArray();
+            Assert.Equal(new long[] { 9, 10, 11, 12 }, top[..4]);
+        });
+        Assert.Equal(3, server.Calls);
+    }
+
     /// <summary>The silent server on a real Kestrel loopback port (the in-memory test server reports a deadline that
     /// ends a call before its response starts as a reset stream rather than DeadlineExceeded).</summary>
     private static Task<KestrelTestHost> StartSilent(SilentMentorServer server) =>
@@ -59,8 +86,8 @@ public class MentorServerSoftLabelsTests
         private int _count;
         public int Count => Volatile.Read(ref _count);
 
-        public override TResponse BlockingUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
-            BlockingUnaryCallContinuation<TRequest, TResponse> continuation)
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+            AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
         {
             Interlocked.Increment(ref _count);
             return continuation(request, context);
@@ -80,6 +107,32 @@ public class MentorServerSoftLabelsTests
             FirstCall.TrySetResult();
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
             throw new InvalidOperationException("unreachable");
+        }
+    }
+
+    /// <summary>A mentor-server whose soft labels put 90% of the mass on each position's next input token.</summary>
+    private sealed class EchoMentorServer : Protos.V1.MentorServer.MentorServerBase
+    {
+        private int _calls;
+        public int Calls => Volatile.Read(ref _calls);
+
+        public override Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
+        {
+            Interlocked.Increment(ref _calls);
+            var response = new SoftLabelsResponse();
+            foreach (var sequence in request.Sequences)
+            {
+                var labels = new SequenceSoftLabels();
+                for (int p = 0; p < sequence.TokenIds.Count; p++)
+                {
+                    var position = new PositionSoftLabels { RemainingMass = 0.1f };
+                    position.TokenIds.Add(p + 1 < sequence.TokenIds.Count ? sequence.TokenIds[p + 1] : 0);
+                    position.LogProbs.Add(MathF.Log(0.9f));
+                    labels.Positions.Add(position);
+                }
+                response.Sequences.Add(labels);
+            }
+            return Task.FromResult(response);
         }
     }
 }

@@ -13,18 +13,44 @@ namespace MentorKd.Trainer.Jobs;
 /// source rebuilds a full distribution (the remaining mass spread evenly over the other tokens) and hands the
 /// loss those log-probabilities at T, which it uses as they are. Exact on the top k, an approximation beyond
 /// (documented deviation). With the faithful mask every position of a row is scored (padding included, as the
-/// in-process mentor does); with the clean mask rows are cut after their last label. Runs synchronously: it is called
-/// on the training thread, so every call has a deadline (a call lost on the way would otherwise stall the job for
-/// good) and is tried again when it runs out, the server is unavailable or busy (the call only reads).
+/// in-process mentor does); with the clean mask rows are cut after their last label. With <c>prefetch</c> the call for
+/// each next batch starts while the current step runs (for a mentor-server with cores of its own). Every call has a deadline (a call lost on the way would otherwise stall the job for good) and is
+/// tried again when it runs out, the server is unavailable or busy (the call only reads).
 /// </summary>
 public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerClient client, int topK, double temperature, int vocabSize,
-    KnowledgeDistillationMask mask, TimeSpan? callTimeout = null, int attempts = 3, CancellationToken cancellationToken = default) : ISoftLabelSource
+    KnowledgeDistillationMask mask, TimeSpan? callTimeout = null, int attempts = 3, bool prefetch = false, CancellationToken cancellationToken = default) : ISoftLabelSource
 {
     private readonly TimeSpan _callTimeout = callTimeout ?? TimeSpan.FromSeconds(60);
 
     public string Name => $"mentor-server (top-{topK})";
 
+    /// <summary>A call under way for the batch the trainer announced next (<see cref="Prefetch"/>).</summary>
+    private (LanguageModelBatch Batch, Task<float[]> LogProbabilities)? _pending;
+
     public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
+    {
+        var (rows, width) = ((int)batch.InputIds.shape[0], (int)batch.InputIds.shape[1]);
+        float[] logProbs;
+        if (_pending is { } pending && ReferenceEquals(pending.Batch, batch))
+        {
+            _pending = null;
+            logProbs = pending.LogProbabilities.GetAwaiter().GetResult();
+        }
+        else logProbs = FetchAsync(Request(batch), rows, width).GetAwaiter().GetResult();
+        return MentorSoftLabels.FromLogProbabilities(tensor(logProbs, [rows, width, vocabSize]).to(batch.InputIds.device), temperature);
+    }
+
+    /// <summary>With prefetching on, starts the call for <paramref name="next"/> now: the mentor-server computes while the
+    /// student's step runs, and the reply is unpacked off the training thread.</summary>
+    public void Prefetch(LanguageModelBatch next)
+    {
+        if (!prefetch) return;
+        var request = Request(next); // read on this thread: the batch's tensors belong to it
+        var (rows, width) = ((int)next.InputIds.shape[0], (int)next.InputIds.shape[1]);
+        _pending = (next, Task.Run(() => FetchAsync(request, rows, width), cancellationToken));
+    }
+
+    private SoftLabelsRequest Request(LanguageModelBatch batch)
     {
         var ids = batch.InputIds.cpu().data<long>().ToArray();
         var prompts = batch.EncoderIds?.cpu().data<long>().ToArray();
@@ -33,20 +59,23 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
         var labels = batch.Labels.cpu().data<long>().ToArray();
         int rows = (int)batch.InputIds.shape[0], width = (int)batch.InputIds.shape[1];
         var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
-        var lengths = new int[rows];
         for (int r = 0; r < rows; r++)
         {
             int length = 0;
             for (int c = 0; c < width; c++) if (labels[r * width + c] != LanguageModelBatch.IgnoreIndex) length = c + 1;
-            lengths[r] = mask == KnowledgeDistillationMask.Faithful ? width : Math.Max(1, length);
             var sequence = new TokenSequence { ScoreFrom = 0 };
-            sequence.TokenIds.AddRange(ids.Skip(r * width).Take(lengths[r]).Select(t => (int)t));
+            sequence.TokenIds.AddRange(ids.Skip(r * width).Take(mask == KnowledgeDistillationMask.Faithful ? width : Math.Max(1, length)).Select(t => (int)t));
             if (prompts is not null)
                 sequence.EncoderTokenIds.AddRange(Enumerable.Range(r * promptWidth, promptWidth).Where(i => promptMask![i] == 1).Select(i => (int)prompts[i]));
             request.Sequences.Add(sequence);
         }
-        var response = Call(request);
+        return request;
+    }
 
+    /// <summary>The reply as [rows, width, vocabulary] log-probabilities at T, the mass outside the top k spread evenly.</summary>
+    private async Task<float[]> FetchAsync(SoftLabelsRequest request, int rows, int width)
+    {
+        var response = await CallAsync(request);
         var logProbs = new float[rows * width * vocabSize];
         for (int r = 0; r < rows; r++)
         {
@@ -66,16 +95,16 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
                 }
             }
         }
-        return MentorSoftLabels.FromLogProbabilities(tensor(logProbs, [rows, width, vocabSize]).to(batch.InputIds.device), temperature);
+        return logProbs;
     }
 
-    private SoftLabelsResponse Call(SoftLabelsRequest request)
+    private async Task<SoftLabelsResponse> CallAsync(SoftLabelsRequest request)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return client.GetSoftLabels(request, deadline: DateTime.UtcNow + _callTimeout, cancellationToken: cancellationToken);
+                return await client.GetSoftLabelsAsync(request, deadline: DateTime.UtcNow + _callTimeout, cancellationToken: cancellationToken);
             }
             catch (RpcException e) when (cancellationToken.IsCancellationRequested)
             {
@@ -86,7 +115,7 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             {
                 if (attempt >= attempts)
                     throw new InvalidOperationException($"the mentor-server gave no soft labels in {attempts} attempts of {_callTimeout.TotalSeconds:0.#} s each (last: {e.StatusCode}: {e.Status.Detail})", e);
-                Thread.Sleep(TimeSpan.FromMilliseconds(200 * attempt));
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken);
             }
         }
     }

@@ -84,7 +84,8 @@ public sealed class TrainingSliceExecutor
         using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
         ISoftLabelSource? softLabels = channel is not null
             ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
-                training.Temperature, model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), cancellationToken: token)
+                training.Temperature, model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), prefetch: _options.PrefetchSoftLabels,
+                cancellationToken: token)
             : (ISoftLabelSource?)cached ?? inProcess;
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);

@@ -72,26 +72,43 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
             new Random(options.Seed * 1009 + epoch).Shuffle(order);
             double lossSum = 0, hardSum = 0, softSum = 0;
             int batches = 0;
-            foreach (var chunk in order.Chunk(options.BatchSize))
+            var chunks = order.Chunk(options.BatchSize).ToList();
+            LanguageModelBatch Batch(int index) => model.Collate(chunks[index].Select(i => examples[i]).ToList(), tokenizer.PadId, device);
+            // Each batch is collated a step ahead, so the soft-label source can start on it while the current step runs.
+            LanguageModelBatch? next = Batch(0);
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested(); // last/ holds the previous epoch: a restart resumes there
-                using var batch = model.Collate(chunk.Select(i => examples[i]).ToList(), tokenizer.PadId, device);
-                double hard = 0, soft = 0;
-                var loss = trainer.TrainStep(student =>
+                for (int index = 0; index < chunks.Count; index++)
                 {
-                    var logits = student.TeacherForced(batch);
-                    var mentor = softLabels?.SoftLabels(batch);
-                    var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
-                    hard = parts.HardCrossEntropy.item<float>();
-                    soft = parts.SoftTerm?.item<float>() ?? 0;
-                    return parts.Total;
-                });
-                tokens += batch.Tokens;
-                lossSum += loss;
-                hardSum += hard;
-                softSum += soft;
-                batches++;
-                progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train", tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+                    cancellationToken.ThrowIfCancellationRequested(); // last/ holds the previous epoch: a restart resumes there
+                    using var batch = next!;
+                    next = null;
+                    if (index + 1 < chunks.Count)
+                    {
+                        next = Batch(index + 1);
+                        softLabels?.Prefetch(next);
+                    }
+                    double hard = 0, soft = 0;
+                    var loss = trainer.TrainStep(student =>
+                    {
+                        var logits = student.TeacherForced(batch);
+                        var mentor = softLabels?.SoftLabels(batch);
+                        var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
+                        hard = parts.HardCrossEntropy.item<float>();
+                        soft = parts.SoftTerm?.item<float>() ?? 0;
+                        return parts.Total;
+                    });
+                    tokens += batch.Tokens;
+                    lossSum += loss;
+                    hardSum += hard;
+                    softSum += soft;
+                    batches++;
+                    progress?.Invoke(new Progress(job, epoch, options.Epochs, trainer.Step, totalSteps, loss, "train", tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+                }
+            }
+            finally
+            {
+                next?.Dispose(); // collated ahead, not trained on: the epoch was cancelled or failed
             }
 
             bool evaluate = epoch % options.EvalEveryEpochs == 0 || epoch == options.Epochs;
