@@ -38,10 +38,10 @@ foreach (var (name, config) in sizes)
 }
 
 var table = new Table().Title($"Throughput, tokens/s ({Environment.ProcessorCount} cores, {seconds:F0} s per cell, prompt 32 + 64 new tokens)");
-foreach (var column in new[] { "model", "params", "train b16", "gen b1", "gen b1 cache", "gen b16", "gen b16 cache", "cache ×, b1", "cache ×, b16", "bf16/fp32, b16 cache" })
+foreach (var column in new[] { "model", "params", "train b16", "train b16 mixed bf16", "mixed/fp32", "gen b1", "gen b1 cache", "gen b16", "gen b16 cache", "cache ×, b1", "cache ×, b16", "bf16/fp32, b16 cache" })
     table.AddColumn(column);
 foreach (var r in results)
-    table.AddRow(r.Size, $"{r.Parameters / 1e6:F2}M", $"{r.TrainTokensPerSecond:N0}", $"{r.Batch1NoCache:N0}", $"{r.Batch1Cache:N0}",
+    table.AddRow(r.Size, $"{r.Parameters / 1e6:F2}M", $"{r.TrainTokensPerSecond:N0}", $"{r.TrainMixedTokensPerSecond:N0}", $"{r.TrainMixedTokensPerSecond / r.TrainTokensPerSecond:F2}×", $"{r.Batch1NoCache:N0}", $"{r.Batch1Cache:N0}",
         $"{r.Batch16NoCache:N0}", $"{r.Batch16Cache:N0}", $"{r.Batch1Cache / r.Batch1NoCache:F2}×", $"{r.Batch16Cache / r.Batch16NoCache:F2}×",
         $"{r.Batch16CacheBf16 / r.Batch16Cache:F2}×");
 AnsiConsole.Write(table);

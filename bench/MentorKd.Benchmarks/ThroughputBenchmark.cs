@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace MentorKd.Benchmarks;
 
 /// <summary>Training and generation throughput of one model size.</summary>
-internal sealed record ThroughputResult(string Size, long Parameters, double TrainTokensPerSecond,
+internal sealed record ThroughputResult(string Size, long Parameters, double TrainTokensPerSecond, double TrainMixedTokensPerSecond,
     double Batch1NoCache, double Batch1Cache, double Batch16NoCache, double Batch16Cache, double Batch16CacheBf16);
 
 internal static class ThroughputBenchmark
@@ -20,15 +20,22 @@ internal static class ThroughputBenchmark
         using var model = new GptLanguageModel(config);
         var random = new Random(1);
 
-        using var trainer = new LanguageModelTrainer(model, new TrainingOptions { TotalSteps = 1_000_000, WarmupSteps = 0 });
-        double train = Measure.UnitsPerSecond(() =>
+        double Train()
         {
-            var examples = Enumerable.Range(0, TrainBatch)
-                .Select(_ => new LanguageModelExample([], Enumerable.Range(0, config.ContextLength).Select(_ => random.Next(3, Vocab)).ToArray())).ToList();
-            using var batch = LanguageModelBatch.Collate(examples, 1, config.ContextLength);
-            trainer.TrainStep(batch);
-            return batch.Tokens;
-        }, seconds: seconds);
+            using var trainer = new LanguageModelTrainer(model, new TrainingOptions { TotalSteps = 1_000_000, WarmupSteps = 0 });
+            return Measure.UnitsPerSecond(() =>
+            {
+                var examples = Enumerable.Range(0, TrainBatch)
+                    .Select(_ => new LanguageModelExample([], Enumerable.Range(0, config.ContextLength).Select(_ => random.Next(3, Vocab)).ToArray())).ToList();
+                using var batch = LanguageModelBatch.Collate(examples, 1, config.ContextLength);
+                trainer.TrainStep(batch);
+                return batch.Tokens;
+            }, seconds: seconds);
+        }
+        double train = Train();
+        model.ComputeType = ScalarType.BFloat16; // mixed precision: bf16 products over the fp32 weights
+        double trainMixed = Train();
+        model.ComputeType = null;
 
         double Generate(GptLanguageModel lm, int batch, bool cache)
         {
@@ -45,6 +52,6 @@ internal static class ThroughputBenchmark
         var b16Cache = Generate(model, 16, cache: true);
         model.to(ScalarType.BFloat16);
         var b16Bf16 = Generate(model, 16, cache: true);
-        return new ThroughputResult(name, model.ParameterCount, train, b1NoCache, b1Cache, b16NoCache, b16Cache, b16Bf16);
+        return new ThroughputResult(name, model.ParameterCount, train, trainMixed, b1NoCache, b1Cache, b16NoCache, b16Cache, b16Bf16);
     }
 }
