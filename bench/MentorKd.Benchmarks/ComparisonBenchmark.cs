@@ -97,13 +97,17 @@ internal static class ComparisonBenchmark
     private static void Print(Dictionary<(string, string, string), List<CellResult>> results, List<string> implementations,
         IReadOnlyList<string> shapes, int rounds, double seconds, int threads)
     {
-        var baseline = implementations[0];
+        void Header()
+        {
+            Console.WriteLine($"| model | cell | {string.Join(" | ", implementations)} | {string.Join(" | ", implementations.Skip(1).Select(i => $"{i} / PyTorch"))} |");
+            Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", 2 * implementations.Count - 1))}");
+        }
+
         Console.WriteLine($"## Ours against PyTorch ({rounds} rounds, {seconds:G} s per cell, {threads} threads; median, min–max in brackets)");
         Console.WriteLine();
         Console.WriteLine("Training cells: seconds per step (lower is better); decoding: tokens/s (higher is better). Ratios: ours / PyTorch fp32.");
         Console.WriteLine();
-        Console.WriteLine($"| model | cell | {string.Join(" | ", implementations)} | {string.Join(" | ", implementations.Skip(1).Select(i => $"{i} / PyTorch"))} |");
-        Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", 2 * implementations.Count - 1))}");
+        Header();
         foreach (var shape in shapes)
             foreach (var cell in ComparisonCell.Cells)
             {
@@ -117,8 +121,7 @@ internal static class ComparisonBenchmark
         Console.WriteLine();
         Console.WriteLine("Peak resident memory, MB (each cell its own process):");
         Console.WriteLine();
-        Console.WriteLine($"| model | cell | {string.Join(" | ", implementations)} | {string.Join(" | ", implementations.Skip(1).Select(i => $"{i} / PyTorch"))} |");
-        Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", 2 * implementations.Count - 1))}");
+        Header();
         foreach (var shape in shapes)
             foreach (var cell in ComparisonCell.Cells)
             {
