@@ -71,6 +71,8 @@ class Gpt(nn.Module):
                 nn.init.zeros_(p)
             elif ".ln_" in name or "ln_f" in name:
                 nn.init.ones_(p)
+            elif name.endswith("c_proj.weight"):  # residual projections scaled by 1/sqrt(2 * layers), as GPT-2 does
+                nn.init.normal_(p, 0, 0.02 / math.sqrt(2 * layers))
             else:
                 nn.init.normal_(p, 0, 0.02)
 

@@ -49,30 +49,30 @@ public class MentorServerSoftLabelsTests
     }
 
     [Fact]
-    public async Task A_prefetched_batch_is_answered_by_the_call_made_during_the_previous_step()
+    public async Task Batches_announced_a_step_ahead_are_each_asked_for_once_and_answered_as_without_prefetching()
     {
         var server = new EchoMentorServer();
         await using var host = await KestrelTestHost.StartAsync(b => b.Services.AddSingleton(server), a => a.MapGrpcService<EchoMentorServer>());
         var client = new Protos.V1.MentorServer.MentorServerClient(host.Channel);
-        ISoftLabelSource source = new MentorServerSoftLabels(client, topK: 1, temperature: 2.0, vocabSize: 16, KnowledgeDistillationMask.Clean, prefetch: true);
-        using var first = LanguageModelBatch.Collate([new([3, 4, 5], [6, 7])], padId: 1, maxLength: 16);
-        using var second = LanguageModelBatch.Collate([new([8, 9], [10, 11, 12])], padId: 1, maxLength: 16);
+        ISoftLabelSource prefetching = new MentorServerSoftLabels(client, topK: 1, temperature: 2.0, vocabSize: 16, KnowledgeDistillationMask.Clean, prefetch: true);
+        ISoftLabelSource plain = new MentorServerSoftLabels(client, topK: 1, temperature: 2.0, vocabSize: 16, KnowledgeDistillationMask.Clean);
+        var batches = Enumerable.Range(0, 4).Select(b => LanguageModelBatch.Collate([new([3 + b, 4], [5 + b, 6, 7 + b])], padId: 1, maxLength: 16)).ToList();
 
         await Task.Run(() =>
         {
-            using var firstLabels = source.SoftLabels(first).Values;
-            source.Prefetch(second);
-            Assert.True(SpinWait.SpinUntil(() => server.Calls == 2, TimeSpan.FromSeconds(30)), "the prefetch made no call");
-            using var prefetched = source.SoftLabels(second).Values;
-            Assert.Equal(2, server.Calls); // answered by the call already made
-
-            // The same labels as asking without a prefetch: each position's top token is the next input token.
-            using var asked = source.SoftLabels(second).Values;
-            Assert.True(prefetched.allclose(asked, rtol: 0, atol: 0));
-            var top = prefetched[0].argmax(-1).data<long>().ToArray();
-            Assert.Equal(new long[] { 9, 10, 11, 12 }, top[..4]);
+            // The trainer's order: batch i + 1 is announced before batch i's step asks for its soft labels.
+            for (int i = 0; i < batches.Count; i++)
+            {
+                if (i + 1 < batches.Count) prefetching.Prefetch(batches[i + 1]);
+                using var prefetched = prefetching.SoftLabels(batches[i]).Values;
+                using var asked = plain.SoftLabels(batches[i]).Values;
+                Assert.True(prefetched.allclose(asked, rtol: 0, atol: 0), $"batch {i}: prefetched soft labels differ");
+                // Each position's top token is the next input token, as the echoing server puts it.
+                Assert.Equal(batches[i].InputIds[0, 1..].data<long>().ToArray(), prefetched[0, ..^1].argmax(-1).data<long>().ToArray());
+            }
         });
-        Assert.Equal(3, server.Calls);
+        Assert.Equal(2 * batches.Count, server.Calls); // one call per batch for each source: nothing asked twice
+        foreach (var batch in batches) batch.Dispose();
     }
 
     /// <summary>The silent server on a real Kestrel loopback port (the in-memory test server reports a deadline that

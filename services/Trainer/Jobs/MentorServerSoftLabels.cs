@@ -24,17 +24,21 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
 
     public string Name => $"mentor-server (top-{topK})";
 
-    /// <summary>A call under way for the batch the trainer announced next (<see cref="Prefetch"/>).</summary>
-    private (LanguageModelBatch Batch, Task<float[]> LogProbabilities)? _pending;
+    /// <summary>The most announced batches with a call under way: the trainer announces batch i + 1 before it asks for
+    /// batch i, so two are outstanding at a time; an older one nobody asked for (an epoch that ended early) is dropped.</summary>
+    private const int MaxPending = 2;
+    private readonly List<(LanguageModelBatch Batch, Task<float[]> LogProbabilities)> _pending = [];
 
     public MentorSoftLabels SoftLabels(LanguageModelBatch batch)
     {
         var (rows, width) = ((int)batch.InputIds.shape[0], (int)batch.InputIds.shape[1]);
+        int announced = _pending.FindIndex(p => ReferenceEquals(p.Batch, batch));
         float[] logProbs;
-        if (_pending is { } pending && ReferenceEquals(pending.Batch, batch))
+        if (announced >= 0)
         {
-            _pending = null;
-            logProbs = pending.LogProbabilities.GetAwaiter().GetResult();
+            var call = _pending[announced].LogProbabilities;
+            _pending.RemoveAt(announced);
+            logProbs = call.GetAwaiter().GetResult();
         }
         else logProbs = FetchAsync(Request(batch), rows, width).GetAwaiter().GetResult();
         return MentorSoftLabels.FromLogProbabilities(tensor(logProbs, [rows, width, vocabSize]).to(batch.InputIds.device), temperature);
@@ -47,7 +51,13 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
         if (!prefetch) return;
         var request = Request(next); // read on this thread: the batch's tensors belong to it
         var (rows, width) = ((int)next.InputIds.shape[0], (int)next.InputIds.shape[1]);
-        _pending = (next, Task.Run(() => FetchAsync(request, rows, width), cancellationToken));
+        if (_pending.Count == MaxPending)
+        {
+            // Its reply is no longer wanted; observe its failure, if any, so it is not reported as unobserved.
+            _pending[0].LogProbabilities.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            _pending.RemoveAt(0);
+        }
+        _pending.Add((next, Task.Run(() => FetchAsync(request, rows, width), cancellationToken)));
     }
 
     private SoftLabelsRequest Request(LanguageModelBatch batch)

@@ -23,7 +23,7 @@ internal sealed class CausalDecoding : DecodingSession
             throw new ArgumentException($"A prompt of {_longest} tokens leaves no room in the model's {model.ContextLength}-token context.", nameof(rows));
         (_model, _padded) = (model, rows.Any(r => r.Length != _longest));
         (_tokens, _mask) = Padded(rows, padId, left: true, model.Device);
-        _cache = useCache ? new KeyValueCache(model.LayerCount) : null;
+        _cache = useCache ? new KeyValueCache(model.LayerCount, model.ContextLength) : null;
     }
 
     public override int Budget(int requested) => Math.Min(requested, _model.ContextLength - _longest);

@@ -16,9 +16,13 @@ public sealed class KeyValueCache : IDisposable
     private readonly Tensor?[] _keys;
     private readonly Tensor?[] _values;
     private readonly long[] _lengths;
+    private readonly long _maxLength;
 
-    public KeyValueCache(int layerCount)
+    /// <param name="maxLength">The most positions the cache will hold (the model's context), if known: buffers never
+    /// grow past it.</param>
+    public KeyValueCache(int layerCount, long maxLength = long.MaxValue)
     {
+        _maxLength = maxLength;
         _keys = new Tensor?[layerCount];
         _values = new Tensor?[layerCount];
         _lengths = new long[layerCount];
@@ -36,7 +40,7 @@ public sealed class KeyValueCache : IDisposable
         long length = _lengths[layer], total = length + keys.shape[2];
         if (_keys[layer] is null || total > _keys[layer]!.shape[2])
         {
-            long capacity = Math.Max(MinimumCapacity, 2 * total);
+            long capacity = Math.Max(total, Math.Min(_maxLength, Math.Max(MinimumCapacity, 2 * total)));
             Grow(ref _keys[layer], keys, length, capacity);
             Grow(ref _values[layer], values, length, capacity);
         }
