@@ -11,6 +11,8 @@ public sealed record AugmentationOptions
     [Range(1, 10_000)] public int QuestionsPerCall { get; init; } = 64;
     /// <summary>Log-probabilities per position a trainer asks the mentor-server for.</summary>
     [Range(1, 100_000)] public int SoftLabelTopK { get; init; } = 32;
+    /// <summary>k of the sparse soft-label stores written for runs with student.soft_labels "stored" (66 bytes a token at 16).</summary>
+    [Range(1, 100_000)] public int StoredSoftLabelTopK { get; init; } = 16;
     /// <summary>How long a run waits for a service or the broker that is away (restarting) before the run fails.</summary>
     [Range(0, 86_400)] public int RetrySeconds { get; init; } = 300;
     /// <summary>Local scratch space for composing tokenizers and reports before they are stored.</summary>

@@ -58,7 +58,8 @@ public class DistributedRunTests(Infrastructure infrastructure)
         var configs = new[]
         {
             Tiny() with { Name = "fdd-alone", Method = RunMethods.Fdd, Fdd = fdd, Arms = [StudentArms.FineTuneCot] },
-            Tiny() with { Name = "mentor-kd-fdd", Method = RunMethods.MentorKdFdd, Fdd = fdd, Arms = [StudentArms.MentorKd] },
+            // Its students (the first, and each round's) learn from sparse soft-label stores in the bucket.
+            Tiny() with { Name = "mentor-kd-fdd", Method = RunMethods.MentorKdFdd, Fdd = fdd, Arms = [StudentArms.MentorKd], Student = Tiny().Student with { SoftLabels = SoftLabelSources.Stored } },
         };
 
         var ended = await Task.WhenAll(configs.Select(c => RunSession.RunAsync(runs, Guid.NewGuid(), c, _ => { })));
@@ -79,6 +80,9 @@ public class DistributedRunTests(Infrastructure infrastructure)
                          "reports/fdd-rounds.json", "reports/fdd-accuracy.png", "reports/fdd-training-set-by-difficulty.png" })
                 Assert.True(await store.StatAsync(root + key) is not null, $"{config.Name}: {key} is not in the bucket");
             Assert.Contains(report.Plots, p => p.Key == root + "reports/fdd-accuracy.png");
+            if (config.Method == RunMethods.MentorKdFdd)
+                foreach (var job in new[] { "mentor_kd", "round1-mentor_kd", "round2-mentor_kd" })
+                    Assert.True(await store.StatAsync(root + $"soft-labels/{job}.safetensors") is not null, $"no soft-label store for {job}");
         }
     }
 

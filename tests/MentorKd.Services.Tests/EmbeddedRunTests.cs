@@ -124,6 +124,8 @@ public class EmbeddedRunTests
                     Api = "completions", Prompt = "mentorkd-cot", Temperature = 0, MaxTokens = 48, MaxConcurrentCalls = 8, // greedy: this tiny mentor is right ~96% of the time greedy, far less sampled
                 },
                 Arms = [StudentArms.MentorKd],
+                // Its student learns from a sparse soft-label store the trainer has the mentor-server write first.
+                Student = tiny.Student with { SoftLabels = SoftLabelSources.Stored },
             };
             RunConfigValidator.Validate(taught);
             await using var second = await EmbeddedTestRuns.StartAsync(EmbeddedTestRuns.NewDataRoot(), taught);
@@ -137,6 +139,16 @@ public class EmbeddedRunTests
             Assert.Contains("| teacher calls | 200 requests (200 HTTP attempts)", taughtReport.Markdown);
             Assert.Contains("prompt template mentorkd-cot", taughtReport.Markdown);
             Assert.True(taughtReport.Arms.Single().TestAccuracy > 0.75, $"the taught run's student: {taughtReport.Arms.Single().TestAccuracy}");
+            var secondStore = second.Services.GetRequiredService<IObjectStore>();
+            var storeKey = $"runs/{taughtRun.RunId}/soft-labels/mentor_kd.safetensors";
+            var storeFile = Path.Combine(Path.GetTempPath(), $"mentorkd-store-{Guid.NewGuid():N}.safetensors");
+            using (var file = File.Create(storeFile)) await secondStore.GetAsync(storeKey, file);
+            var softLabels = SparseSoftLabelStore.Read(storeFile);
+            File.Delete(storeFile);
+            Assert.Equal((16, 2.0, taughtRun.MentorCheckpointKey), (softLabels.Info.TopK, softLabels.Info.Temperature, softLabels.Info.Mentor));
+            Assert.True(softLabels.Info.Sequences > 300, $"{softLabels.Info.Sequences} sequences in the store");
+            var taughtOutcome = await ReadJsonAsync<TrainingOutcome>(secondStore, $"runs/{taughtRun.RunId}/checkpoints/mentor_kd/outcome.json");
+            Assert.All(taughtOutcome.History, h => Assert.True(h.SoftTerm > 0));
         }
         Assert.True(replay < firstRun / 3, $"replaying a finished run took {replay.TotalSeconds:F0}s vs {firstRun.TotalSeconds:F0}s for the run");
     }

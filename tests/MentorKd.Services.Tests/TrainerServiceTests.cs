@@ -330,6 +330,8 @@ public class TrainerServiceTests
     [InlineData("training.epochs")]
     [InlineData("soft_labels.mentor_dtype")]
     [InlineData("training.matmul_dtype")]
+    [InlineData("soft_labels.stored_key")]
+    [InlineData("training.kd_mask")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
     {
         await using var host = await StartTrainer(Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects"));
@@ -345,6 +347,14 @@ public class TrainerServiceTests
             case "training.epochs": request.Training.Epochs = 1_000_000_000; break; // beyond Trainer:MaxEpochs
             case "soft_labels.mentor_dtype": request.SoftLabels.MentorDtype = "float16"; break;
             case "training.matmul_dtype": request.Training.MatmulDtype = "float16"; break;
+            case "soft_labels.stored_key":
+            case "training.kd_mask":
+                // A store: its key must be a safe object key, and it serves the clean mask only.
+                request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.Stored, StoredKey = field == "training.kd_mask" ? "runs/t/soft-labels/s.safetensors" : "../store" };
+                request.Training.KdMode = KdMode.Kl;
+                request.Training.Temperature = 2;
+                if (field == "training.kd_mask") request.Training.KdMask = KdMask.Faithful;
+                break;
             default:
                 request.SoftLabels = new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess };
                 request.Training.KdMode = KdMode.Kl;

@@ -25,6 +25,8 @@ public sealed record RunKeys(Guid RunId)
     public string Lineage => Reports + "lineage.json";
 
     public string Checkpoints(string job) => Root + $"checkpoints/{job}/";
+    /// <summary>A training job's sparse soft-label store (the mentor's top k for each of its sequences).</summary>
+    public string SoftLabelStore(string job) => Root + $"soft-labels/{job}.safetensors";
     /// <summary>Questions added to the run; an upload here is announced by the bucket's notification.</summary>
     public string Incoming => Root + "incoming/";
     /// <summary>One accepted batch of new questions, by content hash, waiting for (or done as) a retraining round.</summary>

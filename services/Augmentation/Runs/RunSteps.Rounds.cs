@@ -165,7 +165,7 @@ public sealed partial class RunSteps
             ? (await LatestStudentAsync(run, config, round.Request.Track, token)).CheckpointKey
             : null;
         await SendTrainingAsync(context, RoundJob(round, arm), TrainingRole.Student, config.Student, training, config.ContextLength, rationaleKeys,
-            soft ? SoftLabelsFrom(config, run) : null, trainKey, startFrom);
+            soft ? SoftLabelsFrom(config, run, RoundJob(round, arm)) : null, trainKey, startFrom);
     }
 
     public async Task RoundTrainedAsync(BehaviorContext<RunState, TrainingJobEnded> context)

@@ -200,7 +200,7 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
         foreach (var a in arms.OrderByDescending(a => a.Work))
         {
             string[] rationales = a.Augmented ? [keys.TeacherRationales, keys.MentorRationales] : [keys.TeacherRationales];
-            await SendTrainingAsync(context, a.Arm, TrainingRole.Student, config.Student, a.Training, config.ContextLength, rationales, a.Soft ? SoftLabelsFrom(config, run) : null);
+            await SendTrainingAsync(context, a.Arm, TrainingRole.Student, config.Student, a.Training, config.ContextLength, rationales, a.Soft ? SoftLabelsFrom(config, run, a.Arm) : null);
         }
     }
 
@@ -325,9 +325,20 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             questions.DatasetId, outputId, outputKey, a.SamplesPerQuestion, sampling.ToByteArray(), config.FrozenDtype), context.CancellationToken);
     }
 
-    private SoftLabelSource SoftLabelsFrom(RunConfig config, RunState run) => config.Student.SoftLabels == SoftLabelSources.MentorServer
-        ? new SoftLabelSource { Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = options.Value.SoftLabelTopK }
-        : new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = run.MentorCheckpointKey!, MentorDtype = config.FrozenDtype };
+    private SoftLabelSource SoftLabelsFrom(RunConfig config, RunState run, string job) => config.Student.SoftLabels switch
+    {
+        SoftLabelSources.MentorServer => new SoftLabelSource
+        {
+            Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = options.Value.MentorServerAddress, TopK = config.Student.SoftLabelTopK ?? options.Value.SoftLabelTopK,
+        },
+        // The trainer writes the job's store through the mentor-server (which holds the mentor since augmentation), then trains from it.
+        SoftLabelSources.Stored => new SoftLabelSource
+        {
+            Kind = SoftLabelSourceKind.Stored, StoredKey = Keys(run).SoftLabelStore(job), MentorServerAddress = options.Value.MentorServerAddress,
+            MentorCheckpointKey = run.MentorCheckpointKey!, MentorDtype = config.FrozenDtype, TopK = config.Student.SoftLabelTopK ?? options.Value.StoredSoftLabelTopK,
+        },
+        _ => new SoftLabelSource { Kind = SoftLabelSourceKind.InProcess, MentorCheckpointKey = run.MentorCheckpointKey!, MentorDtype = config.FrozenDtype },
+    };
 
     /// <summary>A training job on the trainers' shared queue (whichever replica is free takes it; one whose replica
     /// dies is taken over from its last checkpoint). What it learns from is kept with the run until it ends.</summary>
@@ -357,11 +368,21 @@ public sealed partial class RunSteps(IObjectStore store, DatasetRegistry registr
             InitCheckpointKey = startFrom ?? "",
         };
         request.RationaleKeys.AddRange(rationaleKeys);
-        var soft = softLabels is null ? "" : $", soft labels from {(softLabels.Kind == SoftLabelSourceKind.MentorServer ? "the mentor-server" : "the mentor in process")} ({training.KdMode}, λ={training.Lambda}, T={training.Temperature})";
+        var via = softLabels?.Kind switch
+        {
+            SoftLabelSourceKind.MentorServer => "the mentor-server", SoftLabelSourceKind.Stored => $"a top-{softLabels.TopK} store", _ => "the mentor in process",
+        };
+        var soft = softLabels is null ? "" : $", soft labels from {via} ({training.KdMode}, λ={training.Lambda}, T={training.Temperature})";
         Report(run, job, RunEventKind.StageStarted, $"{job}: {model.Describe()}, {training.Epochs} epochs{soft}{(startFrom is null ? "" : $", starting from {startFrom}")}");
         run.PendingTraining.Add(job);
         run.TrainingInputs[job] = new TrainingInputs(rationaleKeys, softLabels is null ? null : run.MentorCheckpointKey,
-            softLabels is null ? null : softLabels.Kind == SoftLabelSourceKind.MentorServer ? $"mentor-server at {softLabels.MentorServerAddress}" : "in process", startFrom);
+            softLabels?.Kind switch
+            {
+                null => null,
+                SoftLabelSourceKind.MentorServer => $"mentor-server at {softLabels.MentorServerAddress}",
+                SoftLabelSourceKind.Stored => $"store {softLabels.StoredKey} (top-{softLabels.TopK})",
+                _ => "in process",
+            }, startFrom);
         await context.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request, reopen: run.Retrying), context.CancellationToken);
     }
 

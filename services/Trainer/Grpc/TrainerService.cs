@@ -108,14 +108,19 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         var soft = r.SoftLabels ?? new SoftLabelSource { Kind = SoftLabelSourceKind.None };
         RpcErrors.Require(soft.MentorDtype is "" || TorchRuntime.DTypes.Contains(soft.MentorDtype), "soft_labels.mentor_dtype",
             $"'{soft.MentorDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
-        bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer;
+        bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored;
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, MSE or CE when soft labels are given.");
         if (soft.Kind == SoftLabelSourceKind.InProcess) RpcErrors.RequireKey(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
-        RpcErrors.Require(soft.Kind != SoftLabelSourceKind.MentorServer || t.KdMode == KdMode.Kl, "training.kd_mode",
-            "must be KL with soft labels from the mentor-server: they are log-probabilities at T, and MSE and CE need the mentor's logits.");
-        if (soft.Kind == SoftLabelSourceKind.MentorServer)
+        RpcErrors.Require(soft.Kind is not (SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored) || t.KdMode == KdMode.Kl, "training.kd_mode",
+            "must be KL with soft labels from the mentor-server or a store: they are log-probabilities at T, and MSE and CE need the mentor's logits.");
+        if (soft.Kind == SoftLabelSourceKind.MentorServer || soft.Kind == SoftLabelSourceKind.Stored && soft.MentorServerAddress.Length > 0)
             RpcErrors.Require(Uri.TryCreate(soft.MentorServerAddress, UriKind.Absolute, out _), "soft_labels.mentor_server_address", $"'{soft.MentorServerAddress}' is not an absolute URI.");
+        if (soft.Kind == SoftLabelSourceKind.Stored)
+        {
+            RpcErrors.RequireKey(soft.StoredKey, "soft_labels.stored_key");
+            RpcErrors.Require(t.KdMask != KdMask.Faithful, "training.kd_mask", "must be CLEAN (or unset) with stored soft labels: a store covers the positions that predict target tokens only.");
+        }
         RpcErrors.Require(soft.TopK >= 0, "soft_labels.top_k", $"must not be negative (got {soft.TopK}).");
     }
 

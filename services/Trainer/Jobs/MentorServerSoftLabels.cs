@@ -24,6 +24,19 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
     private readonly TimeSpan _callTimeout = callTimeout ?? TimeSpan.FromSeconds(60);
 
     public string Name => $"mentor-server (top-{topK})";
+    public int TopK => topK;
+
+    /// <summary>The mentor the server holds (a store records which): the one at <paramref name="checkpointKey"/>, loaded
+    /// first if the server holds another or none; without a key, whichever it holds, refused when it holds none.</summary>
+    public async Task<ModelInfo> MentorAsync(string checkpointKey, string dtype)
+    {
+        var info = await client.GetModelInfoAsync(new GetModelInfoRequest(), deadline: DateTime.UtcNow + _callTimeout, cancellationToken: cancellationToken);
+        dtype = dtype is "" ? "float32" : dtype;
+        if (checkpointKey.Length > 0 && (!info.Loaded || info.CheckpointKey != checkpointKey || info.Dtype != dtype))
+            info = await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = checkpointKey, Dtype = dtype }, cancellationToken: cancellationToken);
+        if (!info.Loaded) throw new InvalidOperationException("the mentor-server has no mentor loaded to compute soft labels with (soft_labels.mentor_checkpoint_key names none).");
+        return info;
+    }
 
     /// <summary>The most announced batches with a call under way: the trainer announces batch i + 1 before it asks for
     /// batch i, so two are outstanding at a time; an older one nobody asked for (an epoch that ended early) is dropped.</summary>
@@ -94,22 +107,14 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
             for (int p = 0; p < positions.Count; p++)
             {
                 var position = positions[p];
-                int rest = vocabSize - position.TokenIds.Count;
-                float other = rest > 0 ? MathF.Log(Math.Max(position.RemainingMass, 1e-12f) / rest) : float.NegativeInfinity;
-                var row = logProbs.AsSpan((r * width + p) * vocabSize, vocabSize);
-                row.Fill(other);
-                for (int j = 0; j < position.TokenIds.Count; j++)
-                {
-                    int id = position.TokenIds[j];
-                    if (id >= vocabSize) throw new InvalidOperationException($"the mentor-server returned token {id}, outside the student's vocabulary of {vocabSize}: mentor and student need the same tokenizer.");
-                    row[id] = position.LogProbs[j];
-                }
+                TopKDistribution.Fill(logProbs.AsSpan((r * width + p) * vocabSize, vocabSize), position.TokenIds.ToArray(), position.LogProbs.ToArray(), position.RemainingMass);
             }
         }
         return logProbs;
     }
 
-    private async Task<SoftLabelsResponse> CallAsync(SoftLabelsRequest request)
+    /// <summary>One GetSoftLabels call, tried again as the summary says.</summary>
+    internal async Task<SoftLabelsResponse> CallAsync(SoftLabelsRequest request)
     {
         for (int attempt = 1; ; attempt++)
         {

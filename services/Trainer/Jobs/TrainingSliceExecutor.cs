@@ -78,15 +78,20 @@ public sealed class TrainingSliceExecutor
         // Soft labels are per decoder position: an encoder-decoder's positions are the target's, a decoder-only model's the whole sequence's.
         if (mentor is not null && mentor.IsEncoderDecoder != model.IsEncoderDecoder)
             throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor is {Kind(mentor)} and the student {Kind(model)}: soft labels need both of one kind.");
-        using var channel = request.SoftLabels.Kind == SoftLabelSourceKind.MentorServer ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
+        using var channel = request.SoftLabels.MentorServerAddress.Length > 0 && request.SoftLabels.Kind is SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored
+            ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
+        MentorServerSoftLabels MentorServer(int topK, bool prefetch) => new(new Protos.V1.MentorServer.MentorServerClient(channel), topK, training.Temperature,
+            model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), prefetch: prefetch, cancellationToken: token);
         // A frozen in-process mentor's soft labels are cached per sequence (exact with the clean mask).
         ISoftLabelSource? inProcess = mentor is null ? null : new InProcessMentorSoftLabels(mentor, "in-process mentor");
         using var cached = inProcess is not null && training.KdMask == KnowledgeDistillationMask.Clean ? new CachedSoftLabels(inProcess) : null;
-        ISoftLabelSource? softLabels = channel is not null
-            ? new MentorServerSoftLabels(new Protos.V1.MentorServer.MentorServerClient(channel), request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK,
-                training.Temperature, model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), prefetch: _options.PrefetchSoftLabels,
-                cancellationToken: token)
-            : (ISoftLabelSource?)cached ?? inProcess;
+        ISoftLabelSource? softLabels = request.SoftLabels.Kind switch
+        {
+            SoftLabelSourceKind.MentorServer => MentorServer(request.SoftLabels.TopK is 0 ? 32 : request.SoftLabels.TopK, prefetch: _options.PrefetchSoftLabels),
+            SoftLabelSourceKind.Stored => OpenStore(request, examples, tokenizer, training, model.IsEncoderDecoder,
+                () => MentorServer(request.SoftLabels.TopK is 0 ? 16 : request.SoftLabels.TopK, prefetch: false), workspace, token),
+            _ => (ISoftLabelSource?)cached ?? inProcess,
+        };
 
         var trainer = new ReasoningModelTrainer(training, tokenizer, dev, test);
         _threads.TakeShare();
@@ -208,6 +213,44 @@ public sealed class TrainingSliceExecutor
         var folder = Path.Combine(workspace, "mentor");
         Wait(_store.DownloadAsync(source.MentorCheckpointKey, folder, token));
         return ModelCheckpoints.LoadModel(folder, TorchRuntime.ResolveDevice(_options.Device), TorchRuntime.ResolveDType(source.MentorDtype, "soft_labels.mentor_dtype"));
+    }
+
+    /// <summary>
+    /// The job's sparse soft-label store: read from the object store, or, when the key holds none yet, computed through the
+    /// mentor-server for the job's sequences and put there first (a job resumed later, or another with the same
+    /// sequences, reads it). Checked against the student's tokenizer and training setting before training starts.
+    /// </summary>
+    private StoredSoftLabels OpenStore(StartTrainingJobRequest request, IReadOnlyList<LanguageModelExample> examples, ITokenizer tokenizer,
+        ReasoningTrainingOptions training, bool encoderDecoder, Func<MentorServerSoftLabels> mentorServer, string workspace, CancellationToken token)
+    {
+        const string field = "soft_labels.stored_key";
+        StoredSoftLabels.CheckSetting(training, encoderDecoder, field);
+        var key = request.SoftLabels.StoredKey;
+        var path = Path.Combine(workspace, "soft-labels.safetensors");
+        if (Wait(_store.StatAsync(key, token)) is not null)
+        {
+            using var file = File.Create(path);
+            Wait(_store.GetAsync(key, file, token));
+        }
+        else
+        {
+            if (request.SoftLabels.MentorServerAddress.Length == 0)
+                throw new InvalidDataException($"{field}: '{key}' holds no store, and without soft_labels.mentor_server_address none can be written.");
+            var mentor = mentorServer();
+            var info = Wait(mentor.MentorAsync(request.SoftLabels.MentorCheckpointKey, request.SoftLabels.MentorDtype));
+            var started = DateTime.UtcNow;
+            var sequences = Wait(SoftLabelStoreBuilder.ComputeAsync(mentor, examples, mentor.TopK, training.Temperature, token));
+            long bytes = SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer),
+                training.Temperature, mentor.TopK, info.CheckpointKey), sequences);
+            using (var file = File.OpenRead(path)) Wait(_store.PutAsync(key, file, token));
+            long positions = sequences.Sum(s => (long)s.Positions);
+            _logger.LogInformation("Soft-label store {Key}: {Sequences} sequences, {Positions} scored tokens, top-{K}: {Bytes:N0} bytes ({PerToken:0.0} per token), written in {Seconds:0.0} s",
+                key, sequences.Count, positions, mentor.TopK, bytes, (double)bytes / positions, (DateTime.UtcNow - started).TotalSeconds);
+        }
+        SparseSoftLabelStore store;
+        try { store = SparseSoftLabelStore.Read(path); }
+        catch (Exception e) when (e is InvalidDataException or SafetensorsFormatException) { throw new InvalidDataException($"{field}: '{key}': {e.Message}", e); }
+        return StoredSoftLabels.For(store, tokenizer, training, encoderDecoder, field);
     }
 
     private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)

@@ -240,14 +240,18 @@ public sealed record StudentConfig : ModelConfig
     public StudentConfig() => Training = new ReasoningTrainingOptions { KdMode = KnowledgeDistillationMode.Kl };
 
     /// <summary>Where a run through the services takes the mentor's soft labels from: "in_process" (the trainer loads
-    /// the mentor itself; fastest) or "mentor_server" (top-k log-probs over gRPC). The one-process pipeline always
-    /// computes them in process.</summary>
+    /// the mentor itself; fastest), "mentor_server" (top-k log-probs over gRPC, every step) or "stored" (the mentor-server
+    /// writes each student job's top-k into a sparse soft-label store in the object store once; the student reads it).
+    /// The one-process pipeline always computes them in process.</summary>
     public string SoftLabels { get; init; } = SoftLabelSources.InProcess;
+
+    /// <summary>k for mentor_server and stored soft labels; null: the platform's setting (32 over gRPC, 16 in a store).</summary>
+    public int? SoftLabelTopK { get; init; }
 }
 
 public static class SoftLabelSources
 {
-    public const string InProcess = "in_process", MentorServer = "mentor_server";
+    public const string InProcess = "in_process", MentorServer = "mentor_server", Stored = "stored";
 }
 
 public sealed record AugmentationConfig

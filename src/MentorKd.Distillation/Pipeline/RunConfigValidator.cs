@@ -66,17 +66,21 @@ public static partial class RunConfigValidator
         ValidateModel(config, roots, config.Mentor, "mentor");
         ValidateModel(config, roots, config.Student, "student");
         ValidatePretrainedTokenizer(config, roots);
-        Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer, "student.soft_labels",
-            $"must be {SoftLabelSources.InProcess} or {SoftLabelSources.MentorServer} (got '{config.Student.SoftLabels}').");
+        Require(config.Student.SoftLabels is SoftLabelSources.InProcess or SoftLabelSources.MentorServer or SoftLabelSources.Stored, "student.soft_labels",
+            $"must be {SoftLabelSources.InProcess}, {SoftLabelSources.MentorServer} or {SoftLabelSources.Stored} (got '{config.Student.SoftLabels}').");
+        Require(config.Student.SoftLabelTopK is null or (> 0 and <= 4096), "student.soft_label_top_k", $"must be in 1..4096 or null (got {config.Student.SoftLabelTopK}).");
         // Over gRPC the mentor-server sends top-k log-probabilities at T, not logits: the KL term uses them as they are,
         // while mse compares logits and ce takes the mentor's softmax at T = 1, neither of which they carry.
         var kdMode = config.Student.Training.KdMode;
         var soft = config.Arms.Where(StudentArms.UsesSoftLabels).ToList();
         Require(kdMode != KnowledgeDistillationMode.None || soft.Count == 0 || !RunMethods.TrainsMentor(config.Method), "student.training.kd_mode",
             $"is none, but the arm{(soft.Count > 1 ? "s" : "")} {string.Join(" and ", soft)} learn{(soft.Count > 1 ? "" : "s")} from the mentor's soft labels: use kl, mse or ce (kl when student.training is left out).");
-        Require(config.Student.SoftLabels != SoftLabelSources.MentorServer || kdMode is KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.None,
-            "student.training.kd_mode", $"'{kdMode.ToString().ToLowerInvariant()}' needs the mentor's logits, and {SoftLabelSources.MentorServer} soft labels are " +
+        Require(config.Student.SoftLabels == SoftLabelSources.InProcess || kdMode is KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.None,
+            "student.training.kd_mode", $"'{kdMode.ToString().ToLowerInvariant()}' needs the mentor's logits, and {config.Student.SoftLabels} soft labels are " +
             $"log-probabilities at T: use kl, or student.soft_labels {SoftLabelSources.InProcess}.");
+        // A store keeps the positions that predict target tokens: the faithful mask's padding positions are not in it.
+        Require(config.Student.SoftLabels != SoftLabelSources.Stored || config.Student.Training.KdMask == KnowledgeDistillationMask.Clean,
+            "student.training.kd_mask", $"must be clean with {SoftLabelSources.Stored} soft labels: a store covers the positions that predict target tokens only.");
 
         var augmentation = config.Augmentation;
         Require(augmentation.SamplesPerQuestion >= 0, "augmentation.samples_per_question", $"must not be negative (got {augmentation.SamplesPerQuestion}).");

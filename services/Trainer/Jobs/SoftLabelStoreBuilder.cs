@@ -1,0 +1,43 @@
+using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Training;
+using MentorKd.Protos.V1;
+
+namespace MentorKd.Trainer.Jobs;
+
+/// <summary>
+/// Computes a job's sparse soft-label store through the mentor-server: every distinct training sequence once, the
+/// mentor's top k at T for each position that predicts a target token, many sequences per call (the server runs them
+/// through the mentor together).
+/// </summary>
+public static class SoftLabelStoreBuilder
+{
+    private const int SequencesPerCall = 64;
+
+    public static async Task<IReadOnlyList<StoredSequence>> ComputeAsync(MentorServerSoftLabels mentor, IEnumerable<LanguageModelExample> examples, int topK,
+        double temperature, CancellationToken cancellationToken)
+    {
+        var sequences = examples.Select(e => (Tokens: e.Prompt.Concat(e.Target).ToArray(), PromptLength: e.Prompt.Length))
+            .Where(s => s.PromptLength >= 1 && s.Tokens.Length > s.PromptLength)
+            .DistinctBy(s => string.Join(',', s.Tokens))
+            .ToList();
+        var stored = new List<StoredSequence>(sequences.Count);
+        foreach (var chunk in sequences.Chunk(SequencesPerCall))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
+            // The last token predicts nothing the student learns; position prompt − 1 predicts the target's first token.
+            request.Sequences.AddRange(chunk.Select(s => new TokenSequence { TokenIds = { s.Tokens[..^1] }, ScoreFrom = s.PromptLength - 1 }));
+            var response = await mentor.CallAsync(request);
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var positions = response.Sequences[i].Positions;
+                int expected = chunk[i].Tokens.Length - chunk[i].PromptLength;
+                if (positions.Count != expected || positions.Any(p => p.TokenIds.Count != topK || p.LogProbs.Count != topK))
+                    throw new InvalidDataException($"the mentor-server answered {positions.Count} positions for a sequence with {expected} target tokens (top {topK} each).");
+                stored.Add(new StoredSequence(chunk[i].Tokens, chunk[i].PromptLength,
+                    [.. positions.SelectMany(p => p.TokenIds)], [.. positions.SelectMany(p => p.LogProbs)], [.. positions.Select(p => p.RemainingMass)]));
+            }
+        }
+        return stored;
+    }
+}
