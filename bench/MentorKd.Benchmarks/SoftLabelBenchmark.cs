@@ -18,7 +18,8 @@ namespace MentorKd.Benchmarks;
 /// from a mentor held in the trainer's process against soft labels from the mentor-server over gRPC (the embedded
 /// platform's, on loopback: the same process, so both share the 2 cores as they do in <c>make run</c>). Mentor and student
 /// are the default run's shapes (4 layers × 256 and 3 × 96, context 128), random weights, a 512-word vocabulary; rows of
-/// 24 prompt + 72 target tokens, batch 16, KL at T = 2 with the clean mask, top-32 from the mentor-server.
+/// 24 prompt + 72 target tokens, batch 16, KL at T = 2 with the clean mask, top-32 from the mentor-server; and from a sparse
+/// soft-label store (top-16) the mentor-server wrote once beforehand.
 /// </summary>
 internal static class SoftLabelBenchmark
 {
@@ -47,11 +48,20 @@ internal static class SoftLabelBenchmark
         {
             Epochs = 1, BatchSize = 16, KdMode = KnowledgeDistillationMode.Kl, KdMask = KnowledgeDistillationMask.Clean, Lambda = 0.3, Temperature = 2.0,
         };
+        // The sparse store is written once, through the mentor-server, before any round (what a run's student job does first).
+        var writing = System.Diagnostics.Stopwatch.StartNew();
+        var storePath = Path.Combine(root, "soft-labels.safetensors");
+        var stored = await SoftLabelStoreBuilder.ComputeAsync(MentorServer(client, tokenizer.VocabSize, options, prefetch: false, topK: 16), examples, 16, options.Temperature, default);
+        long storeBytes = SparseSoftLabelStore.Write(storePath, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer), options.Temperature, 16, mentorKey), stored);
+        var store = SparseSoftLabelStore.Read(storePath);
+        AnsiConsole.MarkupLineInterpolated($"[grey]sparse store: {stored.Count} sequences, {store.Info.Positions:N0} scored tokens, {storeBytes:N0} bytes ({(double)storeBytes / store.Info.Positions:0.0} a token), written in {writing.Elapsed.TotalSeconds:0.0} s[/]");
+
         (string Name, Func<ISoftLabelSource> Source)[] sources =
         [
             ("in process (mentor forward on the training thread)", () => new InProcessMentorSoftLabels(inProcessMentor, "in-process")),
             ("mentor-server over gRPC, one call per step", () => MentorServer(client, tokenizer.VocabSize, options, prefetch: false)),
             ("mentor-server over gRPC, next batch prefetched", () => MentorServer(client, tokenizer.VocabSize, options, prefetch: true)),
+            ("sparse store, top-16 (written once through the mentor-server)", () => StoredSoftLabels.For(store, tokenizer, options, encoderDecoder: false, "store")),
         ];
         var measured = sources.ToDictionary(s => s.Name, _ => new List<double>());
         for (int round = 0; round < rounds; round++)
@@ -74,8 +84,8 @@ internal static class SoftLabelBenchmark
         return 0;
     }
 
-    private static MentorServerSoftLabels MentorServer(Protos.V1.MentorServer.MentorServerClient client, int vocab, ReasoningTrainingOptions options, bool prefetch) =>
-        new(client, topK: 32, options.Temperature, vocab, options.KdMask, prefetch: prefetch);
+    private static MentorServerSoftLabels MentorServer(Protos.V1.MentorServer.MentorServerClient client, int vocab, ReasoningTrainingOptions options, bool prefetch,
+        int topK = 32) => new(client, topK, options.Temperature, vocab, options.KdMask, prefetch: prefetch);
 
     /// <summary>One epoch of the trainer's own loop (a fresh student, the same initial weights each time); its reported rate.</summary>
     private static double TokensPerSecond(IReadOnlyList<LanguageModelExample> examples, ITokenizer tokenizer, ReasoningTrainingOptions options,
