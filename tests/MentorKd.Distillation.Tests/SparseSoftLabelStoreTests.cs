@@ -48,7 +48,8 @@ public class SparseSoftLabelStoreTests : IDisposable
         {
             var tokens = Enumerable.Range(0, 60).Select(_ => random.Next(vocab)).ToArray();
             int positions = 40;
-            var ids = Enumerable.Range(0, positions * 16).Select(_ => random.Next(vocab)).ToArray();
+            // Each position's 16 ids are distinct, as a top k is.
+            var ids = Enumerable.Range(0, positions).SelectMany(_ => Enumerable.Range(0, 16).Select(j => (random.Next(vocab / 16) * 16 + j) % vocab)).ToArray();
             var logProbs = Enumerable.Range(0, positions * 16).Select(i => -1f - i % 16).ToArray();
             return new StoredSequence(tokens, 20, ids, logProbs, Enumerable.Repeat(0.01f, positions).ToArray());
         }).ToList();
@@ -58,7 +59,8 @@ public class SparseSoftLabelStoreTests : IDisposable
         Assert.True(bytes / (200.0 * 40) <= bytesPerToken, $"{bytes / (200.0 * 40):0.0} bytes a token");
         var store = SparseSoftLabelStore.Read(path);
         Assert.Equal((200, 8_000L, 16), (store.Info.Sequences, store.Info.Positions, store.Info.TopK));
-        Assert.True(store.TryFind(sequences[7].Tokens.Select(t => (long)t).ToArray(), out var row));
+        Assert.True(store.TryFind(sequences[7].Tokens, 20, out var row));
+        Assert.False(store.TryFind(sequences[7].Tokens, 21, out _)); // the same tokens split elsewhere are another sequence
         var distribution = new float[vocab];
         store.Fill(row + 3, distribution);
         for (int j = 0; j < 16; j++)

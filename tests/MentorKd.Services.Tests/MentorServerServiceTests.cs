@@ -131,6 +131,39 @@ public class MentorServerServiceTests
             }
     }
 
+    [Fact]
+    public async Task A_store_written_through_the_mentor_server_gives_the_student_the_in_process_distribution_at_every_target_position()
+    {
+        var (host, client, local) = await StartLoaded();
+        await using var _ = host;
+        using var model = GptCheckpoint.LoadModel(local);
+        var tokenizer = MentorKd.Modeling.Tokenization.TokenizerFiles.Load(local);
+        var options = new ReasoningTrainingOptions { KdMode = KnowledgeDistillationMode.Kl, KdMask = KnowledgeDistillationMask.Clean, Temperature = 2.0 };
+        MentorKd.Modeling.Training.LanguageModelExample[] examples = [new([3, 4, 5], [6, 7, 8, 9]), new([3, 4], [10, 11]), new([3, 4, 5], [6, 7, 8, 9]), new([3, 4, 5, 6], [7, 8, 9])];
+        var mentor = new MentorServerSoftLabels(client, topK: 8, temperature: 2.0, vocabSize: model.Config.VocabSize, KnowledgeDistillationMask.Clean);
+        var sequences = await SoftLabelStoreBuilder.ComputeAsync(mentor, examples, 8, 2.0, default);
+        Assert.Equal(3, sequences.Count); // the repeated example once; the same tokens split elsewhere are another sequence
+        var path = Path.Combine(host.Folder, "soft-labels.safetensors");
+        SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, MentorKd.Modeling.Tokenization.TokenizerVocabulary.Fingerprint(tokenizer), 2.0, 8,
+            ServiceTestData.CheckpointKey), sequences);
+        var stored = StoredSoftLabels.For(SparseSoftLabelStore.Read(path), tokenizer, options, encoderDecoder: false, "store");
+        stored.CheckCovers(examples, "store");
+        using var batch = MentorKd.Modeling.Training.LanguageModelBatch.Collate(examples, padId: 1, maxLength: 96);
+
+        using var guard = no_grad();
+        var fromStore = stored.SoftLabels(batch).LogProbabilities!.exp();
+        var inProcess = model.forward(batch.InputIds).DividedBy(2.0).softmax(-1);
+        // Position p predicts token p + 1: from the prompt's last token to the target's last but one. There the mentor's
+        // 8 most likely tokens carry the same probability (within the store's fp16), and every row sums to one.
+        for (int row = 0; row < examples.Length; row++)
+            for (int p = examples[row].Prompt.Length - 1; p < examples[row].Length - 1; p++)
+            {
+                var (probabilities, top) = inProcess[row, p].topk(8);
+                Assert.True(fromStore[row, p].index_select(0, top).allclose(probabilities, rtol: 2e-3, atol: 1e-4), $"row {row} position {p}");
+                Assert.Equal(1.0, fromStore[row, p].sum().item<float>(), 2);
+            }
+    }
+
     [Theory]
     [InlineData(0, 1.0, 0, "top_k")]
     [InlineData(3, 0.0, 0, "temperature")]

@@ -119,6 +119,8 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         if (soft.Kind == SoftLabelSourceKind.Stored)
         {
             RpcErrors.RequireKey(soft.StoredKey, "soft_labels.stored_key");
+            if (soft.MentorCheckpointKey.Length > 0) RpcErrors.RequireKey(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
+            RpcErrors.Require(soft.TopK <= 4096, "soft_labels.top_k", $"must be at most 4096 for a store (got {soft.TopK}).");
             RpcErrors.Require(t.KdMask != KdMask.Faithful, "training.kd_mask", "must be CLEAN (or unset) with stored soft labels: a store covers the positions that predict target tokens only.");
         }
         RpcErrors.Require(soft.TopK >= 0, "soft_labels.top_k", $"must not be negative (got {soft.TopK}).");

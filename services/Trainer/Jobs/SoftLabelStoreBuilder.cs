@@ -11,17 +11,18 @@ namespace MentorKd.Trainer.Jobs;
 /// </summary>
 public static class SoftLabelStoreBuilder
 {
-    private const int SequencesPerCall = 64;
+    /// <summary>A call's reply stays well under the 4 MB a gRPC client takes by default: about 12 bytes per top-k entry.</summary>
+    private const long ReplyBudgetBytes = 2L << 20;
 
     public static async Task<IReadOnlyList<StoredSequence>> ComputeAsync(MentorServerSoftLabels mentor, IEnumerable<LanguageModelExample> examples, int topK,
         double temperature, CancellationToken cancellationToken)
     {
         var sequences = examples.Select(e => (Tokens: e.Prompt.Concat(e.Target).ToArray(), PromptLength: e.Prompt.Length))
             .Where(s => s.PromptLength >= 1 && s.Tokens.Length > s.PromptLength)
-            .DistinctBy(s => string.Join(',', s.Tokens))
+            .DistinctBy(s => $"{s.PromptLength}|{string.Join(',', s.Tokens)}")
             .ToList();
         var stored = new List<StoredSequence>(sequences.Count);
-        foreach (var chunk in sequences.Chunk(SequencesPerCall))
+        foreach (var chunk in Calls(sequences, topK))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var request = new SoftLabelsRequest { TopK = topK, Temperature = temperature };
@@ -39,5 +40,24 @@ public static class SoftLabelStoreBuilder
             }
         }
         return stored;
+    }
+
+    /// <summary>Sequences in calls of as many as fit the reply budget (at least one each).</summary>
+    private static IEnumerable<(int[] Tokens, int PromptLength)[]> Calls(List<(int[] Tokens, int PromptLength)> sequences, int topK)
+    {
+        var call = new List<(int[], int)>();
+        long bytes = 0;
+        foreach (var sequence in sequences)
+        {
+            long reply = (sequence.Tokens.Length - sequence.PromptLength) * (12L * topK + 8);
+            if (call.Count > 0 && bytes + reply > ReplyBudgetBytes)
+            {
+                yield return [.. call];
+                (call, bytes) = ([], 0);
+            }
+            call.Add(sequence);
+            bytes += reply;
+        }
+        if (call.Count > 0) yield return [.. call];
     }
 }

@@ -9,6 +9,7 @@ using MentorKd.Modeling.Tokenization;
 using MentorKd.Modeling.Training;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
 using Grpc.Net.Client;
 using TorchSharp;
@@ -79,7 +80,9 @@ public sealed class TrainingSliceExecutor
         if (mentor is not null && mentor.IsEncoderDecoder != model.IsEncoderDecoder)
             throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor is {Kind(mentor)} and the student {Kind(model)}: soft labels need both of one kind.");
         using var channel = request.SoftLabels.MentorServerAddress.Length > 0 && request.SoftLabels.Kind is SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored
-            ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress) : null;
+            ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress,
+                new GrpcChannelOptions { MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes, MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes })
+            : null;
         MentorServerSoftLabels MentorServer(int topK, bool prefetch) => new(new Protos.V1.MentorServer.MentorServerClient(channel), topK, training.Temperature,
             model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), prefetch: prefetch, cancellationToken: token);
         // A frozen in-process mentor's soft labels are cached per sequence (exact with the clean mask).
@@ -237,9 +240,25 @@ public sealed class TrainingSliceExecutor
             if (request.SoftLabels.MentorServerAddress.Length == 0)
                 throw new InvalidDataException($"{field}: '{key}' holds no store, and without soft_labels.mentor_server_address none can be written.");
             var mentor = mentorServer();
-            var info = Wait(mentor.MentorAsync(request.SoftLabels.MentorCheckpointKey, request.SoftLabels.MentorDtype));
+            var checkpoint = request.SoftLabels.MentorCheckpointKey;
             var started = DateTime.UtcNow;
-            var sequences = Wait(SoftLabelStoreBuilder.ComputeAsync(mentor, examples, mentor.TopK, training.Temperature, token));
+            IReadOnlyList<StoredSequence> sequences;
+            ModelInfo info;
+            for (int attempt = 1; ; attempt++)
+            {
+                info = Wait(mentor.MentorAsync(checkpoint, request.SoftLabels.MentorDtype));
+                if (info.VocabSize != tokenizer.VocabSize)
+                    throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor-server's mentor ({info.CheckpointKey}) scores {info.VocabSize} token ids and the student " +
+                        $"{tokenizer.VocabSize}: soft labels need one vocabulary.");
+                if (mentor.TopK > info.VocabSize)
+                    throw new InvalidDataException($"soft_labels.top_k: {mentor.TopK} is more than the mentor's {info.VocabSize} token ids.");
+                sequences = Wait(SoftLabelStoreBuilder.ComputeAsync(mentor, examples, mentor.TopK, training.Temperature, token));
+                // The mentor-server is shared: if another run's work loaded another mentor meanwhile, the labels are mixed; write them again.
+                var after = Wait(mentor.MentorAsync("", request.SoftLabels.MentorDtype));
+                if (after.CheckpointKey == info.CheckpointKey) break;
+                if (attempt == 3 || checkpoint.Length == 0)
+                    throw new InvalidOperationException($"the mentor-server changed mentors ({info.CheckpointKey} → {after.CheckpointKey}) while the soft-label store was written.");
+            }
             long bytes = SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer),
                 training.Temperature, mentor.TopK, info.CheckpointKey), sequences);
             using (var file = File.OpenRead(path)) Wait(_store.PutAsync(key, file, token));
@@ -250,7 +269,11 @@ public sealed class TrainingSliceExecutor
         SparseSoftLabelStore store;
         try { store = SparseSoftLabelStore.Read(path); }
         catch (Exception e) when (e is InvalidDataException or SafetensorsFormatException) { throw new InvalidDataException($"{field}: '{key}': {e.Message}", e); }
-        return StoredSoftLabels.For(store, tokenizer, training, encoderDecoder, field);
+        if (request.SoftLabels.MentorCheckpointKey.Length > 0 && store.Info.Mentor != request.SoftLabels.MentorCheckpointKey)
+            throw new InvalidDataException($"{field}: '{key}' holds the soft labels of mentor '{store.Info.Mentor}', not of soft_labels.mentor_checkpoint_key '{request.SoftLabels.MentorCheckpointKey}'.");
+        var source = StoredSoftLabels.For(store, tokenizer, training, encoderDecoder, field);
+        source.CheckCovers(examples, field);
+        return source;
     }
 
     private IReadOnlyList<T> ReadJsonl<T>(string key, string workspace, CancellationToken token)

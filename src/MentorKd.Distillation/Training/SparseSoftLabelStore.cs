@@ -36,22 +36,24 @@ public sealed class SparseSoftLabelStore
         "(those predicting target tokens); sequence_hashes I64 [sequences]: the first 8 bytes (little-endian) of SHA-256 over the sequence's prompt and " +
         "target token ids as little-endian int32; prompt_lengths and target_lengths I32 [sequences]";
 
-    private readonly Dictionary<(long Hash, int Length), long> _firstRows;
+    private readonly Dictionary<(long Hash, int PromptLength, int Length), long> _firstRows;
     private readonly int[] _ids;
     private readonly float[] _logProbabilities, _remainingMass;
 
-    private SparseSoftLabelStore(SparseSoftLabelStoreInfo info, Dictionary<(long, int), long> firstRows, int[] ids, float[] logProbabilities, float[] remainingMass) =>
+    private SparseSoftLabelStore(SparseSoftLabelStoreInfo info, Dictionary<(long, int, int), long> firstRows, int[] ids, float[] logProbabilities, float[] remainingMass) =>
         (Info, _firstRows, _ids, _logProbabilities, _remainingMass) = (info, firstRows, ids, logProbabilities, remainingMass);
 
     public SparseSoftLabelStoreInfo Info { get; }
 
     /// <summary>The first row of the sequence with these tokens (prompt then target), if the store has it.</summary>
-    public bool TryFind(ReadOnlySpan<long> tokens, out long firstRow)
+    public bool TryFind(ReadOnlySpan<long> tokens, int promptLength, out long firstRow)
     {
         var ids = new int[tokens.Length];
         for (int i = 0; i < ids.Length; i++) ids[i] = checked((int)tokens[i]);
-        return _firstRows.TryGetValue((Hash(ids), ids.Length), out firstRow);
+        return TryFind(ids, promptLength, out firstRow);
     }
+
+    public bool TryFind(int[] tokens, int promptLength, out long firstRow) => _firstRows.TryGetValue((Hash(tokens), promptLength, tokens.Length), out firstRow);
 
     /// <summary>Row <paramref name="row"/>'s distribution over the whole vocabulary, as log-probabilities at T.</summary>
     public void Fill(long row, Span<float> destination)
@@ -115,13 +117,13 @@ public sealed class SparseSoftLabelStore
             int sequences = hashes.Length;
             if (promptLengths.Length != sequences || targetLengths.Length != sequences)
                 throw new InvalidDataException($"{path}: sequence_hashes, prompt_lengths and target_lengths must have one entry per sequence.");
-            var firstRows = new Dictionary<(long, int), long>(sequences);
+            var firstRows = new Dictionary<(long, int, int), long>(sequences);
             long rows = 0;
             for (int s = 0; s < sequences; s++)
             {
                 if (promptLengths[s] < 1 || targetLengths[s] < 1)
                     throw new InvalidDataException($"{path}: sequence {s} has a prompt of {promptLengths[s]} and a target of {targetLengths[s]} tokens: both need tokens.");
-                firstRows.TryAdd((hashes[s], promptLengths[s] + targetLengths[s]), rows);
+                firstRows.TryAdd((hashes[s], promptLengths[s], promptLengths[s] + targetLengths[s]), rows);
                 rows += targetLengths[s];
             }
             var ids = Part("top_ids");
@@ -143,7 +145,7 @@ public sealed class SparseSoftLabelStore
         }
     }
 
-    /// <summary>A sequence's key: 8 bytes of SHA-256 over its ids (with its length, a collision needs about 2^32 sequences).</summary>
+    /// <summary>A sequence's key: 8 bytes of SHA-256 over its ids (with its lengths, a collision needs about 2^32 sequences).</summary>
     private static long Hash(int[] tokens)
     {
         var bytes = new byte[tokens.Length * sizeof(int)];

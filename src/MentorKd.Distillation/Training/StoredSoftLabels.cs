@@ -33,6 +33,15 @@ public sealed class StoredSoftLabels : ISoftLabelSource
         static string Short(string fingerprint) => fingerprint.Length > 12 ? fingerprint[..12] : fingerprint;
     }
 
+    /// <summary>Refuses a store that lacks any of the job's sequences before the first step, rather than at the batch that holds it.</summary>
+    public void CheckCovers(IEnumerable<LanguageModelExample> examples, string field)
+    {
+        var missing = examples.Count(e => !_store.TryFind([.. e.Prompt, .. e.Target], e.Prompt.Length, out _));
+        if (missing > 0)
+            throw new InvalidDataException($"{field}: the store has no soft labels for {missing} of the job's training sequences: it was written for other rationales, " +
+                "another tokenizer or another context length.");
+    }
+
     /// <summary>Refuses a training setting no store can serve (checked before one is written for it).</summary>
     public static void CheckSetting(ReasoningTrainingOptions training, bool encoderDecoder, string field)
     {
@@ -57,7 +66,7 @@ public sealed class StoredSoftLabels : ISoftLabelSource
             for (int c = 0; c < width; c++)
                 if (labels[r * width + c] != LanguageModelBatch.IgnoreIndex) { if (first < 0) first = c; last = c; }
             if (first < 1) continue;
-            if (!_store.TryFind(ids.AsSpan(r * width, last + 1), out var row))
+            if (!_store.TryFind(ids.AsSpan(r * width, last + 1), first, out var row))
                 throw new InvalidDataException($"the soft-label store has no labels for a training sequence of {last + 1} tokens (prompt {first}): " +
                     "it was written for other rationales, another tokenizer or another context length.");
             // Position t predicts token t + 1: the target's tokens are predicted from first - 1 to last - 1.
