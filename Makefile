@@ -66,7 +66,7 @@ bench-pretrained:
 bench-compare:
 	DOTNET=$(DOTNET) CONFIGURATION=$(CONFIGURATION) bash bench/compare.sh $(ARGS)
 
-## bench-softlabels: a student's distillation tokens/s with the mentor in the trainer's process against the mentor-server over gRPC
+## bench-softlabels: a student's distillation tokens/s with the mentor in the trainer's process against the mentor-server over gRPC and a sparse store
 bench-softlabels:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- softlabels --threads 2
 
