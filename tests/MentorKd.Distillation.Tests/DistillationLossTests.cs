@@ -73,6 +73,50 @@ public class DistillationLossTests
         Assert.Throws<ArgumentException>(() => DistillationLoss.Compute(Student, atT, Labels, AfterPrompt, KnowledgeDistillationMode.Mse, KnowledgeDistillationMask.Clean, 0.3, 2.0));
     }
 
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.1)]
+    [InlineData(0.9)]
+    public void Reverse_kl_and_generalized_jsd_match_hand_computations_from_logits_and_from_log_probabilities_at_t(double beta)
+    {
+        double lambda = 0.3, t = 2.0;
+        var atT = MentorSoftLabels.FromLogProbabilities(MentorLogits.DividedBy(t).log_softmax(-1), t);
+        // Position 1's student row is [2, 0] here, not the mirror of the mentor's [0, 1], so forward and reverse KL differ.
+        using var student = tensor(new float[] { 0, 0, 2, 0, 0, 2, 9, 9 }).reshape(1, 4, 2);
+        // Clean rows: positions 0 and 1; each term is the student against the mentor at T.
+        double reverse = (Kl([0, 0], [0, 0], t, reverse: true) + Kl([2, 0], [0, 1], t, reverse: true)) / 2;
+        double jsd = (Jsd([0, 0], [0, 0], t, beta) + Jsd([2, 0], [0, 1], t, beta)) / 2;
+        foreach (var mentor in new[] { Mentor, atT })
+        {
+            var reverseParts = DistillationLoss.Compute(student, mentor, Labels, AfterPrompt, KnowledgeDistillationMode.ReverseKl, KnowledgeDistillationMask.Clean, lambda, t);
+            Assert.Equal(reverse, reverseParts.SoftTerm!.item<float>(), 5);
+            Assert.Equal((1 - lambda) * reverseParts.HardCrossEntropy.item<float>() + lambda * reverse, reverseParts.Total.item<float>(), 5);
+            var jsdParts = DistillationLoss.Compute(student, mentor, Labels, AfterPrompt, KnowledgeDistillationMode.Jsd, KnowledgeDistillationMask.Clean, lambda, t, beta);
+            Assert.Equal(jsd, jsdParts.SoftTerm!.item<float>(), 5);
+        }
+        Assert.NotEqual(reverse, (Kl([0, 0], [0, 0], t) + Kl([2, 0], [0, 1], t)) / 2, 3);
+        // β weighs the mentor's side: away from 0.5, swapping the roles changes the value.
+        if (beta != 0.5) Assert.NotEqual(jsd, (Jsd([0, 0], [0, 0], t, 1 - beta) + Jsd([2, 0], [0, 1], t, 1 - beta)) / 2, 4);
+        if (beta == 0.5) Assert.True(jsd <= Math.Log(2));
+    }
+
+    [Fact]
+    public void Reverse_kl_and_jsd_are_zero_for_identical_distributions_and_pull_the_student_towards_the_mentor()
+    {
+        foreach (var mode in new[] { KnowledgeDistillationMode.ReverseKl, KnowledgeDistillationMode.Jsd })
+        {
+            var same = DistillationLoss.Compute(Student, MentorSoftLabels.FromLogits(Student), Labels, AfterPrompt, mode, KnowledgeDistillationMask.Clean, 1.0, 2.0);
+            Assert.Equal(0.0, same.SoftTerm!.item<float>(), 6);
+
+            using var student = Student.clone().requires_grad_(true);
+            var parts = DistillationLoss.Compute(student, Mentor, Labels, AfterPrompt, mode, KnowledgeDistillationMask.Clean, 1.0, 2.0);
+            parts.Total.backward();
+            // Position 1: the student favours token 0, the mentor token 1; descending the gradient raises token 1's logit.
+            var gradient = student.grad!.data<float>().ToArray();
+            Assert.True(gradient[3] < gradient[2], $"{mode}: gradient at position 1 is [{gradient[2]}, {gradient[3]}]");
+        }
+    }
+
     private static double[] LogSoftmax(double[] logits, double t)
     {
         var scaled = logits.Select(l => l / t).ToArray();
@@ -80,11 +124,22 @@ public class DistillationLossTests
         return scaled.Select(s => s - log).ToArray();
     }
 
-    private static double Kl(double[] student, double[] mentor, double t)
+    /// <summary>KL(mentor ‖ student) at T, or KL(student ‖ mentor) when <paramref name="reverse"/>.</summary>
+    private static double Kl(double[] student, double[] mentor, double t, bool reverse = false)
     {
         var ls = LogSoftmax(student, t);
         var lm = LogSoftmax(mentor, t);
-        return lm.Select((l, i) => Math.Exp(l) * (l - ls[i])).Sum();
+        return reverse ? ls.Select((l, i) => Math.Exp(l) * (l - lm[i])).Sum() : lm.Select((l, i) => Math.Exp(l) * (l - ls[i])).Sum();
+    }
+
+    /// <summary>β·KL(mentor ‖ M) + (1-β)·KL(student ‖ M) at T, M = β·mentor + (1-β)·student.</summary>
+    private static double Jsd(double[] student, double[] mentor, double t, double beta)
+    {
+        var p = LogSoftmax(mentor, t).Select(Math.Exp).ToArray();
+        var q = LogSoftmax(student, t).Select(Math.Exp).ToArray();
+        var m = p.Select((pi, i) => beta * pi + (1 - beta) * q[i]).ToArray();
+        double Divergence(double[] a) => a.Select((ai, i) => ai * Math.Log(ai / m[i])).Sum();
+        return beta * Divergence(p) + (1 - beta) * Divergence(q);
     }
 
     private static double SoftCe(double[] student, double[] mentor)

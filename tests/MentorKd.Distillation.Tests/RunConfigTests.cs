@@ -13,6 +13,19 @@ public class RunConfigTests
     public void A_minimal_config_is_valid() => RunConfigValidator.Validate(RunConfig.Parse(Valid, "."));
 
     [Theory]
+    [InlineData("reverse_kl", KnowledgeDistillationMode.ReverseKl)]
+    [InlineData("jsd", KnowledgeDistillationMode.Jsd)]
+    public void Reverse_kl_and_jsd_serve_every_soft_label_source(string mode, KnowledgeDistillationMode parsed)
+    {
+        foreach (var source in new[] { "in_process", "mentor_server", "stored" })
+        {
+            var config = RunConfig.Parse($$"""{ "name": "t", "student": { "soft_labels": "{{source}}", "training": { "kd_mode": "{{mode}}", "jsd_beta": 0.3 } } }""", ".");
+            RunConfigValidator.Validate(config);
+            Assert.Equal((parsed, 0.3), (config.Student.Training.KdMode, config.Student.Training.JsdBeta));
+        }
+    }
+
+    [Theory]
     [InlineData("\"task\": { \"name\": \"chess\" }", "task.name")]
     [InlineData("\"student\": { \"training\": { \"lambda\": 1.5 } }", "student.training.lambda")]
     [InlineData("\"mentor\": { \"training\": { \"lambda\": -0.1 } }", "mentor.training.lambda")]
@@ -29,6 +42,7 @@ public class RunConfigTests
     [InlineData("\"student\": { \"soft_labels\": \"stored\", \"training\": { \"kd_mode\": \"mse\" } }", "student.training.kd_mode")]
     [InlineData("\"student\": { \"soft_labels\": \"stored\", \"training\": { \"kd_mode\": \"kl\", \"kd_mask\": \"faithful\" } }", "student.training.kd_mask")]
     [InlineData("\"student\": { \"soft_label_top_k\": 0 }", "student.soft_label_top_k")]
+    [InlineData("\"student\": { \"training\": { \"kd_mode\": \"jsd\", \"jsd_beta\": 1 } }", "student.training.jsd_beta")]
     [InlineData("\"teacher\": { \"kind\": \"gpt\" }", "teacher.kind")]
     [InlineData("\"teacher\": { \"kind\": \"openai\" }", "teacher.name")]
     [InlineData("\"teacher\": { \"kind\": \"openai\", \"name\": \"a b\" }", "teacher.name")]

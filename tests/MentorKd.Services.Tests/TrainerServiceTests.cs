@@ -6,6 +6,7 @@ using MentorKd.Distillation.Tasks.Synthetic;
 using MentorKd.Distillation.Teachers;
 using MentorKd.Distillation.Training;
 using MentorKd.Modeling.Tokenization;
+using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
 using MentorKd.ServiceDefaults.Messaging;
@@ -320,6 +321,17 @@ public class TrainerServiceTests
         await observer.StopAsync();
     }
 
+    [Fact]
+    public void Reverse_kl_and_jsd_with_their_beta_cross_the_trainer_api_unchanged()
+    {
+        foreach (var mode in new[] { KnowledgeDistillationMode.ReverseKl, KnowledgeDistillationMode.Jsd })
+        {
+            var options = new ReasoningTrainingOptions { KdMode = mode, JsdBeta = 0.3 }.ToProto().ToOptions();
+            Assert.Equal((mode, 0.3), (options.KdMode, options.JsdBeta));
+        }
+        Assert.Equal(0.5, new TrainingParameters { KdMode = KdMode.Jsd }.ToOptions().JsdBeta); // unset: the symmetric JSD
+    }
+
     [Theory]
     [InlineData("role")]
     [InlineData("training.lambda")]
@@ -330,6 +342,7 @@ public class TrainerServiceTests
     [InlineData("training.epochs")]
     [InlineData("soft_labels.mentor_dtype")]
     [InlineData("training.matmul_dtype")]
+    [InlineData("training.jsd_beta")]
     [InlineData("soft_labels.stored_key")]
     [InlineData("training.kd_mask")]
     public async Task Bad_requests_are_invalid_argument_naming_the_field(string field)
@@ -347,6 +360,7 @@ public class TrainerServiceTests
             case "training.epochs": request.Training.Epochs = 1_000_000_000; break; // beyond Trainer:MaxEpochs
             case "soft_labels.mentor_dtype": request.SoftLabels.MentorDtype = "float16"; break;
             case "training.matmul_dtype": request.Training.MatmulDtype = "float16"; break;
+            case "training.jsd_beta": request.Training.KdMode = KdMode.Jsd; request.Training.JsdBeta = 1.5; break;
             case "soft_labels.stored_key":
             case "training.kd_mask":
                 // A store: its key must be a safe object key, and it serves the clean mask only.

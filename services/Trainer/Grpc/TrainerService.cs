@@ -110,10 +110,12 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
             $"'{soft.MentorDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored;
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
-        RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, MSE or CE when soft labels are given.");
+        RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, REVERSE_KL, JSD, MSE or CE when soft labels are given.");
+        RpcErrors.Require(Enum.IsDefined(t.KdMode), "training.kd_mode", $"{(int)t.KdMode} is not a kd mode.");
+        RpcErrors.Require(t.JsdBeta is >= 0 and < 1, "training.jsd_beta", $"must be in (0, 1), or 0 for the default (got {t.JsdBeta}).");
         if (soft.Kind == SoftLabelSourceKind.InProcess) RpcErrors.RequireKey(soft.MentorCheckpointKey, "soft_labels.mentor_checkpoint_key");
-        RpcErrors.Require(soft.Kind is not (SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored) || t.KdMode == KdMode.Kl, "training.kd_mode",
-            "must be KL with soft labels from the mentor-server or a store: they are log-probabilities at T, and MSE and CE need the mentor's logits.");
+        RpcErrors.Require(soft.Kind is not (SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored) || t.KdMode is KdMode.Kl or KdMode.ReverseKl or KdMode.Jsd, "training.kd_mode",
+            "must be KL, REVERSE_KL or JSD with soft labels from the mentor-server or a store: they are log-probabilities at T, and MSE and CE need the mentor's logits.");
         if (soft.Kind == SoftLabelSourceKind.MentorServer || soft.Kind == SoftLabelSourceKind.Stored && soft.MentorServerAddress.Length > 0)
             RpcErrors.Require(Uri.TryCreate(soft.MentorServerAddress, UriKind.Absolute, out _), "soft_labels.mentor_server_address", $"'{soft.MentorServerAddress}' is not an absolute URI.");
         if (soft.Kind == SoftLabelSourceKind.Stored)

@@ -75,9 +75,9 @@ public static partial class RunConfigValidator
         var soft = config.Arms.Where(StudentArms.UsesSoftLabels).ToList();
         Require(kdMode != KnowledgeDistillationMode.None || soft.Count == 0 || !RunMethods.TrainsMentor(config.Method), "student.training.kd_mode",
             $"is none, but the arm{(soft.Count > 1 ? "s" : "")} {string.Join(" and ", soft)} learn{(soft.Count > 1 ? "" : "s")} from the mentor's soft labels: use kl, mse or ce (kl when student.training is left out).");
-        Require(config.Student.SoftLabels == SoftLabelSources.InProcess || kdMode is KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.None,
+        Require(config.Student.SoftLabels == SoftLabelSources.InProcess || kdMode == KnowledgeDistillationMode.None || KnowledgeDistillationModes.NeedsOnlyTheDistribution(kdMode),
             "student.training.kd_mode", $"'{kdMode.ToString().ToLowerInvariant()}' needs the mentor's logits, and {config.Student.SoftLabels} soft labels are " +
-            $"log-probabilities at T: use kl, or student.soft_labels {SoftLabelSources.InProcess}.");
+            $"log-probabilities at T: use kl, reverse_kl or jsd, or student.soft_labels {SoftLabelSources.InProcess}.");
         // A store keeps the positions that predict target tokens: the faithful mask's padding positions are not in it.
         Require(config.Student.SoftLabels != SoftLabelSources.Stored || config.Student.Training.KdMask == KnowledgeDistillationMask.Clean,
             "student.training.kd_mask", $"must be clean with {SoftLabelSources.Stored} soft labels: a store covers the positions that predict target tokens only.");
@@ -178,6 +178,7 @@ public static partial class RunConfigValidator
         Require(t.WeightDecay >= 0, $"{prefix}.weight_decay", $"must not be negative (got {t.WeightDecay}).");
         Require(t.WarmupSteps >= 0, $"{prefix}.warmup_steps", $"must not be negative (got {t.WarmupSteps}).");
         Require(t.Lambda is >= 0 and <= 1, $"{prefix}.lambda", $"must be in [0, 1] (got {t.Lambda}).");
+        Require(t.JsdBeta is > 0 and < 1, $"{prefix}.jsd_beta", $"must be in (0, 1) (got {t.JsdBeta}).");
         Require(t.Temperature > 0, $"{prefix}.temperature", $"must be positive (got {t.Temperature}).");
         Require(t.EvalMaxNewTokens > 0, $"{prefix}.eval_max_new_tokens", $"must be positive (got {t.EvalMaxNewTokens}).");
         Require(t.EvalBatchSize > 0, $"{prefix}.eval_batch_size", $"must be positive (got {t.EvalBatchSize}).");

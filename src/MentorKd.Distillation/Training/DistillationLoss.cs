@@ -18,7 +18,7 @@ public static class DistillationLoss
     /// <param name="labels">[B, T] labels aligned with inputs, -100 where unscored.</param>
     /// <param name="afterPrompt">[B, T] true from the first target token on, padding included.</param>
     public static Parts Compute(Tensor student, MentorSoftLabels? mentor, Tensor labels, Tensor afterPrompt,
-        KnowledgeDistillationMode mode, KnowledgeDistillationMask mask, double lambda, double temperature)
+        KnowledgeDistillationMode mode, KnowledgeDistillationMask mask, double lambda, double temperature, double jsdBeta = 0.5)
     {
         var vocab = student.shape[^1];
         var studentNext = student[.., ..^1].reshape(-1, vocab).to(ScalarType.Float32);
@@ -28,23 +28,29 @@ public static class DistillationLoss
 
         if (!mentor.Values.shape.SequenceEqual(student.shape))
             throw new ArgumentException($"mentor soft labels [{string.Join(", ", mentor.Values.shape)}] do not match the student's logits [{string.Join(", ", student.shape)}]: mentor and student need the same tokenizer.", nameof(mentor));
-        if (mentor.LogProbabilities is not null && (mode != KnowledgeDistillationMode.Kl || Math.Abs(mentor.Temperature - temperature) > 1e-9))
-            throw new ArgumentException($"soft labels given as log-probabilities at T={mentor.Temperature} serve kd mode kl at that temperature only (asked: {mode} at T={temperature}).", nameof(mentor));
+        if (mentor.LogProbabilities is not null && (!KnowledgeDistillationModes.NeedsOnlyTheDistribution(mode) || Math.Abs(mentor.Temperature - temperature) > 1e-9))
+            throw new ArgumentException($"soft labels given as log-probabilities at T={mentor.Temperature} serve kd modes kl, reverse_kl and jsd at that temperature only (asked: {mode} at T={temperature}).", nameof(mentor));
         using var ignored = HeldScalars.Hold(-100);
         var selected = (mask == KnowledgeDistillationMask.Clean ? labels[.., 1..] != ignored : afterPrompt[.., 1..]).reshape(-1);
         var rows = selected.nonzero().squeeze(1);
         var s = studentNext.index_select(0, rows);
         var m = mentor.Values[.., ..^1].reshape(-1, vocab).to(ScalarType.Float32).index_select(0, rows).detach();
 
+        long rowCount = Math.Max(1, rows.shape[0]);
         switch (mode)
         {
-            case KnowledgeDistillationMode.Kl:
+            case KnowledgeDistillationMode.Kl or KnowledgeDistillationMode.ReverseKl or KnowledgeDistillationMode.Jsd:
             {
                 var studentLog = functional.log_softmax(s.DividedBy(temperature), 1);
                 var mentorLog = mentor.LogProbabilities is not null ? m : functional.log_softmax(m.DividedBy(temperature), 1);
-                // KL(mentor ‖ student) summed over the vocabulary, averaged over rows ("batchmean").
-                var kl = (mentorLog.exp() * (mentorLog - studentLog)).sum().DividedBy(Math.Max(1, rows.shape[0]));
-                return new Parts(hard.Times(1 - lambda).Plus(kl.Times(lambda)), hard, kl);
+                // Divergences summed over the vocabulary, averaged over rows ("batchmean").
+                var divergence = (mode switch
+                {
+                    KnowledgeDistillationMode.Kl => Kl(mentorLog, studentLog),
+                    KnowledgeDistillationMode.ReverseKl => Kl(studentLog, mentorLog),
+                    _ => GeneralizedJsd(mentorLog, studentLog, jsdBeta),
+                }).DividedBy(rowCount);
+                return new Parts(hard.Times(1 - lambda).Plus(divergence.Times(lambda)), hard, divergence);
             }
             case KnowledgeDistillationMode.Mse:
             {
@@ -57,5 +63,15 @@ public static class DistillationLoss
                 return new Parts(softCe, hard, softCe);
             }
         }
+    }
+
+    /// <summary>Σ p · (log p − log q) from log-probabilities.</summary>
+    private static Tensor Kl(Tensor logP, Tensor logQ) => (logP.exp() * (logP - logQ)).sum();
+
+    /// <summary>β·KL(P ‖ M) + (1-β)·KL(Q ‖ M), M = β·P + (1-β)·Q, with log M taken in log space so rows far apart stay finite.</summary>
+    private static Tensor GeneralizedJsd(Tensor logP, Tensor logQ, double beta)
+    {
+        var logMixture = stack([logP.Plus(Math.Log(beta)), logQ.Plus(Math.Log(1 - beta))]).logsumexp(0);
+        return Kl(logP, logMixture).Times(beta).Plus(Kl(logQ, logMixture).Times(1 - beta));
     }
 }

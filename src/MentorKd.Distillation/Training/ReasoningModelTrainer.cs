@@ -93,7 +93,7 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
                     {
                         var logits = student.TeacherForced(batch);
                         var mentor = softLabels?.SoftLabels(batch);
-                        var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature);
+                        var parts = DistillationLoss.Compute(logits, mentor, batch.Labels, batch.AfterPrompt, mode, options.KdMask, options.Lambda, options.Temperature, options.JsdBeta);
                         hard = parts.HardCrossEntropy.item<float>();
                         soft = parts.SoftTerm?.item<float>() ?? 0;
                         return parts.Total;

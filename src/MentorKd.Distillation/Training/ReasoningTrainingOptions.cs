@@ -16,6 +16,8 @@ public sealed record ReasoningTrainingOptions
     public double Lambda { get; init; } = 0.3;
     /// <summary>T: softmax temperature of the KL term.</summary>
     public double Temperature { get; init; } = 2.0;
+    /// <summary>β of the jsd mode's mixture M = β·mentor + (1-β)·student, in (0, 1).</summary>
+    public double JsdBeta { get; init; } = 0.5;
     public int EvalMaxNewTokens { get; init; } = 96;
     /// <summary>Evaluate (and consider for model selection) every this many epochs, and always after the last.</summary>
     public int EvalEveryEpochs { get; init; } = 1;

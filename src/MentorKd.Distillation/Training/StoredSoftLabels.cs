@@ -45,8 +45,8 @@ public sealed class StoredSoftLabels : ISoftLabelSource
     /// <summary>Refuses a training setting no store can serve (checked before one is written for it).</summary>
     public static void CheckSetting(ReasoningTrainingOptions training, bool encoderDecoder, string field)
     {
-        if (training.KdMode != KnowledgeDistillationMode.Kl)
-            throw new InvalidDataException($"training.kd_mode: stored soft labels are log-probabilities at T and serve kl only (got {training.KdMode.ToString().ToLowerInvariant()}).");
+        if (!KnowledgeDistillationModes.NeedsOnlyTheDistribution(training.KdMode))
+            throw new InvalidDataException($"training.kd_mode: stored soft labels are log-probabilities at T and serve kl, reverse_kl and jsd only (got {training.KdMode.ToString().ToLowerInvariant()}).");
         if (training.KdMask != KnowledgeDistillationMask.Clean)
             throw new InvalidDataException("training.kd_mask: stored soft labels cover the positions that predict target tokens only: use clean.");
         if (encoderDecoder)
