@@ -8,9 +8,12 @@ RUN_DIR ?= runs/demo
 
 .PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher build build-cli clean
 
-## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison table
+## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
+## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
+## that run alone
 run: build-cli
 	$(CLI) run $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
+	$(if $(CONFIG),,$(CLI) run --config configs/fdd.last-letter.one-round.json $(if $(OUT),--out $(OUT)-fdd))
 
 ## run-fdd: feedback-driven distillation alone on mixed-length last letters, three rounds beside the baseline that gets as
 ## many problems at the same teacher spend without feedback (configs/fdd.last-letter.json)

@@ -28,6 +28,5 @@ internal static class ResultsTable
             students.AddRow(arm.Title, arm.Examples.ToString(), arm.Outcome.Steps.ToString(), $"{arm.TestAccuracy:P1}",
                 $"{arm.Outcome.BestTest.TestAccuracy:P1} (epoch {arm.Outcome.BestTest.Epoch})");
         AnsiConsole.Write(students);
-        AnsiConsole.MarkupLineInterpolated($"Total time: {results.Seconds / 60:F1} min");
     }
 }

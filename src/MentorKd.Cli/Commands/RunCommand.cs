@@ -31,6 +31,7 @@ internal static class RunCommand
             var newQuestions = result.GetValue(questions) is { } file ? Distillation.Data.JsonLines.Read<Distillation.Data.Question>(file) : null;
             AnsiConsole.MarkupLineInterpolated($"[bold]{config.Method} run[/] '{config.Name}' → {folder} (through the five services, embedded)");
 
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             Func<IPipelineObserver, (RunResults Results, RunReport Report)> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
             var (results, report) = Console.IsOutputRedirected
                 ? run(new LineProgressObserver())
@@ -39,6 +40,8 @@ internal static class RunCommand
                     .Start(context => run(new SpectreProgressObserver(context)));
             ResultsTable.Print(results);
             FddRoundsTable.Print(report);
+            // The whole command: the run and, for FDD, its rounds (the report's own time ends with the first report).
+            AnsiConsole.MarkupLineInterpolated($"Total time: {clock.Elapsed.TotalMinutes:F1} min");
             AnsiConsole.MarkupLineInterpolated($"Report: {Path.Combine(folder, "report", "report.md")}");
             if (report.FddRounds.Count > 0) AnsiConsole.MarkupLineInterpolated($"FDD rounds and charts: {Path.Combine(folder, "report", "rounds.md")}");
             return 0;
