@@ -13,7 +13,7 @@ namespace MentorKd.Services.Tests;
 public class DatasetsServiceTests
 {
     /// <summary>A mentor-server with the tiny checkpoint (optionally loaded) and an augmentation host whose client reaches it.</summary>
-    private static async Task<(TestServiceHost Mentor, TestServiceHost Augmentation)> StartPair(bool loadMentor)
+    private static async Task<(TestServiceHost Mentor, TestServiceHost Augmentation)> StartPair(bool loadMentor, long maxDatasetBytes = 256L << 20)
     {
         var mentor = await TestServiceHost.StartAsync(b => b.AddMentorServer(), a => a.MapMentorServer());
         await ServiceTestData.PutCheckpointAsync(mentor.Services.GetRequiredService<IObjectStore>(), mentor.Folder);
@@ -23,7 +23,7 @@ public class DatasetsServiceTests
         {
             b.AddAugmentation().AddMessaging(bus => bus.AddAugmentationMessaging());
             b.Services.AddGrpcClient<Protos.V1.MentorServer.MentorServerClient>().ConfigurePrimaryHttpMessageHandler(mentor.CreateHandler);
-        }, a => a.MapAugmentation());
+        }, a => a.MapAugmentation(), new Dictionary<string, string?> { ["Augmentation:Limits:MaxDatasetBytes"] = maxDatasetBytes.ToString() });
         await ServiceTestData.PutDatasetAsync(augmentation.Services.GetRequiredService<IObjectStore>(), ServiceTestData.Questions(5));
         return (mentor, augmentation);
     }
@@ -61,12 +61,19 @@ public class DatasetsServiceTests
     [Fact]
     public async Task Bad_requests_get_their_status_naming_the_field()
     {
-        var (mentor, augmentation) = await StartPair(loadMentor: false);
+        var (mentor, augmentation) = await StartPair(loadMentor: false, maxDatasetBytes: 4_000);
         await using var _ = mentor;
         await using var __ = augmentation;
         var client = new Protos.V1.Datasets.DatasetsClient(augmentation.Channel);
+        var store = augmentation.Services.GetRequiredService<IObjectStore>();
         await using (var notJson = new MemoryStream("not json\n"u8.ToArray()))
-            await augmentation.Services.GetRequiredService<IObjectStore>().PutAsync("datasets/bad.jsonl", notJson);
+            await store.PutAsync("datasets/bad.jsonl", notJson);
+        // Nested deeper than a record ever is, and larger than this platform reads (its limit set to 4,000 bytes here).
+        var deep = "{\"id\": \"q\", \"task\": \"coin_flip\", \"text\": \"t\", \"answer\": \"yes\", \"x\": " + new string('[', 40) + new string(']', 40) + "}\n";
+        await using (var content = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(deep)))
+            await store.PutAsync("datasets/deep.jsonl", content);
+        await using (var content = new MemoryStream(new byte[5_000]))
+            await store.PutAsync("datasets/large.jsonl", content);
 
         async Task Expect(StatusCode code, string field, Func<Task> call)
         {
@@ -79,6 +86,9 @@ public class DatasetsServiceTests
         await Expect(StatusCode.InvalidArgument, "kind", async () => await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "x", Key = ServiceTestData.DatasetKey }));
         await Expect(StatusCode.InvalidArgument, "key", async () => await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "x", Kind = DatasetKind.Questions, Key = "datasets/bad.jsonl" }));
         await Expect(StatusCode.NotFound, "key", async () => await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "x", Kind = DatasetKind.Questions, Key = "datasets/none.jsonl" }));
+        await Expect(StatusCode.InvalidArgument, "depth", async () => await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "x", Kind = DatasetKind.Questions, Key = "datasets/deep.jsonl" }));
+        await Expect(StatusCode.InvalidArgument, "Limits:MaxDatasetBytes", async () => await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "x", Kind = DatasetKind.Questions, Key = "datasets/large.jsonl" }));
+        Assert.Null(await store.StatAsync(MentorKd.Augmentation.Datasets.DatasetRegistry.RegistryPrefix + "x.json")); // nothing registered by the refused calls
         await Expect(StatusCode.NotFound, "dataset_id", async () => await client.GetDatasetAsync(new GetDatasetRequest { DatasetId = "missing" }));
 
         await client.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "q", Kind = DatasetKind.Questions, Key = ServiceTestData.DatasetKey });

@@ -21,6 +21,14 @@ public sealed partial class DatasetRegistry(IObjectStore store)
     public static void RequireId(string id, string field) =>
         RpcErrors.Require(DatasetId().IsMatch(id), field, $"'{id}' is not a dataset id ([a-z0-9._-], 1..128 characters, starting with a letter or digit).");
 
+    /// <summary>A JSONL object a client names: it must exist and be no larger than <paramref name="maxBytes"/> (it is read whole).</summary>
+    public async Task RequireReadableAsync(string key, string field, long maxBytes, CancellationToken cancellationToken)
+    {
+        var info = await store.StatAsync(key, cancellationToken);
+        if (info is null) RpcErrors.NotFound($"{field}: no object at '{key}'.");
+        RpcErrors.Require(info!.Size <= maxBytes, field, $"'{key}' is {info.Size:N0} bytes, more than this platform reads ({maxBytes:N0}, Limits:MaxDatasetBytes).");
+    }
+
     /// <param name="allowEmpty">Derived datasets may be empty (a mentor that got nothing right); registrations by users may not.</param>
     public async Task<DatasetRecord> RegisterAsync(string id, string kind, string key, string? derivedFrom, string? producer, bool allowEmpty, CancellationToken cancellationToken)
     {

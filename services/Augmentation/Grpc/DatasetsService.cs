@@ -7,7 +7,7 @@ using MentorKd.ServiceDefaults;
 namespace MentorKd.Augmentation.Grpc;
 
 /// <summary>Dataset registration and mentor augmentation (Mentor-KD step 2.2) through the mentor-server.</summary>
-public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter augmenter)
+public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter augmenter, Microsoft.Extensions.Options.IOptions<AugmentationOptions> options)
     : Protos.V1.Datasets.DatasetsBase
 {
     public override async Task<Dataset> RegisterDataset(RegisterDatasetRequest request, ServerCallContext context)
@@ -15,6 +15,7 @@ public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter a
         DatasetRegistry.RequireId(request.DatasetId, "dataset_id");
         RpcErrors.Require(request.Kind != DatasetKind.Unspecified, "kind", "must be QUESTIONS or RATIONALES.");
         RpcErrors.RequireKey(request.Key, "key");
+        await registry.RequireReadableAsync(request.Key, "key", options.Value.Limits.MaxDatasetBytes, context.CancellationToken);
         var record = await registry.RegisterAsync(request.DatasetId, KindName(request.Kind), request.Key, null, null, allowEmpty: false, context.CancellationToken);
         return ToProto(record);
     }

@@ -142,7 +142,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         else
         {
             RpcErrors.RequireKey(request.QuestionsKey, "questions_key");
-            if (await store.StatAsync(request.QuestionsKey, token) is null) RpcErrors.NotFound($"questions_key: no object at '{request.QuestionsKey}'.");
+            await registry.RequireReadableAsync(request.QuestionsKey, "questions_key", options.Value.Limits.MaxDatasetBytes, token);
             text = await ReadTextAsync(request.QuestionsKey, token);
             try { questions = JsonLines.Parse<Distillation.Data.Question>(text.Split('\n'), request.QuestionsKey); }
             catch (InvalidDataException e) { RpcErrors.InvalidArgument("questions_key", $"'{request.QuestionsKey}' is not a JSONL of questions ({e.Message})."); throw; }

@@ -3,13 +3,19 @@ using System.Text.Json.Serialization;
 
 namespace MentorKd.Distillation.Data;
 
-/// <summary>JSONL files of records (snake_case keys). Writes are atomic: a temporary file renamed into place.</summary>
+/// <summary>JSONL files of records (snake_case keys). Writes are atomic: a temporary file renamed into place. Rows read
+/// are bounded (a line's length, its nesting), since a client may name the file.</summary>
 public static class JsonLines
 {
+    /// <summary>The longest line a row may be: a question or rationale is a few kilobytes.</summary>
+    public const int MaxLineChars = 1_000_000;
+
     public static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // The records nest a few levels; deeper input is refused as malformed rather than walked.
+        MaxDepth = 16,
     };
 
     public static IReadOnlyList<T> Read<T>(string path)
@@ -27,6 +33,8 @@ public static class JsonLines
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
+            if (line.Length > MaxLineChars)
+                throw new InvalidDataException($"{source}:{lineNumber}: a line of {line.Length:N0} characters; a row may have at most {MaxLineChars:N0}.");
             try
             {
                 rows.Add(JsonSerializer.Deserialize<T>(line, Options) ?? throw new JsonException("null row"));

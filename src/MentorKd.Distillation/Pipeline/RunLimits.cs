@@ -19,6 +19,9 @@ public sealed record RunLimits
     public long MaxModelParameters { get; init; } = 2_000_000_000;
     public int MaxNewTokens { get; init; } = 4_096;
     public int MaxFddRounds { get; init; } = 50;
+    /// <summary>Size of a JSONL object a client names by key (a dataset it registers, questions it adds to a run): it is read
+    /// whole, so it is checked before a byte is.</summary>
+    public long MaxDatasetBytes { get; init; } = 256L << 20;
     /// <summary>Folders on the host that runs the run under which a config may name files and model folders (task files,
     /// the replay teacher's file, pretrained folders): nothing else on that host is read. Null: anywhere (a platform a user
     /// runs for themself: <c>mentorkd run</c>); empty: nowhere (data by object-store key only).</summary>
