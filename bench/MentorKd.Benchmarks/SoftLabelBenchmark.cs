@@ -49,12 +49,11 @@ internal static class SoftLabelBenchmark
             Epochs = 1, BatchSize = 16, KdMode = KnowledgeDistillationMode.Kl, KdMask = KnowledgeDistillationMask.Clean, Lambda = 0.3, Temperature = 2.0,
         };
         // The sparse store is written once, through the mentor-server, before any round (what a run's student job does first).
-        var writing = System.Diagnostics.Stopwatch.StartNew();
         var storePath = Path.Combine(root, "soft-labels.safetensors");
-        var stored = await SoftLabelStoreBuilder.ComputeAsync(MentorServer(client, tokenizer.VocabSize, options, prefetch: false, topK: 16), examples, 16, options.Temperature, default);
-        long storeBytes = SparseSoftLabelStore.Write(storePath, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer), options.Temperature, 16, mentorKey), stored);
+        var written = await SoftLabelStoreBuilder.WriteAsync(MentorServer(client, tokenizer.VocabSize, options, prefetch: false, topK: 16), examples, tokenizer,
+            options.Temperature, mentorKey, "", storePath, default);
         var store = SparseSoftLabelStore.Read(storePath);
-        AnsiConsole.MarkupLineInterpolated($"[grey]sparse store: {stored.Count} sequences, {store.Info.Positions:N0} scored tokens, {storeBytes:N0} bytes ({(double)storeBytes / store.Info.Positions:0.0} a token), written in {writing.Elapsed.TotalSeconds:0.0} s[/]");
+        AnsiConsole.MarkupLineInterpolated($"[grey]sparse store: {written.Sequences} sequences, {written.Positions:N0} scored tokens, {written.Bytes:N0} bytes ({(double)written.Bytes / written.Positions:0.0} a token), written in {written.Elapsed.TotalSeconds:0.0} s[/]");
 
         (string Name, Func<ISoftLabelSource> Source)[] sources =
         [

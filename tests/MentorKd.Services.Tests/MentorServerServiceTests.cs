@@ -141,11 +141,10 @@ public class MentorServerServiceTests
         var options = new ReasoningTrainingOptions { KdMode = KnowledgeDistillationMode.Kl, KdMask = KnowledgeDistillationMask.Clean, Temperature = 2.0 };
         MentorKd.Modeling.Training.LanguageModelExample[] examples = [new([3, 4, 5], [6, 7, 8, 9]), new([3, 4], [10, 11]), new([3, 4, 5], [6, 7, 8, 9]), new([3, 4, 5, 6], [7, 8, 9])];
         var mentor = new MentorServerSoftLabels(client, topK: 8, temperature: 2.0, vocabSize: model.Config.VocabSize, KnowledgeDistillationMask.Clean);
-        var sequences = await SoftLabelStoreBuilder.ComputeAsync(mentor, examples, 8, 2.0, default);
-        Assert.Equal(3, sequences.Count); // the repeated example once; the same tokens split elsewhere are another sequence
         var path = Path.Combine(host.Folder, "soft-labels.safetensors");
-        SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, MentorKd.Modeling.Tokenization.TokenizerVocabulary.Fingerprint(tokenizer), 2.0, 8,
-            ServiceTestData.CheckpointKey), sequences);
+        var written = await SoftLabelStoreBuilder.WriteAsync(mentor, examples, tokenizer, 2.0, ServiceTestData.CheckpointKey, "", path, default);
+        Assert.Equal(3, written.Sequences); // the repeated example once; the same tokens split elsewhere are another sequence
+        Assert.Equal(ServiceTestData.CheckpointKey, SparseSoftLabelStore.Read(path).Info.Mentor);
         var stored = StoredSoftLabels.For(SparseSoftLabelStore.Read(path), tokenizer, options, encoderDecoder: false, "store");
         stored.CheckCovers(examples, "store");
         using var batch = MentorKd.Modeling.Training.LanguageModelBatch.Collate(examples, padId: 1, maxLength: 96);

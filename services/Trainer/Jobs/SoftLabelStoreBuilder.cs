@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using MentorKd.Distillation.Training;
+using MentorKd.Modeling.Tokenization;
 using MentorKd.Modeling.Training;
 using MentorKd.Protos.V1;
 
@@ -11,6 +13,40 @@ namespace MentorKd.Trainer.Jobs;
 /// </summary>
 public static class SoftLabelStoreBuilder
 {
+    public sealed record Written(int Sequences, long Positions, long Bytes, TimeSpan Elapsed);
+
+    /// <summary>
+    /// Writes the store file at <paramref name="path"/> for the job's examples, with the mentor at
+    /// <paramref name="mentorCheckpointKey"/> (loaded into the mentor-server if it holds another; empty: whichever it holds).
+    /// The mentor-server is shared: if another run's work loads another mentor meanwhile, the labels would be mixed, so they
+    /// are computed again (up to three times).
+    /// </summary>
+    public static async Task<Written> WriteAsync(MentorServerSoftLabels mentor, IReadOnlyList<LanguageModelExample> examples, ITokenizer tokenizer,
+        double temperature, string mentorCheckpointKey, string mentorDtype, string path, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int attempt = 1; ; attempt++)
+        {
+            var info = await mentor.MentorAsync(mentorCheckpointKey, mentorDtype);
+            if (info.VocabSize != tokenizer.VocabSize)
+                throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor-server's mentor ({info.CheckpointKey}) scores {info.VocabSize} token ids " +
+                    $"and the student {tokenizer.VocabSize}: soft labels need one vocabulary.");
+            if (mentor.TopK > info.VocabSize)
+                throw new InvalidDataException($"soft_labels.top_k: {mentor.TopK} is more than the mentor's {info.VocabSize} token ids.");
+            var sequences = await ComputeAsync(mentor, examples, mentor.TopK, temperature, cancellationToken);
+            var after = await mentor.MentorAsync("", mentorDtype);
+            if (after.CheckpointKey != info.CheckpointKey)
+            {
+                if (attempt == 3 || mentorCheckpointKey.Length == 0)
+                    throw new InvalidOperationException($"the mentor-server changed mentors ({info.CheckpointKey} → {after.CheckpointKey}) while the soft-label store was written.");
+                continue;
+            }
+            long bytes = SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer),
+                temperature, mentor.TopK, info.CheckpointKey), sequences);
+            return new Written(sequences.Count, sequences.Sum(s => (long)s.Positions), bytes, clock.Elapsed);
+        }
+    }
+
     /// <summary>A call's reply stays well under the 4 MB a gRPC client takes by default: about 12 bytes per top-k entry.</summary>
     private const long ReplyBudgetBytes = 2L << 20;
 

@@ -239,32 +239,11 @@ public sealed class TrainingSliceExecutor
         {
             if (request.SoftLabels.MentorServerAddress.Length == 0)
                 throw new InvalidDataException($"{field}: '{key}' holds no store, and without soft_labels.mentor_server_address none can be written.");
-            var mentor = mentorServer();
-            var checkpoint = request.SoftLabels.MentorCheckpointKey;
-            var started = DateTime.UtcNow;
-            IReadOnlyList<StoredSequence> sequences;
-            ModelInfo info;
-            for (int attempt = 1; ; attempt++)
-            {
-                info = Wait(mentor.MentorAsync(checkpoint, request.SoftLabels.MentorDtype));
-                if (info.VocabSize != tokenizer.VocabSize)
-                    throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor-server's mentor ({info.CheckpointKey}) scores {info.VocabSize} token ids and the student " +
-                        $"{tokenizer.VocabSize}: soft labels need one vocabulary.");
-                if (mentor.TopK > info.VocabSize)
-                    throw new InvalidDataException($"soft_labels.top_k: {mentor.TopK} is more than the mentor's {info.VocabSize} token ids.");
-                sequences = Wait(SoftLabelStoreBuilder.ComputeAsync(mentor, examples, mentor.TopK, training.Temperature, token));
-                // The mentor-server is shared: if another run's work loaded another mentor meanwhile, the labels are mixed; write them again.
-                var after = Wait(mentor.MentorAsync("", request.SoftLabels.MentorDtype));
-                if (after.CheckpointKey == info.CheckpointKey) break;
-                if (attempt == 3 || checkpoint.Length == 0)
-                    throw new InvalidOperationException($"the mentor-server changed mentors ({info.CheckpointKey} → {after.CheckpointKey}) while the soft-label store was written.");
-            }
-            long bytes = SparseSoftLabelStore.Write(path, new SparseSoftLabelStoreInfo(tokenizer.VocabSize, TokenizerVocabulary.Fingerprint(tokenizer),
-                training.Temperature, mentor.TopK, info.CheckpointKey), sequences);
+            var written = Wait(SoftLabelStoreBuilder.WriteAsync(mentorServer(), examples, tokenizer, training.Temperature,
+                request.SoftLabels.MentorCheckpointKey, request.SoftLabels.MentorDtype, path, token));
             using (var file = File.OpenRead(path)) Wait(_store.PutAsync(key, file, token));
-            long positions = sequences.Sum(s => (long)s.Positions);
-            _logger.LogInformation("Soft-label store {Key}: {Sequences} sequences, {Positions} scored tokens, top-{K}: {Bytes:N0} bytes ({PerToken:0.0} per token), written in {Seconds:0.0} s",
-                key, sequences.Count, positions, mentor.TopK, bytes, (double)bytes / positions, (DateTime.UtcNow - started).TotalSeconds);
+            _logger.LogInformation("Soft-label store {Key}: {Sequences} sequences, {Positions} scored tokens, {Bytes:N0} bytes ({PerToken:0.0} per token), written in {Seconds:0.0} s",
+                key, written.Sequences, written.Positions, written.Bytes, (double)written.Bytes / written.Positions, written.Elapsed.TotalSeconds);
         }
         SparseSoftLabelStore store;
         try { store = SparseSoftLabelStore.Read(path); }
