@@ -47,6 +47,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 
 ## up / down: the distributed platform with docker-compose (official images; needs a registry)
 up:
+	bash infra/generate-env.sh
 	$(COMPOSE) -p mentorkd up -d --build
 
 down:

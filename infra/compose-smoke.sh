@@ -4,8 +4,9 @@
 #   1. Docker engine and the local RabbitMQ / S3 / Debian base images (infra/test-images/prepare.sh);
 #   2. docker-compose (Debian's) when no compose is installed;
 #   3. one image with the five services: framework-dependent publishes plus this machine's .NET runtime on the base;
-#   4. compose up with infra/docker/compose.local.yml and two trainer replicas, wait for the health-gated start,
-#      submit, check that both replicas trained jobs of the run, compose down.
+#   4. compose up with infra/docker/compose.local.yml, two trainer replicas and fresh keys, wait for the health-gated
+#      start, check that a submit without a key is refused, submit with the admin key, check that both replicas
+#      trained jobs of the run, compose down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOCKER_API_VERSION=${DOCKER_API_VERSION:-1.41} DOCKER_BUILDKIT=0
@@ -25,6 +26,10 @@ else
   compose=(docker-compose)
 fi
 compose+=(-p "$PROJECT" -f docker-compose.yml -f infra/docker/compose.local.yml)
+# Fresh keys for this smoke run (the environment takes precedence over a developer's .env).
+key() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+MENTORKD_SERVICE_KEY=$(key) MENTORKD_ADMIN_KEY=$(key)
+export MENTORKD_SERVICE_KEY MENTORKD_ADMIN_KEY
 
 context=$(mktemp -d /tmp/mentorkd-smoke.XXXXXX)
 cleanup() {
@@ -68,7 +73,12 @@ done
 
 log "submitting configs/mentor-kd.tiny.json"
 dotnet build src/MentorKd.Cli -c "$CONFIGURATION" -v quiet -nologo >/dev/null
-dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json
+# Without a key the platform refuses the run; with the admin key it takes it.
+if dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json > "$context/no-key.log" 2>&1 \
+   || ! grep -q Unauthenticated "$context/no-key.log"; then
+  cat "$context/no-key.log"; log "a submit without a key was not refused as Unauthenticated"; exit 1
+fi
+MENTORKD_API_KEY=$MENTORKD_ADMIN_KEY dotnet run --project src/MentorKd.Cli -c "$CONFIGURATION" --no-build -- submit --address http://localhost:5103 --config configs/mentor-kd.tiny.json
 
 # The run's training jobs (mentor, then the student arms together) went through the shared queue: both replicas took some.
 for replica in $("${compose[@]}" ps -q trainer); do

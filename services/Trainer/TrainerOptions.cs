@@ -28,6 +28,10 @@ public sealed record TrainerOptions
     /// waits for it less: `make bench-softlabels` measured 83% of in-process throughput with it and 75% without, even with
     /// trainer and mentor-server sharing 2 cores (median of 3 rounds). Off: one call per step, made when the step needs it.</summary>
     public bool PrefetchSoftLabels { get; init; } = true;
+    /// <summary>The mentor-servers this trainer sends the platform's service key (Auth:ServiceKey) to when a job names one
+    /// (soft_labels.mentor_server_address). A job is a client's request, so an address not listed here is called without
+    /// the key: the key never goes to a server a client chose.</summary>
+    public string[] MentorServerAddresses { get; init; } = [];
     /// <summary>A job's lease length: how long after its replica dies another takes the job over.</summary>
     [Range(2, 3_600)] public int LeaseSeconds { get; init; } = 30;
 }

@@ -5,7 +5,7 @@ namespace MentorKd.Contracts;
 // Every event carries the run's id as its CorrelationId; stage payloads are object-store keys, never data.
 
 /// <summary>A run was accepted: its config (JSON) is stored at <paramref name="ConfigKey"/>.</summary>
-public sealed record RunSubmitted(Guid CorrelationId, string Name, string ConfigKey, DateTime SubmittedAt);
+public sealed record RunSubmitted(Guid CorrelationId, string Name, string ConfigKey, DateTime SubmittedAt, string SubmittedBy = "");
 
 /// <summary>The teacher's rationales for the run's questions are stored and filtered.</summary>
 public sealed record TeacherAnnotationCompleted(Guid CorrelationId, string RationalesKey, int Rationales, int Kept);

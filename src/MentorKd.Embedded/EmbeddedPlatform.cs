@@ -7,6 +7,7 @@ using MentorKd.Evaluator.Extensions;
 using MentorKd.MentorServer.Extensions;
 using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.ServiceDefaults.Security;
 using MentorKd.TeacherGateway;
 using MentorKd.TeacherGateway.Extensions;
 using MentorKd.Trainer.Extensions;
@@ -30,19 +31,33 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private EmbeddedPlatform(WebApplication app, Uri address, Uri? openAiAddress)
+    /// <summary>The admin client the embedded platform's own user calls it as.</summary>
+    public const string LocalClient = "local";
+
+    private EmbeddedPlatform(WebApplication app, Uri address, Uri? openAiAddress, string apiKey)
     {
         _app = app;
         Address = address;
         OpenAiAddress = openAiAddress;
-        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes });
+        ApiKey = apiKey;
+        Channel = ChannelFor(apiKey);
     }
 
     public Uri Address { get; }
+    /// <summary>The key of <see cref="LocalClient"/>.</summary>
+    public string ApiKey { get; }
     /// <summary>The mentor-server's OpenAI-compatible API (base address of <c>/v1/...</c>), when asked for.</summary>
     public Uri? OpenAiAddress { get; }
+    /// <summary>A channel to the platform as <see cref="LocalClient"/>.</summary>
     public GrpcChannel Channel { get; }
     public IServiceProvider Services => _app.Services;
+
+    /// <summary>A channel to the platform presenting <paramref name="apiKey"/> (null: none).</summary>
+    public GrpcChannel ChannelFor(string? apiKey) => GrpcChannel.ForAddress(Address, new GrpcChannelOptions
+    {
+        MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
+        HttpHandler = apiKey is null ? null : new ApiKeyHeaderHandler(apiKey, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
+    });
 
     public static async Task<EmbeddedPlatform> StartAsync(EmbeddedPlatformOptions options, CancellationToken cancellationToken = default)
     {
@@ -60,7 +75,10 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             if (openAiPort is { } http1) kestrel.Listen(IPAddress.Loopback, http1, listen => listen.Protocols = HttpProtocols.Http1);
         });
         builder.Logging.SetMinimumLevel(options.LogLevel);
+        var apiKey = options.ApiKey ?? RandomKey();
         builder.Configuration.AddInMemoryCollection(Settings(options, root, address));
+        builder.Configuration.AddInMemoryCollection(AuthSettings(options, apiKey, address));
+        builder.Configuration.AddInMemoryCollection(options.Settings);
 
         builder.AddServiceDefaults();
         builder.AddTeacherGateway();
@@ -82,7 +100,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         app.MapTrainer();
         app.MapEvaluator();
         await app.StartAsync(cancellationToken);
-        return new EmbeddedPlatform(app, address, openAiPort is { } openAi ? new Uri($"http://127.0.0.1:{openAi}") : null);
+        return new EmbeddedPlatform(app, address, openAiPort is { } openAi ? new Uri($"http://127.0.0.1:{openAi}") : null, apiKey);
     }
 
     private static Dictionary<string, string?> Settings(EmbeddedPlatformOptions options, string root, Uri address)
@@ -112,6 +130,30 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Augmentation:MentorServerAddress"] = self,
         };
     }
+
+    /// <summary>Keys as a deployment has them: the local admin client, the given clients, and a service key of this process's
+    /// own for the services' calls to each other (and the trainer's to the mentor-server, which is this process).</summary>
+    private static Dictionary<string, string?> AuthSettings(EmbeddedPlatformOptions options, string apiKey, Uri address)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Auth:Mode"] = AuthOptions.ApiKeys,
+            [$"Auth:Clients:{LocalClient}:Key"] = apiKey,
+            [$"Auth:Clients:{LocalClient}:Role"] = PlatformRoles.Admin,
+            ["Auth:ServiceKey"] = RandomKey(),
+            ["Trainer:MentorServerAddresses:0"] = address.ToString().TrimEnd('/'),
+        };
+        foreach (var (name, client) in options.Clients)
+        {
+            settings[$"Auth:Clients:{name}:Key"] = client.Key;
+            settings[$"Auth:Clients:{name}:KeyFile"] = client.KeyFile;
+            settings[$"Auth:Clients:{name}:KeySha256"] = client.KeySha256;
+            settings[$"Auth:Clients:{name}:Role"] = client.Role;
+        }
+        return settings;
+    }
+
+    private static string RandomKey() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     // Chosen before Kestrel binds so the services' own clients can be pointed at it; the window for a clash is tiny.
     private static int FreeLoopbackPort()

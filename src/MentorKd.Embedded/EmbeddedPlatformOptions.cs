@@ -1,4 +1,5 @@
 using MentorKd.Distillation.Teachers;
+using MentorKd.ServiceDefaults.Security;
 using Microsoft.Extensions.Logging;
 
 namespace MentorKd.Embedded;
@@ -28,6 +29,13 @@ public sealed record EmbeddedPlatformOptions
     /// <summary>Folders a run config may name files and model folders under (<see cref="Distillation.Pipeline.RunLimits.DataRoots"/>);
     /// the whole filesystem by default: the embedded platform serves the user who runs it.</summary>
     public IReadOnlyList<string> DataRoots { get; init; } = ["/"];
+    /// <summary>The key of the platform's own admin client, <see cref="EmbeddedPlatform.LocalClient"/>, which
+    /// <see cref="EmbeddedPlatform.Channel"/> presents; null: a fresh random one (a platform only this process calls).</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>Further clients with their keys and roles, as a deployment's Auth:Clients.</summary>
+    public IReadOnlyDictionary<string, ClientCredential> Clients { get; init; } = new Dictionary<string, ClientCredential>();
+    /// <summary>Further configuration of the services, as their appsettings.json would give it ("Augmentation:Limits:MaxEpochs", …).</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
     /// <summary>Minimum level of the services' console logs (progress goes through the Runs API instead).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }

@@ -1,3 +1,4 @@
+using MentorKd.ServiceDefaults.Security;
 using MentorKd.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -27,6 +28,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddGrpcHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), tags: ["live"]);
         builder.Services.AddGrpcReflection();
         builder.Services.AddObjectStore();
+        builder.AddPlatformAuth();
         return builder;
     }
 
@@ -39,8 +41,13 @@ public static class ServiceDefaultsExtensions
 
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // Probes (the containers' health checks, load balancers) carry no key.
+        app.MapGrpcHealthChecksService().AllowAnonymous();
+        var reflection = app.MapGrpcReflectionService();
+        if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.AnonymousReflection) reflection.AllowAnonymous();
+        else reflection.RequireAuthorization(PlatformRoles.Reader);
         return app;
     }
 

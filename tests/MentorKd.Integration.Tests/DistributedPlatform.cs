@@ -1,4 +1,6 @@
 using Grpc.Net.Client;
+using MentorKd.ServiceDefaults.Security;
+using MentorKd.Tests.Shared;
 
 namespace MentorKd.Integration.Tests;
 
@@ -19,7 +21,8 @@ public sealed class DistributedPlatform : IAsyncDisposable
         _services = services;
         _infrastructure = infrastructure;
         _workRoot = workRoot;
-        _augmentation = GrpcChannel.ForAddress(services["Augmentation"].Address);
+        _augmentation = GrpcChannel.ForAddress(services["Augmentation"].Address,
+            new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()) });
         Runs = new Protos.V1.Runs.RunsClient(_augmentation);
     }
 
@@ -34,7 +37,11 @@ public sealed class DistributedPlatform : IAsyncDisposable
     {
         var workRoot = Path.Combine(Path.GetTempPath(), "mentorkd-it", Guid.NewGuid().ToString("N"));
         var names = new[] { "TeacherGateway", "MentorServer", "Evaluator" }.Concat(Enumerable.Range(1, trainers).Select(i => i == 1 ? "Trainer" : $"Trainer-{i}"));
-        var started = await Task.WhenAll(names.Select(name => ServiceProcess.StartAsync(Project(name), Settings(name, infrastructure, workRoot, []), name: name)));
+        // The mentor-server's port is chosen first: the trainers send the service key only to the mentor-server they are told of.
+        int mentorPort = ServiceProcess.FreePort();
+        var mentorServer = $"http://127.0.0.1:{mentorPort}";
+        var started = await Task.WhenAll(names.Select(name => ServiceProcess.StartAsync(Project(name),
+            Settings(name, infrastructure, workRoot, new() { ["Trainer__MentorServerAddresses__0"] = mentorServer }), name == "MentorServer" ? mentorPort : 0, name)));
         var services = started.ToDictionary(s => s.Name);
         var addresses = new Dictionary<string, string>
         {
@@ -49,7 +56,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
     {
         var old = _services[name];
         await old.KillAsync();
-        var extra = name == "Augmentation" ? _augmentationAddresses : [];
+        var extra = name == "Augmentation" ? _augmentationAddresses : new() { ["Trainer__MentorServerAddresses__0"] = _services["MentorServer"].Address };
         _services[name] = await ServiceProcess.StartAsync(Project(name), Settings(name, _infrastructure, _workRoot, extra), old.Port, name);
         await old.DisposeAsync();
     }
@@ -59,6 +66,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
     private static Dictionary<string, string> Settings(string name, Infrastructure infrastructure, string workRoot, Dictionary<string, string> extra)
     {
         var settings = infrastructure.ServiceSettings();
+        foreach (var (key, value) in TestKeys.Settings()) settings[key.Replace(":", "__")] = value!;
         var local = Path.Combine(workRoot, name.ToLowerInvariant());
         switch (Project(name))
         {

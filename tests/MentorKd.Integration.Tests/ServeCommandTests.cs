@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using MentorKd.Protos.V1;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.Integration.Tests;
 
@@ -15,19 +16,34 @@ public class ServeCommandTests
         var data = Path.Combine(Path.GetTempPath(), "mentorkd-serve-test", Guid.NewGuid().ToString("N"));
         await using var serve = await ServiceProcess.StartCommandLineAsync(port, "serve", "--port", port.ToString(), "--openai-port", openAiPort.ToString(),
             "--data", data, "--log-level", "Warning");
-        using var channel = GrpcChannel.ForAddress(serve.Address);
+        // Without --api-key or MENTORKD_API_KEY, serve writes a fresh admin key to <data>/api-key, readable by its owner only.
+        var keyFile = Path.Combine(data, "api-key");
+        for (int i = 0; i < 100 && !File.Exists(keyFile); i++) await Task.Delay(100);
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        var key = (await File.ReadAllTextAsync(keyFile)).Trim();
+        using var anonymous = GrpcChannel.ForAddress(serve.Address);
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Runs.RunsClient(anonymous).ListRunsAsync(new ListRunsRequest()));
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Contains("authorization: Bearer", refused.Status.Detail);
+        using var channel = GrpcChannel.ForAddress(serve.Address, new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(key, new SocketsHttpHandler()) });
 
         Assert.Empty((await new Protos.V1.Runs.RunsClient(channel).ListRunsAsync(new ListRunsRequest())).Runs);
         var info = await new Protos.V1.MentorServer.MentorServerClient(channel).GetModelInfoAsync(new GetModelInfoRequest());
         Assert.False(info.Loaded);
         var usage = await new Protos.V1.TeacherGateway.TeacherGatewayClient(channel).GetUsageAsync(new GetUsageRequest());
         Assert.Equal(0, usage.Requests);
-        var (usageExit, usageTable) = await ServiceProcess.RunCommandLineAsync("usage", "--address", serve.Address);
+        var (usageExit, usageTable) = await ServiceProcess.RunCommandLineAsync("usage", "--address", serve.Address, "--api-key", key);
         Assert.True(usageExit == 0, usageTable);
         Assert.Contains("total", usageTable);
-        // The mentor-server's OpenAI API on its own HTTP/1.1 port: no model loaded yet, so no models listed.
+        var (deniedExit, deniedOutput) = await ServiceProcess.RunCommandLineAsync("usage", "--address", serve.Address, "--api-key", new string('x', 32));
+        Assert.True(deniedExit == 2 && deniedOutput.Contains("Unauthenticated"), deniedOutput);
+        // The mentor-server's OpenAI API on its own HTTP/1.1 port, behind the same key: no model loaded yet, so no models listed.
         using (var http = new HttpClient())
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync($"http://127.0.0.1:{openAiPort}/v1/models")).StatusCode);
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
             Assert.Contains("\"data\":[]", await http.GetStringAsync($"http://127.0.0.1:{openAiPort}/v1/models"));
+        }
         var missing = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Trainer.TrainerClient(channel).GetJobAsync(new GetJobRequest { JobId = "none" }));
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         var bad = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Runs.RunsClient(channel).StartRunAsync(new StartRunRequest { ConfigJson = "{ \"student\": { \"layers\": 0 } }" }));

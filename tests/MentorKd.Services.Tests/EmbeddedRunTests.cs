@@ -116,12 +116,15 @@ public class EmbeddedRunTests
             // run on another platform: the real HTTP path, through the OpenAI client in that run's teacher-gateway.
             await new Protos.V1.MentorServer.MentorServerClient(restarted.Channel).LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = run.MentorCheckpointKey });
             var tiny = EmbeddedTestRuns.Tiny();
+            var keyFile = Path.Combine(EmbeddedTestRuns.NewDataRoot(), "first-platform.key"); // the first platform's key, as a secret file
+            Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
+            await File.WriteAllTextAsync(keyFile, restarted.ApiKey);
             var taught = tiny with
             {
                 Teacher = tiny.Teacher with
                 {
                     Kind = "openai", Name = "first-runs-mentor", BaseUrl = new Uri(restarted.OpenAiAddress!, "v1").ToString(), Model = run.MentorCheckpointKey,
-                    Api = "completions", Prompt = "mentorkd-cot", Temperature = 0, MaxTokens = 48, MaxConcurrentCalls = 8, // greedy: this tiny mentor is right ~96% of the time greedy, far less sampled
+                    ApiKeyFile = keyFile, Api = "completions", Prompt = "mentorkd-cot", Temperature = 0, MaxTokens = 48, MaxConcurrentCalls = 8, // greedy: this tiny mentor is right ~96% of the time greedy, far less sampled
                 },
                 Arms = [StudentArms.MentorKd],
                 // Its student learns from a sparse soft-label store the trainer has the mentor-server write first.

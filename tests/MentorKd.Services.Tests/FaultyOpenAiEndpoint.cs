@@ -39,7 +39,7 @@ internal sealed class FaultyOpenAiEndpoint : IAsyncDisposable
             endpoint._arrivals.Enqueue((number, DateTime.UtcNow));
             var body = await JsonSerializer.DeserializeAsync<JsonElement>(http.Request.Body);
             await AnswerAsync(http, script(number), reply(body));
-        }));
+        }).AllowAnonymous()); // a stand-in for someone else's API: the platform's keys are not its business
         endpoint = new FaultyOpenAiEndpoint(host);
         return endpoint;
     }

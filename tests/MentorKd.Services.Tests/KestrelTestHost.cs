@@ -1,6 +1,8 @@
 using System.Net;
 using Grpc.Net.Client;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Security;
+using MentorKd.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -29,7 +31,7 @@ internal sealed class KestrelTestHost : IAsyncDisposable
         _app = app;
         Folder = folder;
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        Channel = GrpcChannel.ForAddress(addresses[0]);
+        Channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()) });
         HttpAddress = new Uri(addresses[1]);
     }
 

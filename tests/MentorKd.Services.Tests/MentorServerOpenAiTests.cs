@@ -11,6 +11,7 @@ using MentorKd.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
 using OpenAI.Chat;
+using MentorKd.Tests.Shared;
 
 namespace MentorKd.Services.Tests;
 
@@ -32,10 +33,12 @@ public class MentorServerOpenAiTests
             var client = new Protos.V1.MentorServer.MentorServerClient(host.Channel);
             Assert.True((await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = Model })).Loaded);
         }
-        return (host, new HttpClient(host.CreateHandler()) { BaseAddress = new Uri("http://localhost/") });
+        var http = new HttpClient(host.CreateHandler()) { BaseAddress = new Uri("http://localhost/") };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestKeys.Admin);
+        return (host, http);
     }
 
-    private static ChatClient Chat(TestServiceHost host) => new(Model, new ApiKeyCredential("not-checked"), new OpenAIClientOptions
+    private static ChatClient Chat(TestServiceHost host) => new(Model, new ApiKeyCredential(TestKeys.Admin), new OpenAIClientOptions
     {
         Endpoint = new Uri("http://localhost/v1"),
         Transport = new HttpClientPipelineTransport(new HttpClient(host.CreateHandler())),

@@ -6,6 +6,7 @@ using MentorKd.Storage;
 using MentorKd.TeacherGateway.Extensions;
 using MentorKd.TeacherGateway.OpenAi;
 using Microsoft.Extensions.DependencyInjection;
+using MentorKd.Tests.Shared;
 
 namespace MentorKd.Services.Tests;
 
@@ -24,10 +25,14 @@ public class TeacherGatewayOpenAiTests
         await ServiceTestData.PutCheckpointAsync(mentor.Services.GetRequiredService<IObjectStore>(), mentor.Folder);
         await new Protos.V1.MentorServer.MentorServerClient(mentor.Channel).LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = ServiceTestData.CheckpointKey });
         var baseUrl = new Uri(mentor.HttpAddress, "v1").ToString();
+        // The mentor-server asks for a key like any OpenAI API; the gateway reads it from a file (a mounted secret).
+        var keyFile = Path.Combine(mentor.Folder, "mentor-server.key");
+        await File.WriteAllTextAsync(keyFile, TestKeys.Admin);
 
         await using var gateway = await TestServiceHost.StartAsync(b => b.AddTeacherGateway(), a => a.MapTeacherGateway(), new Dictionary<string, string?>
         {
             ["TeacherGateway:Teachers:local:BaseUrl"] = baseUrl,
+            ["TeacherGateway:Teachers:local:ApiKeyFile"] = keyFile,
             ["TeacherGateway:Teachers:local:Model"] = ServiceTestData.CheckpointKey,
             ["TeacherGateway:Teachers:local:Prompt"] = "mentorkd-cot",
             ["TeacherGateway:Teachers:local:Temperature"] = "0.8",
@@ -35,6 +40,7 @@ public class TeacherGatewayOpenAiTests
             ["TeacherGateway:Teachers:local:Seed"] = "3",
             ["TeacherGateway:Teachers:local:TopLogprobs"] = "2",
             ["TeacherGateway:Teachers:legacy:BaseUrl"] = baseUrl,
+            ["TeacherGateway:Teachers:legacy:ApiKeyFile"] = keyFile,
             ["TeacherGateway:Teachers:legacy:Model"] = ServiceTestData.CheckpointKey,
             ["TeacherGateway:Teachers:legacy:Api"] = "completions",
             ["TeacherGateway:Teachers:legacy:Prompt"] = "zero-shot-cot",

@@ -1,5 +1,7 @@
 using Grpc.Net.Client;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Security;
+using MentorKd.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -27,7 +29,14 @@ internal sealed class TestServiceHost : IAsyncDisposable
     public string Folder { get; }
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>An HTTP handler into this host, for another host's gRPC client.</summary>
+    /// <summary>A channel into this host presenting <paramref name="apiKey"/> (null: none).</summary>
+    public GrpcChannel ChannelFor(string? apiKey)
+    {
+        var handler = _app.GetTestServer().CreateHandler();
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = apiKey is null ? handler : new ApiKeyHeaderHandler(apiKey, handler) });
+    }
+
+    /// <summary>An HTTP handler into this host, for another host's gRPC client (which brings its own service key).</summary>
     public HttpMessageHandler CreateHandler() => _app.GetTestServer().CreateHandler();
 
     public static async Task<TestServiceHost> StartAsync(Action<WebApplicationBuilder> add, Action<WebApplication> map,
@@ -39,11 +48,12 @@ internal sealed class TestServiceHost : IAsyncDisposable
         builder.WebHost.UseTestServer();
         var app = Build(builder, folder, add, map, settings);
         await app.StartAsync();
-        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = app.GetTestServer().CreateHandler() });
+        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, app.GetTestServer().CreateHandler()) });
         return new TestServiceHost(app, channel, folder);
     }
 
-    /// <summary>A service's wiring as its Program.cs does it, over a filesystem store in <paramref name="folder"/>.</summary>
+    /// <summary>A service's wiring as its Program.cs does it, over a filesystem store in <paramref name="folder"/>, accepting
+    /// the tests' admin key and service key (<see cref="TestKeys"/>).</summary>
     internal static WebApplication Build(WebApplicationBuilder builder, string folder, Action<WebApplicationBuilder> add, Action<WebApplication> map,
         IDictionary<string, string?>? settings, Action<WebApplication>? middleware = null)
     {
@@ -52,6 +62,7 @@ internal sealed class TestServiceHost : IAsyncDisposable
             ["ObjectStore:Kind"] = "filesystem",
             ["ObjectStore:Root"] = Path.Combine(folder, "objects"),
         });
+        builder.Configuration.AddInMemoryCollection(TestKeys.Settings());
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
         add(builder);

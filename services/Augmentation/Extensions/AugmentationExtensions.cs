@@ -4,6 +4,7 @@ using MentorKd.Augmentation.Datasets;
 using MentorKd.Augmentation.Grpc;
 using MentorKd.Augmentation.Runs;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
 
 namespace MentorKd.Augmentation.Extensions;
@@ -21,6 +22,7 @@ public static class AugmentationExtensions
         builder.Services.AddSingleton<PretrainedModels>();
         builder.Services.AddSingleton<RunReportWriter>();
         builder.Services.AddSingleton<UnfinishedRuns>();
+        builder.Services.AddSingleton<RunOwners>();
         builder.Services.AddHostedService<UnfinishedRunsRecovery>();
         AddClient<Protos.V1.MentorServer.MentorServerClient>(builder.Services, o => o.MentorServerAddress);
         return builder;
@@ -50,5 +52,6 @@ public static class AugmentationExtensions
                 channel.ThrowOperationCanceledOnCancellation = true;
                 channel.MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes;
                 channel.MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes;
-            });
+            })
+            .AddServiceCredentials();
 }

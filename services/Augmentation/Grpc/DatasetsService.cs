@@ -3,6 +3,8 @@ using MentorKd.Augmentation.Datasets;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
+using Microsoft.AspNetCore.Authorization;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.Augmentation.Grpc;
 
@@ -10,6 +12,7 @@ namespace MentorKd.Augmentation.Grpc;
 public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter augmenter, Microsoft.Extensions.Options.IOptions<AugmentationOptions> options)
     : Protos.V1.Datasets.DatasetsBase
 {
+    [Authorize(Policy = PlatformRoles.Admin)]
     public override async Task<Dataset> RegisterDataset(RegisterDatasetRequest request, ServerCallContext context)
     {
         DatasetRegistry.RequireId(request.DatasetId, "dataset_id");
@@ -20,9 +23,11 @@ public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter a
         return ToProto(record);
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task<Dataset> GetDataset(GetDatasetRequest request, ServerCallContext context) =>
         ToProto(await Find(request.DatasetId, "dataset_id", context.CancellationToken));
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<AugmentDatasetResponse> AugmentDataset(AugmentDatasetRequest request, ServerCallContext context)
     {
         var source = await Find(request.QuestionsDatasetId, "questions_dataset_id", context.CancellationToken);

@@ -9,6 +9,8 @@ public sealed record RunKeys(Guid RunId)
     public string Config => Root + "config.json";
     /// <summary>The run as it last ended (completed, failed or cancelled): what GetRun shows once no state machine holds it.</summary>
     public string Ended => Root + "run.json";
+    /// <summary>The client that started the run (its name), written once when it is first started.</summary>
+    public string SubmittedBy => Root + "submitted-by";
     public string TrainQuestions => Root + "datasets/train-questions.jsonl";
     public string DevQuestions => Root + "datasets/dev-questions.jsonl";
     public string TestQuestions => Root + "datasets/test-questions.jsonl";

@@ -12,6 +12,8 @@ public sealed class RunState : SagaStateMachineInstance
     public string Name { get; set; } = "";
     public string ConfigKey { get; set; } = "";
     public DateTime SubmittedAt { get; set; }
+    /// <summary>The client that started the run.</summary>
+    public string SubmittedBy { get; set; } = "";
     public DateTime UpdatedAt { get; set; }
 
     /// <summary>The stage being worked on, as progress events and failures name it.</summary>

@@ -48,7 +48,7 @@ public sealed class RunStateMachine : MassTransitStateMachine<RunState>
 
         Initially(
             When(Submitted)
-                .Then(c => (c.Saga.Name, c.Saga.ConfigKey, c.Saga.SubmittedAt) = (c.Message.Name, c.Message.ConfigKey, c.Message.SubmittedAt))
+                .Then(c => (c.Saga.Name, c.Saga.ConfigKey, c.Saga.SubmittedAt, c.Saga.SubmittedBy) = (c.Message.Name, c.Message.ConfigKey, c.Message.SubmittedAt, c.Message.SubmittedBy))
                 .ThenAsync(steps.StartAsync)
                 .TransitionTo(AnnotatingTeacher)
                 .Catch<Exception>(RunFails),

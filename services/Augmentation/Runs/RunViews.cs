@@ -1,3 +1,4 @@
+using MentorKd.Contracts;
 using MentorKd.Protos.V1;
 
 namespace MentorKd.Augmentation.Runs;
@@ -21,12 +22,13 @@ public static class RunViews
         StudentCheckpointKeys = { state.StudentCheckpointKeys },
         ReportKey = state.ReportKey ?? "",
         RetrainingRounds = state.RetrainingRounds,
+        SubmittedBy = state.SubmittedBy,
     };
 
-    public static Run Submitted(Guid runId, string name, string configKey, DateTime submittedAt) => new()
+    public static Run Submitted(RunSubmitted submitted) => new()
     {
-        RunId = runId.ToString("D"), Name = name, Status = RunStatus.Submitted, ConfigKey = configKey,
-        SubmittedAtUnixMs = UnixMs(submittedAt), UpdatedAtUnixMs = UnixMs(submittedAt),
+        RunId = submitted.CorrelationId.ToString("D"), Name = submitted.Name, Status = RunStatus.Submitted, ConfigKey = submitted.ConfigKey,
+        SubmittedAtUnixMs = UnixMs(submitted.SubmittedAt), UpdatedAtUnixMs = UnixMs(submitted.SubmittedAt), SubmittedBy = submitted.SubmittedBy,
     };
 
     /// <summary>The state machine's state names (<see cref="RunStateMachine"/>) as the contract's statuses.</summary>

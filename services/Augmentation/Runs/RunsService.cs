@@ -9,6 +9,8 @@ using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
+using Microsoft.AspNetCore.Authorization;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.Augmentation.Runs;
 
@@ -17,9 +19,10 @@ namespace MentorKd.Augmentation.Runs;
 /// RunSubmitted; the run state machine (<see cref="RunStateMachine"/>) takes the run from there.
 /// </summary>
 public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRepository<RunState> sagas, IQuerySagaRepository<RunState> query,
-    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished, Microsoft.Extensions.Options.IOptions<AugmentationOptions> options)
+    IBus bus, RunReportWriter reports, Datasets.DatasetRegistry registry, UnfinishedRuns unfinished, RunOwners owners, Microsoft.Extensions.Options.IOptions<AugmentationOptions> options)
     : Protos.V1.Runs.RunsBase
 {
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
         var token = context.CancellationToken;
@@ -27,27 +30,31 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         var runId = Guid.NewGuid();
         if (request.RunId.Length > 0) runId = ParseRunId(request.RunId);
         var config = ParseConfig(request.ConfigJson, options.Value.Limits);
-
-        if (await sagas.Load(runId) is { } existing && !existing.ToProto().Status.IsFinished()) return existing.ToProto();
-        var keys = new RunKeys(runId);
-        var json = JsonSerializer.Serialize(config, RunConfig.Json);
-        if (await store.StatAsync(keys.Config, token) is not null)
+        var caller = context.Caller();
+        return await owners.StartAsync(runId, caller, options.Value.Limits.MaxConcurrentRunsPerClient, async () =>
         {
-            // The same run started again (after a restart or a failure) continues; a different config under its id would mix two runs.
-            var stored = await ReadTextAsync(keys.Config, token);
-            if (stored != json) RpcErrors.FailedPrecondition($"run_id: run {keys.Id} was started with a different config.");
-        }
-        else
-        {
-            using var content = new MemoryStream(Encoding.UTF8.GetBytes(json));
-            await store.PutAsync(keys.Config, content, token);
-        }
-        var submittedAt = DateTime.UtcNow;
-        await unfinished.MarkAsync(runId, token);
-        await bus.Publish(new RunSubmitted(runId, config.Name, keys.Config, submittedAt), token);
-        return RunViews.Submitted(runId, config.Name, keys.Config, submittedAt);
+            if (await sagas.Load(runId) is { } existing && !existing.ToProto().Status.IsFinished()) return existing.ToProto();
+            var keys = new RunKeys(runId);
+            var json = JsonSerializer.Serialize(config, RunConfig.Json);
+            if (await store.StatAsync(keys.Config, token) is not null)
+            {
+                // The same run started again (after a restart or a failure) continues; a different config under its id would mix two runs.
+                var stored = await ReadTextAsync(keys.Config, token);
+                if (stored != json) RpcErrors.FailedPrecondition($"run_id: run {keys.Id} was started with a different config.");
+            }
+            else
+            {
+                using var content = new MemoryStream(Encoding.UTF8.GetBytes(json));
+                await store.PutAsync(keys.Config, content, token);
+            }
+            await unfinished.MarkAsync(runId, token);
+            var submitted = new RunSubmitted(runId, config.Name, keys.Config, DateTime.UtcNow, await owners.FindAsync(runId, token) ?? caller.Name);
+            await bus.Publish(submitted, token);
+            return RunViews.Submitted(submitted);
+        }, token);
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = ParseRunId(request.RunId);
@@ -76,8 +83,10 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task<Run> GetRun(GetRunRequest request, ServerCallContext context) => await FindAsync(ParseRunId(request.RunId));
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
     {
         var response = new ListRunsResponse();
@@ -89,15 +98,18 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         return response;
     }
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context)
     {
         var runId = ParseRunId(request.RunId);
         var view = await FindAsync(runId);
+        context.Caller().RequireOwnerOrAdmin(await owners.FindAsync(runId, context.CancellationToken), $"run {view.RunId}");
         if (view.Status.IsFinished()) return view;
         await bus.Publish(new RunCancellationRequested(runId, request.Reason.Length > 0 ? request.Reason : "cancelled by a client"), context.CancellationToken);
         return view;
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task<Protos.V1.RunReport> GetReport(GetReportRequest request, ServerCallContext context)
     {
         var runId = ParseRunId(request.RunId);
@@ -121,12 +133,14 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<AddQuestionsResponse> AddQuestions(AddQuestionsRequest request, ServerCallContext context)
     {
         var token = context.CancellationToken;
         var runId = ParseRunId(request.RunId);
         var keys = new RunKeys(runId);
         if (await store.StatAsync(keys.Config, token) is null) RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
+        context.Caller().RequireOwnerOrAdmin(await owners.FindAsync(runId, token), $"run {keys.Id}");
         var config = RunConfig.Parse(await ReadTextAsync(keys.Config, token), Environment.CurrentDirectory);
         if (await sagas.Load(runId) is { } state && state.ToProto().Status is RunStatus.Failed or RunStatus.Cancelled)
             RpcErrors.FailedPrecondition($"run_id: run {keys.Id} is {state.ToProto().Status}; start it again before adding questions.");
@@ -180,7 +194,8 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         if (await sagas.Load(runId) is { } state) return state.ToProto();
         var keys = new RunKeys(runId);
         // Started and not yet taken up by the state machine (its RunSubmitted in flight, or queued while the service restarts).
-        if (await store.StatAsync(keys.UnfinishedMarker) is not null) return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config };
+        if (await store.StatAsync(keys.UnfinishedMarker) is not null)
+            return new Run { RunId = keys.Id, Status = RunStatus.Submitted, ConfigKey = keys.Config, SubmittedBy = await owners.FindAsync(runId, CancellationToken.None) ?? "" };
         if (await store.StatAsync(keys.Ended) is not null) return Run.Parser.ParseJson(await ReadTextAsync(keys.Ended, CancellationToken.None));
         RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
         return null!;

@@ -8,6 +8,8 @@ using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
 using MentorKd.Storage;
 using LibraryRationale = MentorKd.Distillation.Data.Rationale;
+using Microsoft.AspNetCore.Authorization;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.MentorServer.Grpc;
 
@@ -16,6 +18,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
 {
     public const int MaxSamplesPerQuestion = 64;
 
+    [Authorize(Policy = PlatformRoles.Admin)]
     public override async Task<ModelInfo> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
         RpcErrors.RequireKey(request.CheckpointKey, "checkpoint_key");
@@ -33,15 +36,18 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Admin)]
     public override async Task<ModelInfo> Unload(UnloadRequest request, ServerCallContext context)
     {
         await host.UnloadAsync(context.CancellationToken);
         return new ModelInfo { Loaded = false };
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context) =>
         Task.FromResult(host.Resident is { } resident ? Info(resident) : new ModelInfo { Loaded = false });
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
         var resident = host.Required;
@@ -65,6 +71,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
     {
         SoftLabelComputation.Validate(request, host.Required); // fail fast, before queueing

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.MentorServer.OpenAi;
 
@@ -15,11 +16,14 @@ public static class OpenAiEndpoints
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
         app.MapGet("/v1/models", (MentorHost host) => Results.Json(new ModelList("list",
-            host.Resident is { } resident ? [new ModelCard(resident.CheckpointKey, "model", Created, "mentorkd")] : []), OpenAiJson.Options));
+            host.Resident is { } resident ? [new ModelCard(resident.CheckpointKey, "model", Created, "mentorkd")] : []), OpenAiJson.Options))
+            .RequireAuthorization(PlatformRoles.Reader);
         app.MapPost("/v1/completions", (HttpContext http, MentorHost host, OpenAiGeneration generation) =>
-            Answer(http, async token => await CompleteAsync(http, host, generation, await Body<CompletionRequest>(http, token), token)));
+            Answer(http, async token => await CompleteAsync(http, host, generation, await Body<CompletionRequest>(http, token), token)))
+            .RequireAuthorization(PlatformRoles.Runner);
         app.MapPost("/v1/chat/completions", (HttpContext http, MentorHost host, OpenAiGeneration generation) =>
-            Answer(http, async token => await ChatAsync(http, host, generation, await Body<ChatCompletionRequest>(http, token), token)));
+            Answer(http, async token => await ChatAsync(http, host, generation, await Body<ChatCompletionRequest>(http, token), token)))
+            .RequireAuthorization(PlatformRoles.Runner);
         return app;
     }
 

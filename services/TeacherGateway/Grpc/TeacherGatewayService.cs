@@ -2,6 +2,8 @@ using Grpc.Core;
 using MentorKd.Contracts;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
+using Microsoft.AspNetCore.Authorization;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.TeacherGateway.Grpc;
 
@@ -9,6 +11,7 @@ namespace MentorKd.TeacherGateway.Grpc;
 /// judged; reports usage since the gateway started, in total and per teacher.</summary>
 public sealed class TeacherGatewayService(QuestionAnnotation annotation, QuestionSynthesis synthesis, TeacherUsage usage) : Protos.V1.TeacherGateway.TeacherGatewayBase
 {
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task Annotate(AnnotateRequest request, IServerStreamWriter<AnnotateResponse> responseStream, ServerCallContext context)
     {
         var questions = request.Questions.ToQuestions("questions");
@@ -26,6 +29,7 @@ public sealed class TeacherGatewayService(QuestionAnnotation annotation, Questio
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task Synthesize(SynthesizeRequest request, IServerStreamWriter<SynthesizeResponse> responseStream, ServerCallContext context)
     {
         var questions = request.Questions.ToQuestions("questions");
@@ -46,6 +50,7 @@ public sealed class TeacherGatewayService(QuestionAnnotation annotation, Questio
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override Task<Usage> GetUsage(GetUsageRequest request, ServerCallContext context)
     {
         var total = ToProto(annotation.TeacherName, usage.Total());

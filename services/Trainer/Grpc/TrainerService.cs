@@ -8,6 +8,8 @@ using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
 using MentorKd.Trainer.Jobs;
 using MentorKd.Modeling.Runtime;
+using Microsoft.AspNetCore.Authorization;
+using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.Trainer.Grpc;
 
@@ -19,6 +21,7 @@ namespace MentorKd.Trainer.Grpc;
 public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs running, TrainingJobCancellation cancellation, IBus bus, TrainerOptions options)
     : Protos.V1.Trainer.TrainerBase
 {
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<TrainingJob> StartJob(StartTrainingJobRequest request, ServerCallContext context)
     {
         Validate(request);
@@ -29,16 +32,18 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         // Starting a known job again returns it; an unfinished one is also queued again, which resumes it if its
         // replica is gone and is dropped by the replica that holds it otherwise.
         var entry = await ledger.FindAsync(request.JobId, token);
+        if (entry is not null) context.Caller().RequireOwnerOrAdmin(entry.Job.StartedBy, $"training job '{request.JobId}'");
         if (entry is { IsFinished: true }) return entry.Job;
         if (entry is null)
         {
-            entry = TrainingJobLedger.Entry.New(request.JobId);
+            entry = TrainingJobLedger.Entry.New(request.JobId, context.Caller().Name);
             await ledger.SaveAsync(entry, token);
         }
         await bus.SendToQueueAsync(TrainModel.Queue, TrainModel.For(request), token);
         return running.Find(request.JobId)?.Snapshot ?? entry.Job;
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<TrainingProgress> responseStream, ServerCallContext context)
     {
         var token = context.CancellationToken;
@@ -55,13 +60,16 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         }
     }
 
+    [Authorize(Policy = PlatformRoles.Runner)]
     public override async Task<TrainingJob> CancelJob(CancelJobRequest request, ServerCallContext context)
     {
-        await FindAsync(request.JobId, context.CancellationToken);
+        var job = await FindAsync(request.JobId, context.CancellationToken);
+        context.Caller().RequireOwnerOrAdmin(job.StartedBy, $"training job '{request.JobId}'");
         await cancellation.CancelAsync(request.JobId, "cancelled through the Trainer API", context.CancellationToken);
         return await FindAsync(request.JobId, context.CancellationToken);
     }
 
+    [Authorize(Policy = PlatformRoles.Reader)]
     public override Task<TrainingJob> GetJob(GetJobRequest request, ServerCallContext context) => FindAsync(request.JobId, context.CancellationToken);
 
     private static readonly TimeSpan LedgerPollInterval = TimeSpan.FromSeconds(1);

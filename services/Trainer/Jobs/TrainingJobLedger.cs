@@ -20,8 +20,8 @@ public sealed class TrainingJobLedger(IObjectStore store)
     {
         public bool IsFinished => Job.State is JobState.Completed or JobState.Failed or JobState.Cancelled;
 
-        public static Entry New(string jobId) =>
-            new(new TrainingJob { JobId = jobId, State = JobState.Queued, Progress = new TrainingProgress { JobId = jobId, State = JobState.Queued } }, null);
+        public static Entry New(string jobId, string startedBy = "") =>
+            new(new TrainingJob { JobId = jobId, State = JobState.Queued, StartedBy = startedBy, Progress = new TrainingProgress { JobId = jobId, State = JobState.Queued } }, null);
     }
 
     public static string Folder(string jobId) => $"trainer/jobs/{jobId}/";

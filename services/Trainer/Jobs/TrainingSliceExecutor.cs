@@ -10,8 +10,10 @@ using MentorKd.Modeling.Training;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
+using MentorKd.ServiceDefaults.Security;
 using MentorKd.Storage;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
 using TorchSharp;
 using static TorchSharp.torch;
 using Question = MentorKd.Distillation.Data.Question;
@@ -31,13 +33,16 @@ public sealed class TrainingSliceExecutor
     private readonly IObjectStore _store;
     private readonly TrainingJobLedger _ledger;
     private readonly TrainerOptions _options;
+    private readonly string? _serviceKey;
     private readonly ILogger<TrainingSliceExecutor> _logger;
 
     private readonly TrainingThreadShare _threads;
 
-    public TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainingThreadShare threads, TrainerOptions options, ILogger<TrainingSliceExecutor> logger)
+    public TrainingSliceExecutor(IObjectStore store, TrainingJobLedger ledger, TrainingThreadShare threads, TrainerOptions options, IOptions<AuthOptions> auth,
+        ILogger<TrainingSliceExecutor> logger)
     {
         (_store, _ledger, _threads, _options, _logger) = (store, ledger, threads, options, logger);
+        _serviceKey = ApiKeyDirectory.ServiceKey(auth.Value);
     }
 
     /// <summary>True when the job finished; false when it paused with its checkpoint stored.</summary>
@@ -80,8 +85,7 @@ public sealed class TrainingSliceExecutor
         if (mentor is not null && mentor.IsEncoderDecoder != model.IsEncoderDecoder)
             throw new InvalidDataException($"soft_labels.mentor_checkpoint_key: the mentor is {Kind(mentor)} and the student {Kind(model)}: soft labels need both of one kind.");
         using var channel = request.SoftLabels.MentorServerAddress.Length > 0 && request.SoftLabels.Kind is SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored
-            ? GrpcChannel.ForAddress(request.SoftLabels.MentorServerAddress,
-                new GrpcChannelOptions { MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes, MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes })
+            ? MentorServerChannel(request.SoftLabels.MentorServerAddress)
             : null;
         MentorServerSoftLabels MentorServer(int topK, bool prefetch) => new(new Protos.V1.MentorServer.MentorServerClient(channel), topK, training.Temperature,
             model.VocabSize, training.KdMask, TimeSpan.FromSeconds(_options.SoftLabelCallSeconds), prefetch: prefetch, cancellationToken: token);
@@ -208,6 +212,17 @@ public sealed class TrainingSliceExecutor
             LanguageModel m => $"{m.ParameterCount:N0}-parameter, {m.VocabSize}-word {ModelCheckpoints.ModelTypeOf(m)}",
             _ => model.ToString() ?? "",
         };
+    }
+
+    /// <summary>A channel to the job's mentor-server, carrying the platform's key only to one the operator listed.</summary>
+    private GrpcChannel MentorServerChannel(string address)
+    {
+        bool trusted = _serviceKey is not null && _options.MentorServerAddresses.Any(listed => Uri.TryCreate(listed, UriKind.Absolute, out var uri) && uri == new Uri(address));
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes, MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
+            HttpHandler = trusted ? new ApiKeyHeaderHandler(_serviceKey!, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) : null,
+        });
     }
 
     private LanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)

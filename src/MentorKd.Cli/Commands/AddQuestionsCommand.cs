@@ -21,11 +21,12 @@ internal static class AddQuestionsCommand
         var runId = new Option<string>("--run-id") { Description = "The run the questions are for.", Required = true };
         var file = new Option<string>("--file") { Description = "JSONL of questions (id, task, text, answer).", Required = true };
         var wait = new Option<bool>("--wait") { Description = "Wait for the retraining round and print every round so far." };
-        var command = new Command("add-questions", "Add training questions to a run: they start a retraining round.") { address, runId, file, wait };
+        var apiKey = PlatformConnection.ApiKey();
+        var command = new Command("add-questions", "Add training questions to a run: they start a retraining round.") { address, runId, file, wait, apiKey };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var questions = JsonLines.Read<Question>(result.GetValue(file)!);
-            using var channel = GrpcChannel.ForAddress(result.GetValue(address)!);
+            using var channel = PlatformConnection.Open(result.GetValue(address)!, result.GetValue(apiKey));
             var runs = new Protos.V1.Runs.RunsClient(channel);
             try
             {

@@ -22,8 +22,10 @@ internal static class ServeCommand
         var replay = new Option<string?>("--teacher-replay") { Description = "JSONL of recorded rationales: the teacher-gateway replays them instead of simulating." };
         var openAiPort = new Option<int?>("--openai-port") { Description = "Also serve the mentor-server's model over the OpenAI API (HTTP/1.1) on this loopback port (0: a free one)." };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level of the services' logs.", DefaultValueFactory = _ => LogLevel.Information };
+        var apiKey = PlatformConnection.ApiKey();
+        apiKey.Description = $"The admin key clients call the platform with (default: {PlatformConnection.ApiKeyVariable}; without either a new key is written to <data>/api-key).";
         var command = new Command("serve", "Serve the five services in this process on one port (filesystem store, in-memory transport) until stopped.")
-            { data, port, openAiPort, errorRate, seed, replay, logLevel, RuntimeOptions.Threads, RuntimeOptions.Device };
+            { data, port, openAiPort, errorRate, seed, replay, logLevel, apiKey, RuntimeOptions.Threads, RuntimeOptions.Device };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var replayFile = result.GetValue(replay);
@@ -33,6 +35,7 @@ internal static class ServeCommand
                 DataRoot = result.GetValue(data)!, Port = result.GetValue(port), OpenAiPort = result.GetValue(openAiPort), TeacherErrorRate = result.GetValue(errorRate), TeacherSeed = result.GetValue(seed),
                 TeacherKind = replayFile is null ? "simulated" : "replay", TeacherReplayFile = replayFile is null ? null : Path.GetFullPath(replayFile),
                 Threads = result.GetValue(RuntimeOptions.Threads), Device = result.GetValue(RuntimeOptions.Device)!, LogLevel = result.GetValue(logLevel),
+                ApiKey = result.GetValue(apiKey),
             };
             ServeAsync(options).GetAwaiter().GetResult();
             return 0;
@@ -48,6 +51,17 @@ internal static class ServeCommand
 
         await using var platform = await EmbeddedPlatform.StartAsync(options, stop.Token);
         AnsiConsole.MarkupLineInterpolated($"[bold]MentorKd platform[/] on {platform.Address} (data in {Path.GetFullPath(options.DataRoot)})");
+        if (options.ApiKey is null)
+        {
+            // Only its owner may read it: the key is the platform's admin.
+            var keyFile = Path.Combine(Path.GetFullPath(options.DataRoot), "api-key");
+            File.Delete(keyFile); // created anew, so it is never readable by others even for a moment
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var writer = new StreamWriter(keyFile, create)) writer.Write(platform.ApiKey);
+            AnsiConsole.MarkupLineInterpolated($"Clients authenticate with the admin API key in {keyFile} (export {PlatformConnection.ApiKeyVariable}=$(cat {keyFile})).");
+        }
+        else AnsiConsole.MarkupLine($"Clients authenticate with the API key given ({PlatformConnection.ApiKeyVariable} or --api-key).");
         AnsiConsole.MarkupLine("gRPC services: mentorkd.v1.Runs, Datasets, TeacherGateway, MentorServer, Trainer, Evaluator (reflection on). Ctrl+C stops.");
         if (platform.OpenAiAddress is { } openAi)
             AnsiConsole.MarkupLineInterpolated($"OpenAI-compatible API of the mentor-server's model: {openAi}v1 (load a checkpoint with MentorServer.LoadCheckpoint first)");

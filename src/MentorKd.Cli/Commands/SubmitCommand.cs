@@ -19,13 +19,14 @@ internal static class SubmitCommand
         var address = new Option<string>("--address") { Description = "The augmentation service.", DefaultValueFactory = _ => "http://localhost:5103" };
         var configPath = new Option<string?>("--config") { Description = "Run config (JSON). Default: the built-in configs/mentor-kd.default.json." };
         var runId = new Option<string?>("--run-id") { Description = "Continue (or re-attach to) this run instead of starting a new one." };
-        var command = new Command("submit", "Run Mentor-KD on a running platform through its Runs API and print the result.") { address, configPath, runId };
+        var apiKey = PlatformConnection.ApiKey();
+        var command = new Command("submit", "Run Mentor-KD on a running platform through its Runs API and print the result.") { address, configPath, runId, apiKey };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : RunCommand.DefaultConfig();
             RunConfigValidator.Validate(config);
             var id = result.GetValue(runId) is { } given ? Guid.Parse(given) : Guid.NewGuid();
-            using var channel = GrpcChannel.ForAddress(result.GetValue(address)!);
+            using var channel = PlatformConnection.Open(result.GetValue(address)!, result.GetValue(apiKey));
             var runs = new Protos.V1.Runs.RunsClient(channel);
             AnsiConsole.MarkupLineInterpolated($"[bold]Mentor-KD run[/] '{config.Name}' as {id} on {result.GetValue(address)}");
             try

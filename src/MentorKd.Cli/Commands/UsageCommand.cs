@@ -13,10 +13,11 @@ internal static class UsageCommand
     public static Command Create()
     {
         var address = new Option<string>("--address") { Description = "The teacher-gateway (5101 distributed; the embedded platform's port under mentorkd serve).", DefaultValueFactory = _ => "http://localhost:5101" };
-        var command = new Command("usage", "Show a teacher-gateway's calls, tokens, ledger hits, failures and cost, per teacher.") { address };
+        var apiKey = PlatformConnection.ApiKey();
+        var command = new Command("usage", "Show a teacher-gateway's calls, tokens, ledger hits, failures and cost, per teacher.") { address, apiKey };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
-            using var channel = GrpcChannel.ForAddress(result.GetValue(address)!);
+            using var channel = PlatformConnection.Open(result.GetValue(address)!, result.GetValue(apiKey));
             try
             {
                 var usage = new Protos.V1.TeacherGateway.TeacherGatewayClient(channel).GetUsage(new GetUsageRequest());

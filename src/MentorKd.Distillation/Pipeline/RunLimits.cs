@@ -22,6 +22,9 @@ public sealed record RunLimits
     /// <summary>Size of a JSONL object a client names by key (a dataset it registers, questions it adds to a run): it is read
     /// whole, so it is checked before a byte is.</summary>
     public long MaxDatasetBytes { get; init; } = 256L << 20;
+    /// <summary>Runs one client may have under way at once (started, or retraining on added questions); one more is
+    /// refused with ResourceExhausted until one ends.</summary>
+    public int MaxConcurrentRunsPerClient { get; init; } = 8;
     /// <summary>Folders on the host that runs the run under which a config may name files and model folders (task files,
     /// the replay teacher's file, pretrained folders): nothing else on that host is read. Null: anywhere (a platform a user
     /// runs for themself: <c>mentorkd run</c>); empty: nowhere (data by object-store key only).</summary>
