@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra battery compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
 ## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
@@ -38,6 +38,10 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 test: test-infra
 	$(DOTNET) test MentorKd.Platform.sln -c $(CONFIGURATION) --logger "console;verbosity=normal"
 	CONFIGURATION=$(CONFIGURATION) bash infra/compose-smoke.sh
+
+## battery: the bad-input battery (malformed and hostile requests to the five services and the Runs API) with its table
+battery: build
+	$(DOTNET) test tests/MentorKd.Services.Tests -c $(CONFIGURATION) --no-build --filter "FullyQualifiedName~BadInputBatteryTests" --logger "console;verbosity=detailed"
 
 ## compose-smoke: docker-compose.yml up on local images, a tiny run pushed through the five containers, down
 compose-smoke: build

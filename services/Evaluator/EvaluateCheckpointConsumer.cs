@@ -2,6 +2,7 @@ using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
 using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.Evaluator;
 
@@ -13,12 +14,14 @@ public sealed class EvaluateCheckpointConsumer(CheckpointEvaluation evaluation, 
     public async Task Consume(ConsumeContext<EvaluateCheckpoint> context)
     {
         var id = context.Message.EvaluationId;
+        using var work = PlatformWork.Start("evaluation", id);
         CheckpointEvaluated outcome;
         try
         {
             var report = await evaluation.EvaluateAsync(context.Message.ReadRequest(), context.CancellationToken);
             report.Examples.Clear();
             outcome = CheckpointEvaluated.Succeeded(id, report);
+            work.Ended("completed");
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound)
         {

@@ -17,7 +17,7 @@ public static class SoftLabelComputation
     {
         RpcErrors.Require(request.Sequences.Count > 0, "sequences", "at least one sequence is required.");
         RpcErrors.Require(request.TopK > 0 && request.TopK <= resident.Model.VocabSize, "top_k", $"must be in 1..{resident.Model.VocabSize} (got {request.TopK}).");
-        RpcErrors.Require(request.Temperature > 0, "temperature", $"must be positive (got {request.Temperature}).");
+        RpcErrors.Require(double.IsFinite(request.Temperature) && request.Temperature > 0, "temperature", $"must be positive and finite (got {request.Temperature}).");
         for (int s = 0; s < request.Sequences.Count; s++)
         {
             var sequence = request.Sequences[s];

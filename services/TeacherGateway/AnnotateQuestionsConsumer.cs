@@ -2,6 +2,7 @@ using Grpc.Core;
 using MassTransit;
 using MentorKd.Contracts;
 using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.ServiceDefaults.Telemetry;
 using MentorKd.Distillation.Data;
 using MentorKd.Storage;
 
@@ -36,6 +37,7 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
         var rationales = new List<Rationale>();
         var failures = new List<TeacherFailure>();
         var meter = new UsageMeter();
+        using var work = PlatformWork.Start("annotation", command.AnnotationId);
         try
         {
             var questions = await store.ReadRowsAsync<Question>(command.QuestionsKey, token);
@@ -54,6 +56,10 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             if (failures.Count > 0) await store.WriteRowsAsync(failuresKey, failures, token);
             await store.WriteRowsAsync(UsageKey(command.OutputKey), [new AnnotationUsage(failures.Count, meter.Snapshot())], token);
             await store.WriteRowsAsync(command.OutputKey, rationales, token);
+            var teacher = new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name);
+            PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, teacher);
+            PlatformTelemetry.TeacherErrors.Add(failures.Count, teacher);
+            work.Ended("completed");
             await context.Publish(Outcome(command, questions.Count, rationales, "") with
             {
                 Failed = failures.Count, FailuresKey = failures.Count > 0 ? failuresKey : "", Usage = meter.Snapshot(), Prompt = annotation.Describe(command.Teacher).Prompt,

@@ -5,6 +5,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Teachers;
 using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Storage;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.TeacherGateway;
 
@@ -30,6 +31,7 @@ public sealed class SynthesizeProblemsConsumer(QuestionSynthesis synthesis, Ques
             return;
         }
 
+        using var work = PlatformWork.Start("synthesis", command.SynthesisId);
         try
         {
             var mode = command.Mode switch
@@ -52,6 +54,8 @@ public sealed class SynthesizeProblemsConsumer(QuestionSynthesis synthesis, Ques
             await store.WriteRowsAsync(rejectedKey, rejected, token);
             await store.WriteRowsAsync(usageKey, [new SynthesisUsage(questions.Count, meter.Snapshot())], token);
             await store.WriteRowsAsync(command.OutputKey, accepted, token);
+            PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name));
+            work.Ended("completed");
             await context.Publish(Outcome(command, questions.Count, accepted, rejected, "") with { Usage = meter.Snapshot() }, token);
         }
         catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument } or ObjectNotFoundException or InvalidDataException)

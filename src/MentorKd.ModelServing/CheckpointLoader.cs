@@ -1,4 +1,5 @@
 using MentorKd.Modeling.Checkpoints;
+using MentorKd.Modeling.Model;
 using MentorKd.Modeling.Runtime;
 using MentorKd.Storage;
 using static TorchSharp.torch;
@@ -20,9 +21,20 @@ public sealed class CheckpointLoader(IObjectStore store, string cacheRoot)
         return local;
     }
 
+    /// <summary>The folder's model; a folder that is not a loadable model throws <see cref="InvalidDataException"/> saying why,
+    /// in terms of the checkpoint's key (not of this server's cache).</summary>
     public static ResidentModel Load(string localFolder, string checkpointKey, string dtype, string device)
     {
-        var (model, tokenizer) = ModelCheckpoints.Load(localFolder, TorchRuntime.ResolveDevice(device), TorchRuntime.ResolveDType(dtype));
+        LanguageModel model;
+        Modeling.Tokenization.ITokenizer tokenizer;
+        try
+        {
+            (model, tokenizer) = ModelCheckpoints.Load(localFolder, TorchRuntime.ResolveDevice(device), TorchRuntime.ResolveDType(dtype));
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new InvalidDataException($"'{checkpointKey}' is not a model folder this server can load: {e.Message.Replace(localFolder, checkpointKey.TrimEnd('/'))}", e);
+        }
         var sha = File.Exists(Path.Combine(localFolder, ".sha256")) ? File.ReadAllText(Path.Combine(localFolder, ".sha256")) : "";
         return new ResidentModel(model, tokenizer, checkpointKey, sha, dtype is "" ? "float32" : dtype, device);
     }

@@ -21,6 +21,10 @@ public static class ProtoMapping
     {
         var list = questions.Select((q, i) => q.ToQuestion($"{field}[{i}]")).ToList();
         RpcErrors.Require(list.Count > 0, field, "at least one question is required.");
+        // Answers come back by question id: two questions under one id would be confused.
+        var first = new Dictionary<string, int>();
+        for (int i = 0; i < list.Count; i++)
+            if (!first.TryAdd(list[i].Id, i)) RpcErrors.InvalidArgument($"{field}[{i}].id", $"'{list[i].Id}' is also the id of {field}[{first[list[i].Id]}]; ids must be unique.");
         return list;
     }
 
@@ -64,7 +68,7 @@ public static class ProtoMapping
     public static GenerationOptions ToOptions(this Proto.SamplingParameters? sampling, int samplesPerQuestion, string field)
     {
         sampling ??= new Proto.SamplingParameters();
-        RpcErrors.Require(sampling.Temperature >= 0, $"{field}.temperature", $"must not be negative (got {sampling.Temperature}).");
+        RpcErrors.Require(double.IsFinite(sampling.Temperature) && sampling.Temperature >= 0, $"{field}.temperature", $"must be finite and not negative (got {sampling.Temperature}).");
         RpcErrors.Require(sampling.TopK >= 0, $"{field}.top_k", $"must not be negative (got {sampling.TopK}).");
         RpcErrors.Require(sampling.TopP is >= 0 and <= 1, $"{field}.top_p", $"must be in [0, 1] (got {sampling.TopP}).");
         RpcErrors.Require(sampling.MaxNewTokens >= 0, $"{field}.max_new_tokens", $"must not be negative (got {sampling.MaxNewTokens}).");

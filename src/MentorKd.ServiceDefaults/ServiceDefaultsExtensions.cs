@@ -1,4 +1,5 @@
 using MentorKd.ServiceDefaults.Security;
+using MentorKd.ServiceDefaults.Telemetry;
 using MentorKd.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -29,6 +30,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddGrpcReflection();
         builder.Services.AddObjectStore();
         builder.AddPlatformAuth();
+        builder.AddPlatformTelemetry();
         return builder;
     }
 

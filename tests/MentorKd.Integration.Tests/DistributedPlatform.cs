@@ -33,17 +33,25 @@ public sealed class DistributedPlatform : IAsyncDisposable
     /// <summary>The Runs API of the augmentation process, as a client team would call it.</summary>
     public Protos.V1.Runs.RunsClient Runs { get; }
 
-    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure, int trainers = 1)
+    /// <param name="telemetry">An OTLP endpoint every service exports its traces and metrics to (each under its name in lower case).</param>
+    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure, int trainers = 1, string? telemetry = null)
     {
         var workRoot = Path.Combine(Path.GetTempPath(), "mentorkd-it", Guid.NewGuid().ToString("N"));
         var names = new[] { "TeacherGateway", "MentorServer", "Evaluator" }.Concat(Enumerable.Range(1, trainers).Select(i => i == 1 ? "Trainer" : $"Trainer-{i}"));
         // The mentor-server's port is chosen first: the trainers send the service key only to the mentor-server they are told of.
         int mentorPort = ServiceProcess.FreePort();
         var mentorServer = $"http://127.0.0.1:{mentorPort}";
+        var shared = new Dictionary<string, string> { ["Trainer__MentorServerAddresses__0"] = mentorServer };
+        if (telemetry is not null)
+        {
+            shared["OTEL_EXPORTER_OTLP_ENDPOINT"] = telemetry;
+            shared["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"; // ms: the test waits for them
+            shared["OTEL_BSP_SCHEDULE_DELAY"] = "500";
+        }
         var started = await Task.WhenAll(names.Select(name => ServiceProcess.StartAsync(Project(name),
-            Settings(name, infrastructure, workRoot, new() { ["Trainer__MentorServerAddresses__0"] = mentorServer }), name == "MentorServer" ? mentorPort : 0, name)));
+            Settings(name, infrastructure, workRoot, shared), name == "MentorServer" ? mentorPort : 0, name)));
         var services = started.ToDictionary(s => s.Name);
-        var addresses = new Dictionary<string, string>
+        var addresses = new Dictionary<string, string>(shared)
         {
             ["Augmentation__MentorServerAddress"] = services["MentorServer"].Address,
         };
@@ -56,7 +64,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
     {
         var old = _services[name];
         await old.KillAsync();
-        var extra = name == "Augmentation" ? _augmentationAddresses : new() { ["Trainer__MentorServerAddresses__0"] = _services["MentorServer"].Address };
+        var extra = _augmentationAddresses; // the settings every service got, and the augmentation's addresses
         _services[name] = await ServiceProcess.StartAsync(Project(name), Settings(name, _infrastructure, _workRoot, extra), old.Port, name);
         await old.DisposeAsync();
     }
@@ -85,6 +93,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
             case "TeacherGateway": settings["TeacherGateway__Seed"] = "7"; break;
         }
         foreach (var (key, value) in extra) settings[key] = value;
+        if (settings.ContainsKey("OTEL_EXPORTER_OTLP_ENDPOINT")) settings["OTEL_SERVICE_NAME"] = name.ToLowerInvariant();
         return settings;
     }
 

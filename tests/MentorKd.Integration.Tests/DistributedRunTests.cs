@@ -16,7 +16,8 @@ public class DistributedRunTests(Infrastructure infrastructure)
     public async Task A_run_across_six_processes_with_two_trainer_replicas_completes_with_every_artefact_in_the_bucket_and_its_events_on_the_broker()
     {
         await using var observer = await RunEventObserver.StartAsync(infrastructure);
-        await using var platform = await DistributedPlatform.StartAsync(infrastructure, trainers: 2);
+        await using var collector = await OtlpCollector.StartAsync();
+        await using var platform = await DistributedPlatform.StartAsync(infrastructure, trainers: 2, telemetry: collector.Endpoint);
         var runs = platform.Runs;
         var runId = Guid.NewGuid();
 
@@ -47,6 +48,29 @@ public class DistributedRunTests(Infrastructure infrastructure)
         var studentJobs = report.Arms.Select(a => $"Job {run.RunId}-{a.Arm}:").ToList();
         foreach (var trainer in platform.Trainers)
             Assert.True(studentJobs.Any(trainer.Output.Contains), $"{trainer.Name} trained no student:\n{trainer.Output}");
+
+        // One trace follows a stage across processes. Augmentation: the state machine sent the command through RabbitMQ,
+        // the augmentation consumer took it and called the mentor-server over gRPC, whose server span is its child.
+        string Chain(IEnumerable<CollectedSpan> spans) => string.Join(" <- ", spans.Select(x => $"{x.Service}:{x.Name}"));
+        await WaitForAsync(() => collector.Spans.Any(x => x.Service == "mentorserver" && x.Kind == 2 && x.Name.Contains("MentorServer/Generate")), TimeSpan.FromSeconds(30));
+        Assert.True(collector.Spans.Any(x => x.Service == "mentorserver"), $"no span from the mentor-server; services seen: {string.Join(", ", collector.Spans.Select(x => x.Service).Distinct())}");
+        var generate = collector.Spans.First(x => x.Service == "mentorserver" && x.Kind == 2 && x.Name.Contains("MentorServer/Generate"));
+        var augmentation = collector.Ancestry(generate);
+        Assert.True(augmentation.Any(x => x.Service == "augmentation" && x.Name.StartsWith("augmentation ")) // the work span
+            && augmentation.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind != 4) // its receive and consume, from the broker
+            && augmentation.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind == 4), // the state machine's send
+            $"the mentor-server's Generate span does not lead back through the broker to the run: {Chain(augmentation)}");
+        // Training: the state machine's TrainModel went through the broker to a trainer replica, whose work span is in its trace.
+        var training = collector.Spans.First(x => x.Service.StartsWith("trainer") && x.Name == $"training {run.RunId}-mentor");
+        var mentorChain = collector.Ancestry(training);
+        Assert.True(mentorChain.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind == 4), $"the mentor's training does not lead back to the run: {Chain(mentorChain)}");
+        Assert.True(augmentation.Select(x => x.TraceId).Distinct().Count() == 1 && mentorChain.Select(x => x.TraceId).Distinct().Count() == 1);
+        // Metrics: each service's work, the mentor-server's calls and the trainers' throughput.
+        bool Reported() => collector.Metrics.Keys.Any(k => k.Service.StartsWith("trainer") && k.Metric == "mentorkd.work.duration")
+            && collector.Metrics.ContainsKey(("mentorserver", "mentorkd.mentor_server.calls_in_flight")) && collector.Metrics.ContainsKey(("teachergateway", "mentorkd.teacher.calls"))
+            && collector.Metrics.Keys.Any(k => k.Metric == "mentorkd.training.tokens_per_second");
+        await WaitForAsync(Reported, TimeSpan.FromSeconds(30));
+        Assert.True(Reported(), "metrics reported: " + string.Join(", ", collector.Metrics.Keys.Where(k => k.Metric.StartsWith("mentorkd")).Select(k => $"{k.Service}:{k.Metric}")));
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using MentorKd.ServiceDefaults.Messaging;
 using MentorKd.Distillation.Data;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.Augmentation.Datasets;
 
@@ -33,6 +34,7 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
         }
 
         QuestionsAugmented outcome;
+        using var work = PlatformWork.Start("augmentation", command.AugmentationId);
         try
         {
             var questions = await registry.FindAsync(command.QuestionsDatasetId, token)
@@ -53,6 +55,7 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
                 augmented.Dataset.Producer ?? "mentor", "");
             using var record = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(outcome, JsonLines.Options));
             await store.PutAsync(outcomeKey, record, token);
+            work.Ended("completed");
         }
         catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition } or InvalidDataException)
         {

@@ -43,6 +43,9 @@ public sealed partial class DatasetRegistry(IObjectStore store)
             if (kind == Questions)
             {
                 var questions = JsonLines.Parse<Question>(lines, key);
+                // Rationales, evaluations and held-out checks find a question by its id: two under one id would be confused.
+                if (questions.GroupBy(q => q.Id).FirstOrDefault(g => g.Count() > 1) is { } repeated)
+                    throw new InvalidDataException($"question id '{repeated.Key}' is used by {repeated.Count()} rows; ids must be unique.");
                 (rows, tasks) = (questions.Count, questions.Select(q => q.Task).Distinct().Order().ToList());
             }
             else

@@ -16,7 +16,7 @@ public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter a
     public override async Task<Dataset> RegisterDataset(RegisterDatasetRequest request, ServerCallContext context)
     {
         DatasetRegistry.RequireId(request.DatasetId, "dataset_id");
-        RpcErrors.Require(request.Kind != DatasetKind.Unspecified, "kind", "must be QUESTIONS or RATIONALES.");
+        RpcErrors.Require(request.Kind is DatasetKind.Questions or DatasetKind.Rationales, "kind", $"must be QUESTIONS or RATIONALES (got {(int)request.Kind}).");
         RpcErrors.RequireKey(request.Key, "key");
         await registry.RequireReadableAsync(request.Key, "key", options.Value.Limits.MaxDatasetBytes, context.CancellationToken);
         var record = await registry.RegisterAsync(request.DatasetId, KindName(request.Kind), request.Key, null, null, allowEmpty: false, context.CancellationToken);

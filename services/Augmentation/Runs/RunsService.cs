@@ -219,7 +219,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         }
         catch (ConfigException e)
         {
-            RpcErrors.InvalidArgument($"config_json.{e.Field}", e.Message.Replace($"config: {e.Field}: ", ""));
+            RpcErrors.InvalidArgument(e.Field.Length > 0 ? $"config_json.{e.Field}" : "config_json", e.Message.Replace($"config: {e.Field}: ", ""));
             throw;
         }
         catch (Exception e) when (e is ArgumentException or IOException)

@@ -10,6 +10,7 @@ using MentorKd.Storage;
 using LibraryRationale = MentorKd.Distillation.Data.Rationale;
 using Microsoft.AspNetCore.Authorization;
 using MentorKd.ServiceDefaults.Security;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.MentorServer.Grpc;
 
@@ -34,6 +35,11 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
             RpcErrors.NotFound($"checkpoint_key: no checkpoint under '{request.CheckpointKey}'.");
             throw;
         }
+        catch (InvalidDataException e)
+        {
+            RpcErrors.InvalidArgument("checkpoint_key", e.Message);
+            throw;
+        }
     }
 
     [Authorize(Policy = PlatformRoles.Admin)]
@@ -54,7 +60,8 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
         RpcErrors.Require(request.SamplesPerQuestion is > 0 and <= MaxSamplesPerQuestion, "samples_per_question", $"must be in 1..{MaxSamplesPerQuestion} (got {request.SamplesPerQuestion}).");
         var questions = request.Questions.ToQuestions("questions");
         var options = request.Sampling.ToOptions(request.SamplesPerQuestion, "sampling");
-        var outputs = await host.Generator.GenerateAsync(questions, options, context.CancellationToken);
+        IReadOnlyList<string>[] outputs;
+        using (InFlight("Generate")) outputs = await host.Generator.GenerateAsync(questions, options, context.CancellationToken);
         var sampling = new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed);
         for (int i = 0; i < questions.Count; i++)
         {
@@ -75,6 +82,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
     public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
     {
         SoftLabelComputation.Validate(request, host.Required); // fail fast, before queueing
+        using var inFlight = InFlight("GetSoftLabels");
         return await host.Worker.RunAsync(() =>
         {
             // Checked again on the model thread: a LoadCheckpoint queued meanwhile may have swapped the mentor.
@@ -82,6 +90,22 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
             SoftLabelComputation.Validate(request, resident);
             return SoftLabelComputation.Compute(request, resident);
         }, context.CancellationToken);
+    }
+
+    /// <summary>Counts a call in <see cref="PlatformTelemetry.ModelCallsInFlight"/> until disposed.</summary>
+    private static InFlightCall InFlight(string method) => new(method);
+
+    private readonly struct InFlightCall : IDisposable
+    {
+        private readonly KeyValuePair<string, object?> _method;
+
+        public InFlightCall(string method)
+        {
+            _method = new("method", method);
+            PlatformTelemetry.ModelCallsInFlight.Add(1, _method);
+        }
+
+        public void Dispose() => PlatformTelemetry.ModelCallsInFlight.Add(-1, _method);
     }
 
     private static ModelInfo Info(ResidentModel resident) => new()

@@ -109,7 +109,9 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.Require(t is not null, "training", "is required.");
         RpcErrors.Require(t!.Epochs > 0, "training.epochs", $"must be positive (got {t.Epochs}).");
         RpcErrors.Require(t.BatchSize > 0, "training.batch_size", $"must be positive (got {t.BatchSize}).");
-        RpcErrors.Require(t.LearningRate > 0, "training.learning_rate", $"must be positive (got {t.LearningRate}).");
+        RpcErrors.Require(double.IsFinite(t.LearningRate) && t.LearningRate > 0, "training.learning_rate", $"must be positive and finite (got {t.LearningRate}).");
+        RpcErrors.Require(double.IsFinite(t.WeightDecay) && t.WeightDecay >= 0, "training.weight_decay", $"must be finite and not negative (got {t.WeightDecay}).");
+        RpcErrors.Require(double.IsFinite(t.GradientClip) && t.GradientClip >= 0, "training.gradient_clip", $"must be finite and not negative, or 0 for the default (got {t.GradientClip}).");
         RpcErrors.Require(t.Lambda is >= 0 and <= 1, "training.lambda", $"must be in [0, 1] (got {t.Lambda}).");
         RpcErrors.Require(t.MatmulDtype is "" || TorchRuntime.DTypes.Contains(t.MatmulDtype), "training.matmul_dtype",
             $"'{t.MatmulDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
@@ -117,6 +119,7 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.Require(soft.MentorDtype is "" || TorchRuntime.DTypes.Contains(soft.MentorDtype), "soft_labels.mentor_dtype",
             $"'{soft.MentorDtype}' is not {string.Join(" or ", TorchRuntime.DTypes)}.");
         bool usesSoft = soft.Kind is SoftLabelSourceKind.InProcess or SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored;
+        RpcErrors.Require(double.IsFinite(t.Temperature) && t.Temperature >= 0, "training.temperature", $"must be finite and not negative (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.Temperature > 0, "training.temperature", $"must be positive with soft labels (got {t.Temperature}).");
         RpcErrors.Require(!usesSoft || t.KdMode != KdMode.None && t.KdMode != KdMode.Unspecified, "training.kd_mode", "must be KL, REVERSE_KL, JSD, MSE or CE when soft labels are given.");
         RpcErrors.Require(Enum.IsDefined(t.KdMode), "training.kd_mode", $"{(int)t.KdMode} is not a kd mode.");

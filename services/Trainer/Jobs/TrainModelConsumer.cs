@@ -2,6 +2,7 @@ using MassTransit;
 using MentorKd.Contracts;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults.Messaging;
+using MentorKd.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace MentorKd.Trainer.Jobs;
@@ -57,6 +58,8 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
             }
 
             running.Add(job);
+            using var work = PlatformWork.Start("training", jobId);
+            work.Tag("mentorkd.training.role", request.Role.ToString());
             bool finished;
             try
             {
@@ -64,10 +67,12 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
+                work.Ended("interrupted");
                 throw; // the host is stopping: the command goes back to the queue and the job resumes from its last epoch
             }
             catch (OperationCanceledException)
             {
+                work.Ended("cancelled");
                 await EndAsync(context, job, JobState.Cancelled, "");
                 return;
             }
@@ -81,12 +86,16 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
             {
                 running.Remove(job);
             }
+            if (job.Snapshot.Progress.TokensPerSecond > 0)
+                PlatformTelemetry.TrainingTokensPerSecond.Record(job.Snapshot.Progress.TokensPerSecond, new KeyValuePair<string, object?>("role", request.Role.ToString()));
 
             if (finished)
             {
+                work.Ended("completed");
                 await context.Publish(TrainingJobEnded.For(job.Snapshot), token);
                 return;
             }
+            work.Ended("paused");
             // Back to the queue; the lease (and this replica's claim) go first so the next taker need not wait.
             await leases.ReleaseAsync(jobId, token);
             running.Unclaim(jobId, claim);

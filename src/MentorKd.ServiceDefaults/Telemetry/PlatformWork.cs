@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace MentorKd.ServiceDefaults.Telemetry;
+
+/// <summary>
+/// One piece of work a service takes from its queue, as a span (child of the message's consume span, so it joins the
+/// run's trace) and a duration in <see cref="PlatformTelemetry.WorkDuration"/>. The outcome is "failed" unless
+/// <see cref="Ended"/> says otherwise before it is disposed.
+/// </summary>
+public sealed class PlatformWork : IDisposable
+{
+    private readonly Activity? _activity;
+    private readonly string _kind;
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private string _outcome = "failed";
+
+    private PlatformWork(string kind, Activity? activity) => (_kind, _activity) = (kind, activity);
+
+    /// <param name="kind">training, evaluation, annotation, augmentation, synthesis</param>
+    /// <param name="id">the job, evaluation or request it is about</param>
+    public static PlatformWork Start(string kind, string id)
+    {
+        var activity = PlatformTelemetry.Activities.StartActivity($"{kind} {id}");
+        activity?.SetTag("mentorkd.work", kind);
+        activity?.SetTag("mentorkd.work.id", id);
+        PlatformTelemetry.WorkInProgress.Add(1, new KeyValuePair<string, object?>("mentorkd.work", kind));
+        return new PlatformWork(kind, activity);
+    }
+
+    public void Tag(string name, object? value) => _activity?.SetTag(name, value);
+
+    public void Ended(string outcome) => _outcome = outcome;
+
+    public void Dispose()
+    {
+        var seconds = Stopwatch.GetElapsedTime(_started).TotalSeconds;
+        PlatformTelemetry.WorkInProgress.Add(-1, new KeyValuePair<string, object?>("mentorkd.work", _kind));
+        PlatformTelemetry.WorkDuration.Record(seconds, new("mentorkd.work", _kind), new("outcome", _outcome));
+        if (_activity is not null)
+        {
+            _activity.SetTag("outcome", _outcome);
+            if (_outcome == "failed") _activity.SetStatus(ActivityStatusCode.Error);
+            _activity.Dispose();
+        }
+    }
+}
