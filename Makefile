@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra battery compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra battery compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
 ## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
@@ -81,6 +81,15 @@ bench-softlabels:
 ## bench-teacher: the teacher-gateway's LLM path: calls/s, retries under faults, ledger bytes, a kill mid-annotation
 bench-teacher:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- teacher
+
+## bench-load: the embedded platform under load: Generate bursts on the mentor-server, 20 runs at once from 4 clients with
+## per-client limits, 100 WatchRun streams; memory, threads and open files before and after
+bench-load:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- load --threads 2
+
+## bench-soak: 10 small runs back to back in one embedded platform, with memory, threads and open files after each
+bench-soak:
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- soak --runs 10 --threads 2
 
 build:
 	$(DOTNET) build MentorKd.Platform.sln -c $(CONFIGURATION) -v quiet -nologo

@@ -7,6 +7,8 @@ using Spectre.Console;
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- teacher [--questions 400]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- pretrained [--only SmolLM2-135M] [--seconds 3 --threads 2]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- softlabels [--rounds 3]
+//        dotnet run --project bench/MentorKd.Benchmarks -c Release -- load
+//        dotnet run --project bench/MentorKd.Benchmarks -c Release -- soak [--runs 10]
 //        dotnet run --project bench/MentorKd.Benchmarks -c Release -- compare [--rounds 3 --seconds 3 --threads 2 --only 10M --python /usr/bin/python3]
 if (TeacherBenchmark.IsChild(args, out var child)) return await child();
 if (args.FirstOrDefault() == ComparisonCell.Mode) return ComparisonCell.Run(args);
@@ -22,6 +24,8 @@ if (args.FirstOrDefault() == "compare")
     return await ComparisonBenchmark.RunAsync(args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(3), seconds, threads == 0 ? 2 : threads,
         args.SkipWhile(a => a != "--python").Skip(1).FirstOrDefault(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"),
         args.SkipWhile(a => a != "--only").Skip(1).Take(1).DefaultIfEmpty().SelectMany(only => only is null ? ComparisonCell.Shapes.Keys : [only]).ToList());
+if (args.FirstOrDefault() == "load") return await LoadBenchmark.RunAsync();
+if (args.FirstOrDefault() == "soak") return await LoadBenchmark.SoakAsync(args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(10));
 if (args.FirstOrDefault() == "pretrained") return PretrainedBenchmark.Run(seconds, args.SkipWhile(a => a != "--only").Skip(1).Take(1).ToList());
 
 (string Name, GptConfig Config)[] sizes =

@@ -26,7 +26,8 @@ public static class TelemetryExtensions
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(service))
             .WithTracing(tracing => tracing
-                .AddSource(PlatformTelemetry.Name, "MassTransit")
+                // Grpc.Net.Client: the client span of each gRPC call, between the caller's span and HttpClient's (else the trace breaks there).
+                .AddSource(PlatformTelemetry.Name, "MassTransit", "Grpc.Net.Client")
                 // Probes every few seconds would drown the traces that matter.
                 .AddAspNetCoreInstrumentation(options => options.Filter = http => !http.Request.Path.StartsWithSegments("/grpc.health.v1.Health"))
                 .AddHttpClientInstrumentation())
