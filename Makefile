@@ -87,9 +87,9 @@ bench-teacher:
 bench-load:
 	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- load --threads 2
 
-## bench-soak: 10 small runs back to back in one embedded platform, with memory, threads and open files after each
+## bench-soak: 10 (RUNS=n) small runs back to back in one embedded platform, with memory, threads and open files after each
 bench-soak:
-	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- soak --runs 10 --threads 2
+	$(DOTNET) run --project bench/MentorKd.Benchmarks -c $(CONFIGURATION) -- soak --runs $(or $(RUNS),10) --threads 2
 
 build:
 	$(DOTNET) build MentorKd.Platform.sln -c $(CONFIGURATION) -v quiet -nologo

@@ -56,9 +56,10 @@ internal static class LoadBenchmark
         // The mentor-server holds a 1-layer model (random weights: only the serving path is measured).
         await LoadMentorAsync(platform);
         var mentor = new Protos.V1.MentorServer.MentorServerClient(platform.Channel);
-        await GenerateBurstAsync(mentor, 4); // warm-up
+        await GenerateBurstAsync(mentor, 4); // warm-up: the serving path, and one run (libraries loaded, caches filled)
+        await RunSession.RunAsync(new Protos.V1.Runs.RunsClient(platform.Channel), Guid.NewGuid(), Micro(), _ => { });
         var baseline = Gauges.Read();
-        table.AddRow("baseline", baseline.ToString());
+        table.AddRow("baseline (after one run)", baseline.ToString());
 
         foreach (int streams in new[] { 64, 512 })
         {
@@ -92,11 +93,11 @@ internal static class LoadBenchmark
         await new Protos.V1.Runs.RunsClient(channels["team-1"]).CancelRunAsync(new CancelRunRequest { RunId = second.RunId });
         await WatchAsync(reader, second.RunId);
 
+        foreach (var channel in channels.Values) channel.Dispose();
         var after = Gauges.Read();
         table.AddRow("after (GC, 2 s idle)", after.ToString());
-        table.AddRow("after / baseline", $"RSS {after.ResidentMb / baseline.ResidentMb:F2}×, managed heap {after.ManagedMb / baseline.ManagedMb:F2}×, " +
+        table.AddRow("after / baseline", $"RSS {after.ResidentMb / baseline.ResidentMb:F2}× ({after.TrimmedMb / baseline.TrimmedMb:F2}× trimmed), managed heap {after.ManagedMb / baseline.ManagedMb:F2}×, " +
             $"threads {after.Threads - baseline.Threads:+0;-0;0}, open files {after.OpenFiles - baseline.OpenFiles:+0;-0;0}");
-        foreach (var channel in channels.Values) channel.Dispose();
         AnsiConsole.Write(table);
         return 0;
     }
@@ -107,20 +108,27 @@ internal static class LoadBenchmark
         var dataRoot = Path.Combine(Path.GetTempPath(), "mentorkd-bench-soak", Guid.NewGuid().ToString("N"));
         await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(Micro(), dataRoot));
         var client = new Protos.V1.Runs.RunsClient(platform.Channel);
-        var table = new Table().Title($"Soak: {runs} runs back to back in one embedded platform").AddColumns("after run", "status", "seconds", "RSS MB", "managed MB", "threads", "open files");
+        var table = new Table().Title($"Soak: {runs} runs back to back in one embedded platform").AddColumns("after run", "status", "seconds", "RSS MB", "RSS trimmed MB", "managed MB", "threads", "open files");
         var gauges = new List<Gauges>();
+        var firstTargets = new Dictionary<string, int>();
         for (int i = 1; i <= runs; i++)
         {
             var clock = Stopwatch.StartNew();
             var run = await RunSession.RunAsync(client, Guid.NewGuid(), Micro(), _ => { });
             var now = Gauges.Read();
             gauges.Add(now);
-            table.AddRow($"{i}", run.Status.ToString(), $"{clock.Elapsed.TotalSeconds:F0}", $"{now.ResidentMb:F0}", $"{now.ManagedMb:F0}", $"{now.Threads}", $"{now.OpenFiles}");
+            if (i == 1) firstTargets = OpenFileTargets().GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+            table.AddRow($"{i}", run.Status.ToString(), $"{clock.Elapsed.TotalSeconds:F0}", $"{now.ResidentMb:F0}", $"{now.TrimmedMb:F0}", $"{now.ManagedMb:F0}", $"{now.Threads}", $"{now.OpenFiles}");
         }
         AnsiConsole.Write(table);
+        // What stayed open that was not after run 1, by target (sockets and pipes by kind), so a leak names itself.
+        var opened = OpenFileTargets().GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        var grown = opened.Select(o => (Target: o.Key, Extra: o.Value - firstTargets.GetValueOrDefault(o.Key))).Where(o => o.Extra > 0).OrderByDescending(o => o.Extra).Take(8).ToList();
+        if (grown.Count > 0) Console.WriteLine("open since run 1: " + string.Join(", ", grown.Select(g => $"{g.Target} +{g.Extra}")));
         // Runs 2..n against run 1 (the first run loads libraries and warms caches).
         var rest = gauges.Skip(1).ToList();
-        Console.WriteLine($"RSS after run 1 {gauges[0].ResidentMb:F0} MB, runs 2–{runs}: {rest.Min(g => g.ResidentMb):F0}–{rest.Max(g => g.ResidentMb):F0} MB; " +
+        Console.WriteLine($"RSS after run 1 {gauges[0].ResidentMb:F0} MB ({gauges[0].TrimmedMb:F0} trimmed), runs 2–{runs}: {rest.Min(g => g.ResidentMb):F0}–{rest.Max(g => g.ResidentMb):F0} MB " +
+            $"({rest.Min(g => g.TrimmedMb):F0}–{rest.Max(g => g.TrimmedMb):F0} trimmed); " +
             $"threads {gauges[0].Threads} → {rest.Min(g => g.Threads)}–{rest.Max(g => g.Threads)}; open files {gauges[0].OpenFiles} → {rest.Min(g => g.OpenFiles)}–{rest.Max(g => g.OpenFiles)}");
         return 0;
     }
@@ -186,7 +194,9 @@ internal static class LoadBenchmark
     }
 
     /// <summary>The process's resident memory, managed heap, threads and open file descriptors, after a full collection and 2 s idle.</summary>
-    private sealed record Gauges(double ResidentMb, double ManagedMb, int Threads, int OpenFiles)
+    /// <remarks><see cref="TrimmedMb"/>: the RSS once glibc has handed its free lists back to the system (malloc_trim), i.e.
+    /// what is still allocated rather than kept by the allocator for reuse.</remarks>
+    private sealed record Gauges(double ResidentMb, double TrimmedMb, double ManagedMb, int Threads, int OpenFiles)
     {
         public static Gauges Read()
         {
@@ -196,11 +206,31 @@ internal static class LoadBenchmark
             Thread.Sleep(2000);
             using var self = Process.GetCurrentProcess();
             self.Refresh();
+            double resident = self.WorkingSet64 / 1e6;
+            if (OperatingSystem.IsLinux()) MallocTrim(0);
+            self.Refresh();
             int files = Directory.Exists("/proc/self/fd") ? Directory.GetFiles("/proc/self/fd").Length : -1;
-            return new Gauges(self.WorkingSet64 / 1e6, GC.GetTotalMemory(false) / 1e6, self.Threads.Count, files);
+            return new Gauges(resident, self.WorkingSet64 / 1e6, GC.GetTotalMemory(false) / 1e6, self.Threads.Count, files);
         }
 
-        public override string ToString() => $"RSS {ResidentMb:F0} MB, managed heap {ManagedMb:F0} MB, {Threads} threads, {OpenFiles} open files";
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+        private static extern int MallocTrim(nuint pad);
+
+        public override string ToString() => $"RSS {ResidentMb:F0} MB ({TrimmedMb:F0} MB trimmed), managed heap {ManagedMb:F0} MB, {Threads} threads, {OpenFiles} open files";
+    }
+
+    /// <summary>What this process's descriptors point at: a path, or the kind ("socket", "pipe", "anon_inode:…").</summary>
+    private static IEnumerable<string> OpenFileTargets()
+    {
+        if (!Directory.Exists("/proc/self/fd")) yield break;
+        foreach (var fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(fd).LinkTarget; }
+            catch (IOException) { continue; }
+            if (target is null) continue;
+            yield return target.StartsWith("socket:") ? "socket" : target.StartsWith("pipe:") ? "pipe" : target;
+        }
     }
 
     private static string RepositoryRoot()

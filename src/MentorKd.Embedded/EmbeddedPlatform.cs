@@ -57,6 +57,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
     {
         MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
         HttpHandler = apiKey is null ? null : new ApiKeyHeaderHandler(apiKey, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
+        DisposeHttpClient = true, // the handler (and its connections) is the channel's own
     });
 
     public static async Task<EmbeddedPlatform> StartAsync(EmbeddedPlatformOptions options, CancellationToken cancellationToken = default)

@@ -32,6 +32,7 @@ public static class HealthProbe
                 HttpHandler = address.Scheme == Uri.UriSchemeHttps
                     ? new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true } }
                     : null,
+                DisposeHttpClient = true,
             });
             var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
             Console.WriteLine($"{address}: {reply.Status}");

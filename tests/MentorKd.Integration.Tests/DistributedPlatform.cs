@@ -22,7 +22,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
         _infrastructure = infrastructure;
         _workRoot = workRoot;
         _augmentation = GrpcChannel.ForAddress(services["Augmentation"].Address,
-            new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()) });
+            new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()), DisposeHttpClient = true });
         Runs = new Protos.V1.Runs.RunsClient(_augmentation);
     }
 

@@ -25,7 +25,7 @@ public class ServeCommandTests
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await new Protos.V1.Runs.RunsClient(anonymous).ListRunsAsync(new ListRunsRequest()));
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
         Assert.Contains("authorization: Bearer", refused.Status.Detail);
-        using var channel = GrpcChannel.ForAddress(serve.Address, new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(key, new SocketsHttpHandler()) });
+        using var channel = GrpcChannel.ForAddress(serve.Address, new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(key, new SocketsHttpHandler()), DisposeHttpClient = true });
 
         Assert.Empty((await new Protos.V1.Runs.RunsClient(channel).ListRunsAsync(new ListRunsRequest())).Runs);
         var info = await new Protos.V1.MentorServer.MentorServerClient(channel).GetModelInfoAsync(new GetModelInfoRequest());

@@ -31,7 +31,7 @@ internal sealed class KestrelTestHost : IAsyncDisposable
         _app = app;
         Folder = folder;
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        Channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()) });
+        Channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, new SocketsHttpHandler()), DisposeHttpClient = true });
         HttpAddress = new Uri(addresses[1]);
     }
 

@@ -33,7 +33,7 @@ internal sealed class TestServiceHost : IAsyncDisposable
     public GrpcChannel ChannelFor(string? apiKey)
     {
         var handler = _app.GetTestServer().CreateHandler();
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = apiKey is null ? handler : new ApiKeyHeaderHandler(apiKey, handler) });
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = apiKey is null ? handler : new ApiKeyHeaderHandler(apiKey, handler), DisposeHttpClient = true });
     }
 
     /// <summary>An HTTP handler into this host, for another host's gRPC client (which brings its own service key).</summary>
@@ -48,7 +48,7 @@ internal sealed class TestServiceHost : IAsyncDisposable
         builder.WebHost.UseTestServer();
         var app = Build(builder, folder, add, map, settings);
         await app.StartAsync();
-        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, app.GetTestServer().CreateHandler()) });
+        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, app.GetTestServer().CreateHandler()), DisposeHttpClient = true });
         return new TestServiceHost(app, channel, folder);
     }
 

@@ -74,7 +74,7 @@ public class TlsTests
                 chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
                 return certificate is not null && chain.Build(new X509Certificate2(certificate));
             };
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, handler) });
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = new ApiKeyHeaderHandler(TestKeys.Admin, handler), DisposeHttpClient = true });
     }
 
     private static X509Certificate2 CertificateAuthority()

@@ -222,6 +222,7 @@ public sealed class TrainingSliceExecutor
         {
             MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes, MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
             HttpHandler = trusted ? new ApiKeyHeaderHandler(_serviceKey!, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) : null,
+            DisposeHttpClient = true, // the handler (and its connections) is the job's own: without this each job left a connection open
         });
     }
 

@@ -22,5 +22,6 @@ internal static class PlatformConnection
     {
         MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
         HttpHandler = apiKey is null ? null : new ApiKeyHeaderHandler(apiKey, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
+        DisposeHttpClient = true, // the handler (and its connections) is the channel's own
     });
 }
