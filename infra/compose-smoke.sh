@@ -28,8 +28,8 @@ fi
 compose+=(-p "$PROJECT" -f docker-compose.yml -f infra/docker/compose.local.yml)
 # Fresh keys for this smoke run (the environment takes precedence over a developer's .env).
 key() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-MENTORKD_SERVICE_KEY=$(key) MENTORKD_ADMIN_KEY=$(key)
-export MENTORKD_SERVICE_KEY MENTORKD_ADMIN_KEY
+MENTORKD_SERVICE_KEY=$(key) MENTORKD_ADMIN_KEY=$(key) RABBITMQ_PASSWORD=$(key) MINIO_ROOT_PASSWORD=$(key)
+export MENTORKD_SERVICE_KEY MENTORKD_ADMIN_KEY RABBITMQ_PASSWORD MINIO_ROOT_PASSWORD
 
 context=$(mktemp -d /tmp/mentorkd-smoke.XXXXXX)
 cleanup() {

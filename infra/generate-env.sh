@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Writes .env (read by docker compose) with fresh random keys for the platform, unless it exists already:
+# Writes the platform's secrets into .env (read by docker compose), each one only when .env does not have it yet:
 #   MENTORKD_SERVICE_KEY  the key the five services present to each other
 #   MENTORKD_ADMIN_KEY    the key of the deployment's admin client (export MENTORKD_API_KEY=<it> for the mentorkd CLI)
+#   RABBITMQ_PASSWORD, MINIO_ROOT_PASSWORD  the broker's and the bucket's: whoever holds them bypasses the API keys
 # More clients (readers, runners) go into docker-compose.yml as Auth__Clients__<name>__Key / __Role.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f .env ] && grep -q '^MENTORKD_SERVICE_KEY=' .env && grep -q '^MENTORKD_ADMIN_KEY=' .env; then exit 0; fi
+touch .env
+chmod 600 .env
 key() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-umask 077
-{
-  echo "# written by infra/generate-env.sh: the platform's keys (keep this file private)"
-  echo "MENTORKD_SERVICE_KEY=$(key)"
-  echo "MENTORKD_ADMIN_KEY=$(key)"
-} >> .env
-echo "wrote .env with new platform keys (MENTORKD_ADMIN_KEY is the admin client's)"
+written=()
+for name in MENTORKD_SERVICE_KEY MENTORKD_ADMIN_KEY RABBITMQ_PASSWORD MINIO_ROOT_PASSWORD; do
+  grep -q "^$name=" .env && continue
+  echo "$name=$(key)" >> .env
+  written+=("$name")
+done
+if [ ${#written[@]} -gt 0 ]; then echo "wrote ${written[*]} to .env (keep it private; MENTORKD_ADMIN_KEY is the admin client's)"; fi

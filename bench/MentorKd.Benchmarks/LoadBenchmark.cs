@@ -45,7 +45,7 @@ internal static class LoadBenchmark
     public static async Task<int> RunAsync()
     {
         var dataRoot = Path.Combine(Path.GetTempPath(), "mentorkd-bench-load", Guid.NewGuid().ToString("N"));
-        var keys = Enumerable.Range(1, Clients).ToDictionary(i => $"team-{i}", _ => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)));
+        var keys = Enumerable.Range(1, Clients).ToDictionary(i => $"team-{i}", _ => ApiKeys.New());
         await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(Micro(), dataRoot) with
         {
             Clients = keys.ToDictionary(k => k.Key, k => new ClientCredential { Key = k.Value, Role = PlatformRoles.Runner }),
@@ -83,6 +83,7 @@ internal static class LoadBenchmark
             $"{submissions.Count(s => s.Status == StatusCode.ResourceExhausted)} ResourceExhausted, {submissions.Count(s => s.Status is not (StatusCode.OK or StatusCode.ResourceExhausted))} other");
 
         var reader = new Protos.V1.Runs.RunsClient(platform.Channel);
+        if (accepted.Count == 0) throw new InvalidOperationException("no run was accepted: " + string.Join(", ", submissions.Select(s => s.Status).Distinct()));
         var watchers = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => WatchAsync(reader, accepted[i % accepted.Count].Run!.RunId)));
         table.AddRow("100 WatchRun streams on those runs",
             $"{watchers.Count(w => w.Ended == RunStatus.Completed)} saw their run complete, {watchers.Count(w => w.Ended is null)} ended without it; " +

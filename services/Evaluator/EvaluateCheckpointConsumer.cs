@@ -21,7 +21,7 @@ public sealed class EvaluateCheckpointConsumer(CheckpointEvaluation evaluation, 
             var report = await evaluation.EvaluateAsync(context.Message.ReadRequest(), context.CancellationToken);
             report.Examples.Clear();
             outcome = CheckpointEvaluated.Succeeded(id, report);
-            work.Ended("completed");
+            work.SetOutcome("completed");
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound)
         {

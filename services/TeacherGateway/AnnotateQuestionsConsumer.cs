@@ -59,7 +59,7 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             var teacher = new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name);
             PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, teacher);
             PlatformTelemetry.TeacherErrors.Add(failures.Count, teacher);
-            work.Ended("completed");
+            work.SetOutcome("completed");
             await context.Publish(Outcome(command, questions.Count, rationales, "") with
             {
                 Failed = failures.Count, FailuresKey = failures.Count > 0 ? failuresKey : "", Usage = meter.Snapshot(), Prompt = annotation.Describe(command.Teacher).Prompt,

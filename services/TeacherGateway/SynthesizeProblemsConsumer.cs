@@ -55,7 +55,7 @@ public sealed class SynthesizeProblemsConsumer(QuestionSynthesis synthesis, Ques
             await store.WriteRowsAsync(usageKey, [new SynthesisUsage(questions.Count, meter.Snapshot())], token);
             await store.WriteRowsAsync(command.OutputKey, accepted, token);
             PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name));
-            work.Ended("completed");
+            work.SetOutcome("completed");
             await context.Publish(Outcome(command, questions.Count, accepted, rejected, "") with { Usage = meter.Snapshot() }, token);
         }
         catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument } or ObjectNotFoundException or InvalidDataException)

@@ -53,12 +53,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>A channel to the platform presenting <paramref name="apiKey"/> (null: none).</summary>
-    public GrpcChannel ChannelFor(string? apiKey) => GrpcChannel.ForAddress(Address, new GrpcChannelOptions
-    {
-        MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
-        HttpHandler = apiKey is null ? null : new ApiKeyHeaderHandler(apiKey, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
-        DisposeHttpClient = true, // the handler (and its connections) is the channel's own
-    });
+    public GrpcChannel ChannelFor(string? apiKey) => KeyedChannel.ForAddress(Address.ToString(), apiKey);
 
     public static async Task<EmbeddedPlatform> StartAsync(EmbeddedPlatformOptions options, CancellationToken cancellationToken = default)
     {
@@ -76,7 +71,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             if (openAiPort is { } http1) kestrel.Listen(IPAddress.Loopback, http1, listen => listen.Protocols = HttpProtocols.Http1);
         });
         builder.Logging.SetMinimumLevel(options.LogLevel);
-        var apiKey = options.ApiKey ?? RandomKey();
+        var apiKey = options.ApiKey ?? ApiKeys.New();
         builder.Configuration.AddInMemoryCollection(Settings(options, root, address));
         builder.Configuration.AddInMemoryCollection(AuthSettings(options, apiKey, address));
         builder.Configuration.AddInMemoryCollection(options.Settings);
@@ -141,7 +136,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Auth:Mode"] = AuthOptions.ApiKeys,
             [$"Auth:Clients:{LocalClient}:Key"] = apiKey,
             [$"Auth:Clients:{LocalClient}:Role"] = PlatformRoles.Admin,
-            ["Auth:ServiceKey"] = RandomKey(),
+            ["Auth:ServiceKey"] = ApiKeys.New(),
             ["Trainer:MentorServerAddresses:0"] = address.ToString().TrimEnd('/'),
         };
         foreach (var (name, client) in options.Clients)
@@ -153,8 +148,6 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
         }
         return settings;
     }
-
-    private static string RandomKey() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     // Chosen before Kestrel binds so the services' own clients can be pointed at it; the window for a clash is tiny.
     private static int FreeLoopbackPort()

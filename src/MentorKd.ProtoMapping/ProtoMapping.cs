@@ -21,10 +21,8 @@ public static class ProtoMapping
     {
         var list = questions.Select((q, i) => q.ToQuestion($"{field}[{i}]")).ToList();
         RpcErrors.Require(list.Count > 0, field, "at least one question is required.");
-        // Answers come back by question id: two questions under one id would be confused.
-        var first = new Dictionary<string, int>();
-        for (int i = 0; i < list.Count; i++)
-            if (!first.TryAdd(list[i].Id, i)) RpcErrors.InvalidArgument($"{field}[{i}].id", $"'{list[i].Id}' is also the id of {field}[{first[list[i].Id]}]; ids must be unique.");
+        if (QuestionIds.FirstRepeat(list) is var (index, earlier))
+            RpcErrors.InvalidArgument($"{field}[{index}].id", $"'{list[index].Id}' is also the id of {field}[{earlier}]; ids must be unique.");
         return list;
     }
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Minio;
 
@@ -45,6 +46,8 @@ public static class ServiceDefaultsExtensions
     {
         app.UseAuthentication();
         app.UseAuthorization();
+        if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthOptions.Open)
+            app.Logger.LogWarning("Auth:Mode is '{Mode}': every caller is an admin. Only for a service no one else can reach.", AuthOptions.Open);
         // Probes (the containers' health checks, load balancers) carry no key.
         app.MapGrpcHealthChecksService().AllowAnonymous();
         var reflection = app.MapGrpcReflectionService();

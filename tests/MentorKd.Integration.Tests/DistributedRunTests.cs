@@ -56,12 +56,12 @@ public class DistributedRunTests(Infrastructure infrastructure)
         Assert.True(collector.Spans.Any(x => x.Service == "mentorserver"), $"no span from the mentor-server; services seen: {string.Join(", ", collector.Spans.Select(x => x.Service).Distinct())}");
         var generate = collector.Spans.First(x => x.Service == "mentorserver" && x.Kind == 2 && x.Name.Contains("MentorServer/Generate"));
         var augmentation = collector.Ancestry(generate);
-        Assert.True(augmentation.Any(x => x.Service == "augmentation" && x.Name.StartsWith("augmentation ")) // the work span
+        Assert.True(augmentation.Any(x => x.Service == "augmentation" && x.Name == "augmentation") // the work span
             && augmentation.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind != 4) // its receive and consume, from the broker
             && augmentation.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind == 4), // the state machine's send
             $"the mentor-server's Generate span does not lead back through the broker to the run: {Chain(augmentation)}");
         // Training: the state machine's TrainModel went through the broker to a trainer replica, whose work span is in its trace.
-        var training = collector.Spans.First(x => x.Service.StartsWith("trainer") && x.Name == $"training {run.RunId}-mentor");
+        var training = collector.Spans.First(x => x.Service.StartsWith("trainer") && x.Name == "training" && x.Attributes.GetValueOrDefault("mentorkd.work.id") == $"{run.RunId}-mentor");
         var mentorChain = collector.Ancestry(training);
         Assert.True(mentorChain.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind == 4), $"the mentor's training does not lead back to the run: {Chain(mentorChain)}");
         Assert.True(augmentation.Select(x => x.TraceId).Distinct().Count() == 1 && mentorChain.Select(x => x.TraceId).Distinct().Count() == 1);

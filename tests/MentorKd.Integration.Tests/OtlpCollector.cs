@@ -55,8 +55,11 @@ public sealed class OtlpCollector : IAsyncDisposable
         return chain;
     }
 
-    private static string ServiceOf(Otlp.Traces.Resource? resource) =>
+    private static string ServiceOf(Otlp.Resource? resource) =>
         resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value?.StringValue ?? "";
+
+    private static string Text(Otlp.AnyValue? value) =>
+        value is null ? "" : value.ValueCase == Otlp.AnyValue.ValueOneofCase.StringValue ? value.StringValue : value.ToString();
 
     private sealed class TraceReceiver(OtlpCollector collector) : TraceService.TraceServiceBase
     {
@@ -67,7 +70,7 @@ public sealed class OtlpCollector : IAsyncDisposable
                     foreach (var span in scope.Spans)
                         collector.Spans.Enqueue(new CollectedSpan(ServiceOf(resource.Resource), Convert.ToHexStringLower(span.TraceId.Span),
                             Convert.ToHexStringLower(span.SpanId.Span), Convert.ToHexStringLower(span.ParentSpanId.Span), span.Name, span.Kind, scope.Scope?.Name ?? "",
-                            span.Attributes.GroupBy(a => a.Key).ToDictionary(g => g.Key, g => g.First().Value?.ToString() ?? "")));
+                            span.Attributes.GroupBy(a => a.Key).ToDictionary(g => g.Key, g => Text(g.First().Value))));
             return Task.FromResult(new ExportTraceServiceResponse());
         }
     }

@@ -202,4 +202,41 @@ public sealed class AuthorizationTests : IAsyncLifetime
         Assert.Equal("team-a", started.SubmittedBy);
         await teamA.CancelRunAsync(new CancelRunRequest { RunId = second });
     }
+
+    [Fact]
+    public async Task A_runner_may_not_take_a_runs_job_id_write_under_the_platforms_prefixes_or_load_the_shared_mentor()
+    {
+        var trainer = new Protos.V1.Trainer.TrainerClient(As("team-b"));
+        StartTrainingJobRequest Job(Action<StartTrainingJobRequest> change)
+        {
+            var job = new StartTrainingJobRequest
+            {
+                Role = TrainingRole.Student, TrainQuestionsKey = "clients/team-b/questions.jsonl", RationaleKeys = { "clients/team-b/rationales.jsonl" },
+                TokenizerKey = "clients/team-b/tokenizer/", OutputKey = "clients/team-b/out/", Model = new ModelShape { Layers = 1, Heads = 1, Embedding = 8, ContextLength = 64 },
+                Training = new TrainingParameters { Epochs = 1, BatchSize = 1, LearningRate = 1e-3, Lambda = 0.5, Temperature = 1, KdMode = KdMode.Kl },
+            };
+            change(job);
+            return job;
+        }
+        async Task Denied(string field, Func<Task> call)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(call);
+            Assert.True(e.StatusCode == StatusCode.PermissionDenied && e.Status.Detail.StartsWith(field), $"{field}: {e.StatusCode} {e.Status.Detail}");
+        }
+        // A run's jobs are "<run id>-<job>" and the run takes the checkpoint of the job under that id.
+        await Denied("job_id", () => trainer.StartJobAsync(Job(j => j.JobId = $"{Guid.NewGuid():D}-mentor")).ResponseAsync);
+        await Denied("output_key", () => trainer.StartJobAsync(Job(j => j.OutputKey = $"runs/{Guid.NewGuid():D}/checkpoints/mentor/")).ResponseAsync);
+        await Denied("soft_labels.stored_key", () => trainer.StartJobAsync(Job(j => j.SoftLabels = new SoftLabelSource
+        {
+            Kind = SoftLabelSourceKind.Stored, StoredKey = "trainer/jobs/x/store.safetensors", MentorServerAddress = _platform.Address.ToString(),
+        })).ResponseAsync);
+        await Denied("soft_labels.mentor_checkpoint_key", () => trainer.StartJobAsync(Job(j => j.SoftLabels = new SoftLabelSource
+        {
+            Kind = SoftLabelSourceKind.MentorServer, MentorServerAddress = _platform.Address.ToString(), MentorCheckpointKey = "clients/team-b/mentor/",
+        })).ResponseAsync);
+        await Denied("report_key", () => new Protos.V1.Evaluator.EvaluatorClient(As("team-b")).EvaluateAsync(new EvaluateRequest
+        {
+            CheckpointKey = "clients/team-b/out/", DatasetKey = "clients/team-b/questions.jsonl", ReportKey = "teacher-ledger/overwritten.jsonl",
+        }).ResponseAsync);
+    }
 }

@@ -55,7 +55,7 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
                 augmented.Dataset.Producer ?? "mentor", "");
             using var record = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(outcome, JsonLines.Options));
             await store.PutAsync(outcomeKey, record, token);
-            work.Ended("completed");
+            work.SetOutcome("completed");
         }
         catch (Exception e) when (e is RpcException { StatusCode: StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition } or InvalidDataException)
         {

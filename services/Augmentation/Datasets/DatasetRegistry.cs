@@ -43,9 +43,8 @@ public sealed partial class DatasetRegistry(IObjectStore store)
             if (kind == Questions)
             {
                 var questions = JsonLines.Parse<Question>(lines, key);
-                // Rationales, evaluations and held-out checks find a question by its id: two under one id would be confused.
-                if (questions.GroupBy(q => q.Id).FirstOrDefault(g => g.Count() > 1) is { } repeated)
-                    throw new InvalidDataException($"question id '{repeated.Key}' is used by {repeated.Count()} rows; ids must be unique.");
+                if (QuestionIds.FirstRepeat(questions) is var (index, earlier))
+                    throw new InvalidDataException($"{key}:{index + 1}: question id '{questions[index].Id}' is also line {earlier + 1}'s; ids must be unique.");
                 (rows, tasks) = (questions.Count, questions.Select(q => q.Task).Distinct().Order().ToList());
             }
             else

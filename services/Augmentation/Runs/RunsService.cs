@@ -31,7 +31,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         if (request.RunId.Length > 0) runId = ParseRunId(request.RunId);
         var config = ParseConfig(request.ConfigJson, options.Value.Limits);
         var caller = context.Caller();
-        return await owners.StartAsync(runId, caller, options.Value.Limits.MaxConcurrentRunsPerClient, async () =>
+        return await owners.StartWithinLimitAsync(runId, caller, options.Value.Limits.MaxConcurrentRunsPerClient, async () =>
         {
             if (await sagas.Load(runId) is { } existing && !existing.ToProto().Status.IsFinished()) return existing.ToProto();
             var keys = new RunKeys(runId);
@@ -103,7 +103,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
     {
         var runId = ParseRunId(request.RunId);
         var view = await FindAsync(runId);
-        context.Caller().RequireOwnerOrAdmin(await owners.FindAsync(runId, context.CancellationToken), $"run {view.RunId}");
+        await owners.RequireOwnerOrAdminAsync(runId, context.Caller(), context.CancellationToken);
         if (view.Status.IsFinished()) return view;
         await bus.Publish(new RunCancellationRequested(runId, request.Reason.Length > 0 ? request.Reason : "cancelled by a client"), context.CancellationToken);
         return view;
@@ -140,7 +140,7 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         var runId = ParseRunId(request.RunId);
         var keys = new RunKeys(runId);
         if (await store.StatAsync(keys.Config, token) is null) RpcErrors.NotFound($"run_id: no run '{keys.Id}'.");
-        context.Caller().RequireOwnerOrAdmin(await owners.FindAsync(runId, token), $"run {keys.Id}");
+        await owners.RequireOwnerOrAdminAsync(runId, context.Caller(), token);
         var config = RunConfig.Parse(await ReadTextAsync(keys.Config, token), Environment.CurrentDirectory);
         if (await sagas.Load(runId) is { } state && state.ToProto().Status is RunStatus.Failed or RunStatus.Cancelled)
             RpcErrors.FailedPrecondition($"run_id: run {keys.Id} is {state.ToProto().Status}; start it again before adding questions.");
@@ -161,6 +161,8 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
             try { questions = JsonLines.Parse<Distillation.Data.Question>(text.Split('\n'), request.QuestionsKey); }
             catch (InvalidDataException e) { RpcErrors.InvalidArgument("questions_key", $"'{request.QuestionsKey}' is not a JSONL of questions ({e.Message})."); throw; }
             RpcErrors.Require(questions.Count > 0, "questions_key", $"'{request.QuestionsKey}' holds no questions.");
+            if (QuestionIds.FirstRepeat(questions) is var (index, earlier))
+                RpcErrors.InvalidArgument("questions_key", $"'{request.QuestionsKey}':{index + 1}: question id '{questions[index].Id}' is also line {earlier + 1}'s; ids must be unique.");
         }
         var heldOut = await HeldOutQuestions.ReadAsync(store, registry, keys, token);
         for (int i = 0; i < questions.Count; i++)
@@ -174,19 +176,23 @@ public sealed class RunsService(IObjectStore store, RunFeeds feeds, ILoadSagaRep
         // Identified by the stored bytes' hash (as a bucket upload is), so the same questions added twice make one round.
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)));
         var key = request.QuestionsKey.Length > 0 ? request.QuestionsKey : $"{keys.Incoming}api-{sha256[..16]}.jsonl";
-        ObjectInfo info;
-        if (request.Questions.Count > 0)
+        // New questions put a finished run back to work: the owner's limit on runs under way holds here too.
+        return await owners.StartWithinLimitAsync(runId, context.Caller(), options.Value.Limits.MaxConcurrentRunsPerClient, async () =>
         {
-            using var content = new MemoryStream(Encoding.UTF8.GetBytes(text));
-            info = await store.PutAsync(key, content, token);
-        }
-        else info = (await store.StatAsync(key, token))!;
-        await unfinished.MarkAsync(runId, token);
-        await bus.Publish(new RunQuestionsAdded(runId, key, sha256, request.Questions.Count > 0 ? "runs-api" : "runs-api:key"), token);
-        return new AddQuestionsResponse
-        {
-            RunId = keys.Id, Count = questions.Count, Questions = new ObjectRef { Key = info.Key, Sha256 = sha256, SizeBytes = info.Size },
-        };
+            ObjectInfo info;
+            if (request.Questions.Count > 0)
+            {
+                using var content = new MemoryStream(Encoding.UTF8.GetBytes(text));
+                info = await store.PutAsync(key, content, token);
+            }
+            else info = (await store.StatAsync(key, token))!;
+            await unfinished.MarkAsync(runId, token);
+            await bus.Publish(new RunQuestionsAdded(runId, key, sha256, request.Questions.Count > 0 ? "runs-api" : "runs-api:key"), token);
+            return new AddQuestionsResponse
+            {
+                RunId = keys.Id, Count = questions.Count, Questions = new ObjectRef { Key = info.Key, Sha256 = sha256, SizeBytes = info.Size },
+            };
+        }, token);
     }
 
     private async Task<Run> FindAsync(Guid runId)

@@ -9,5 +9,9 @@ namespace MentorKd.Evaluator.Grpc;
 public sealed class EvaluatorService(CheckpointEvaluation evaluation) : Protos.V1.Evaluator.EvaluatorBase
 {
     [Authorize(Policy = PlatformRoles.Runner)]
-    public override Task<EvaluationReport> Evaluate(EvaluateRequest request, ServerCallContext context) => evaluation.EvaluateAsync(request, context.CancellationToken);
+    public override Task<EvaluationReport> Evaluate(EvaluateRequest request, ServerCallContext context)
+    {
+        if (request.ReportKey.Length > 0) context.Caller().RequireWritableBy(request.ReportKey, "report_key");
+        return evaluation.EvaluateAsync(request, context.CancellationToken);
+    }
 }

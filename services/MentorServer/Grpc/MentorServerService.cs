@@ -61,7 +61,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
         var questions = request.Questions.ToQuestions("questions");
         var options = request.Sampling.ToOptions(request.SamplesPerQuestion, "sampling");
         IReadOnlyList<string>[] outputs;
-        using (InFlight("Generate")) outputs = await host.Generator.GenerateAsync(questions, options, context.CancellationToken);
+        using (new InFlightCall("Generate")) outputs = await host.Generator.GenerateAsync(questions, options, context.CancellationToken);
         var sampling = new SamplingSettings(options.Temperature, options.TopK, options.TopP, options.Seed);
         for (int i = 0; i < questions.Count; i++)
         {
@@ -82,7 +82,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
     public override async Task<SoftLabelsResponse> GetSoftLabels(SoftLabelsRequest request, ServerCallContext context)
     {
         SoftLabelComputation.Validate(request, host.Required); // fail fast, before queueing
-        using var inFlight = InFlight("GetSoftLabels");
+        using var inFlight = new InFlightCall("GetSoftLabels");
         return await host.Worker.RunAsync(() =>
         {
             // Checked again on the model thread: a LoadCheckpoint queued meanwhile may have swapped the mentor.
@@ -90,22 +90,6 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
             SoftLabelComputation.Validate(request, resident);
             return SoftLabelComputation.Compute(request, resident);
         }, context.CancellationToken);
-    }
-
-    /// <summary>Counts a call in <see cref="PlatformTelemetry.ModelCallsInFlight"/> until disposed.</summary>
-    private static InFlightCall InFlight(string method) => new(method);
-
-    private readonly struct InFlightCall : IDisposable
-    {
-        private readonly KeyValuePair<string, object?> _method;
-
-        public InFlightCall(string method)
-        {
-            _method = new("method", method);
-            PlatformTelemetry.ModelCallsInFlight.Add(1, _method);
-        }
-
-        public void Dispose() => PlatformTelemetry.ModelCallsInFlight.Add(-1, _method);
     }
 
     private static ModelInfo Info(ResidentModel resident) => new()

@@ -25,6 +25,7 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
     public override async Task<TrainingJob> StartJob(StartTrainingJobRequest request, ServerCallContext context)
     {
         Validate(request);
+        RequireAllowed(request, context.Caller());
         RpcErrors.Require(request.Training.Epochs <= options.MaxEpochs, "training.epochs",
             $"{request.Training.Epochs} is above this trainer's limit of {options.MaxEpochs} (Trainer:MaxEpochs).");
         request.JobId = request.JobId.Length > 0 ? request.JobId : Guid.NewGuid().ToString("N");
@@ -139,6 +140,27 @@ public sealed partial class TrainerService(TrainingJobLedger ledger, RunningJobs
         RpcErrors.Require(soft.TopK >= 0, "soft_labels.top_k", $"must not be negative (got {soft.TopK}).");
     }
 
+    /// <summary>What only an admin (the platform's own services among them) may ask of a trainer: a job id of a run's form
+    /// (a run's jobs are "&lt;run id&gt;-&lt;job&gt;", and the run takes the checkpoint of the job under that id), output under the
+    /// platform's prefixes, and a checkpoint loaded into the shared mentor-server for soft labels.</summary>
+    private static void RequireAllowed(StartTrainingJobRequest request, PlatformClient caller)
+    {
+        if (caller.IsAdmin) return;
+        if (RunJobIdPattern().IsMatch(request.JobId))
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"job_id: '{request.JobId}' has the form of a run's job (<run id>-<job>); only an admin may start one."));
+        caller.RequireWritableBy(request.OutputKey, "output_key");
+        if (request.SoftLabels is { } soft)
+        {
+            if (soft.StoredKey.Length > 0) caller.RequireWritableBy(soft.StoredKey, "soft_labels.stored_key");
+            if (soft.Kind is SoftLabelSourceKind.MentorServer or SoftLabelSourceKind.Stored && soft.MentorCheckpointKey.Length > 0)
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "soft_labels.mentor_checkpoint_key: loading a checkpoint into the shared mentor-server " +
+                    "takes an admin; leave it empty to use the mentor it holds."));
+        }
+    }
+
     [GeneratedRegex("^[A-Za-z0-9._-]{1,200}$")]
     private static partial Regex JobIdPattern();
+
+    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}-")]
+    private static partial Regex RunJobIdPattern();
 }

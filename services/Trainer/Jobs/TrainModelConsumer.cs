@@ -67,12 +67,12 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                work.Ended("interrupted");
+                work.SetOutcome("interrupted");
                 throw; // the host is stopping: the command goes back to the queue and the job resumes from its last epoch
             }
             catch (OperationCanceledException)
             {
-                work.Ended("cancelled");
+                work.SetOutcome("cancelled");
                 await EndAsync(context, job, JobState.Cancelled, "");
                 return;
             }
@@ -91,11 +91,11 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
 
             if (finished)
             {
-                work.Ended("completed");
+                work.SetOutcome("completed");
                 await context.Publish(TrainingJobEnded.For(job.Snapshot), token);
                 return;
             }
-            work.Ended("paused");
+            work.SetOutcome("paused");
             // Back to the queue; the lease (and this replica's claim) go first so the next taker need not wait.
             await leases.ReleaseAsync(jobId, token);
             running.Unclaim(jobId, claim);

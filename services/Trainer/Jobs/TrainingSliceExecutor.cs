@@ -217,13 +217,11 @@ public sealed class TrainingSliceExecutor
     /// <summary>A channel to the job's mentor-server, carrying the platform's key only to one the operator listed.</summary>
     private GrpcChannel MentorServerChannel(string address)
     {
-        bool trusted = _serviceKey is not null && _options.MentorServerAddresses.Any(listed => Uri.TryCreate(listed, UriKind.Absolute, out var uri) && uri == new Uri(address));
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes, MaxSendMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
-            HttpHandler = trusted ? new ApiKeyHeaderHandler(_serviceKey!, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) : null,
-            DisposeHttpClient = true, // the handler (and its connections) is the job's own: without this each job left a connection open
-        });
+        var target = new Uri(address);
+        bool trusted = _serviceKey is not null && _options.MentorServerAddresses.Any(listed => Uri.TryCreate(listed, UriKind.Absolute, out var uri) && uri == target);
+        if (_serviceKey is not null && !trusted)
+            _logger.LogWarning("Mentor-server {Address} is not in Trainer:MentorServerAddresses: called without the platform's key", address);
+        return KeyedChannel.ForAddress(address, trusted ? _serviceKey : null);
     }
 
     private LanguageModel? LoadInProcessMentor(SoftLabelSource source, string workspace, CancellationToken token)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Grpc.Net.Client;
-using MentorKd.ServiceDefaults;
 using MentorKd.ServiceDefaults.Security;
 
 namespace MentorKd.Cli.Commands;
@@ -18,10 +17,5 @@ internal static class PlatformConnection
     };
 
     /// <summary>A channel to <paramref name="address"/> presenting <paramref name="apiKey"/> (none when null).</summary>
-    public static GrpcChannel Open(string address, string? apiKey) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
-    {
-        MaxReceiveMessageSize = ServiceDefaultsExtensions.MaxMessageBytes,
-        HttpHandler = apiKey is null ? null : new ApiKeyHeaderHandler(apiKey, new SocketsHttpHandler { EnableMultipleHttp2Connections = true }),
-        DisposeHttpClient = true, // the handler (and its connections) is the channel's own
-    });
+    public static GrpcChannel Open(string address, string? apiKey) => KeyedChannel.ForAddress(address, apiKey);
 }

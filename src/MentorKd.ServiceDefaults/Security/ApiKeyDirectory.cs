@@ -4,12 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace MentorKd.ServiceDefaults.Security;
 
-/// <summary>A client as the platform knows it once its key checked out.</summary>
-public sealed record PlatformClient(string Name, string Role)
-{
-    public bool IsAdmin => Role == PlatformRoles.Admin;
-}
-
 /// <summary>
 /// The deployment's keys, read once from <see cref="AuthOptions"/> (key files included) and held only as SHA-256
 /// digests, so a key is compared in constant time and never kept in memory as given.

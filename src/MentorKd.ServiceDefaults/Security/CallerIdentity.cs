@@ -9,8 +9,10 @@ public static class CallerIdentity
     public static PlatformClient Caller(this ServerCallContext context)
     {
         var user = context.GetHttpContext().User;
-        // Every RPC is behind authorization, so a caller without a name only reaches here through a host without it (a unit test).
-        return new PlatformClient(user.Identity?.Name ?? ApiKeyAuthenticationHandler.Anonymous, user.FindFirstValue(ClaimTypes.Role) ?? PlatformRoles.Admin);
+        // Every RPC is behind authorization, so this cannot happen on a host wired as the services are; if it does, refuse.
+        if (user.Identity?.Name is not { } name || user.FindFirstValue(ClaimTypes.Role) is not { } role)
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the caller is not authenticated."));
+        return new PlatformClient(name, role);
     }
 
     /// <summary>PermissionDenied unless the caller owns what it acts on (<paramref name="owner"/>: the client recorded when it

@@ -35,17 +35,4 @@ public static class SecurityExtensions
             : new PassThroughHandler());
 
     private sealed class PassThroughHandler : DelegatingHandler;
-
-    private sealed class AuthOptionsValidation : IValidateOptions<AuthOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, AuthOptions options)
-        {
-            try
-            {
-                ApiKeyDirectory.Load(options);
-                return ValidateOptionsResult.Success;
-            }
-            catch (InvalidOperationException e) { return ValidateOptionsResult.Fail(e.Message); }
-        }
-    }
 }

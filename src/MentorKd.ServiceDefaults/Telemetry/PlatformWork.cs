@@ -5,7 +5,7 @@ namespace MentorKd.ServiceDefaults.Telemetry;
 /// <summary>
 /// One piece of work a service takes from its queue, as a span (child of the message's consume span, so it joins the
 /// run's trace) and a duration in <see cref="PlatformTelemetry.WorkDuration"/>. The outcome is "failed" unless
-/// <see cref="Ended"/> says otherwise before it is disposed.
+/// <see cref="SetOutcome"/> says otherwise before it is disposed.
 /// </summary>
 public sealed class PlatformWork : IDisposable
 {
@@ -20,7 +20,8 @@ public sealed class PlatformWork : IDisposable
     /// <param name="id">the job, evaluation or request it is about</param>
     public static PlatformWork Start(string kind, string id)
     {
-        var activity = PlatformTelemetry.Activities.StartActivity($"{kind} {id}");
+        // Named by kind (few names, as tracing backends group by them); which job or request is a tag.
+        var activity = PlatformTelemetry.Activities.StartActivity(kind);
         activity?.SetTag("mentorkd.work", kind);
         activity?.SetTag("mentorkd.work.id", id);
         PlatformTelemetry.WorkInProgress.Add(1, new KeyValuePair<string, object?>("mentorkd.work", kind));
@@ -29,7 +30,7 @@ public sealed class PlatformWork : IDisposable
 
     public void Tag(string name, object? value) => _activity?.SetTag(name, value);
 
-    public void Ended(string outcome) => _outcome = outcome;
+    public void SetOutcome(string outcome) => _outcome = outcome;
 
     public void Dispose()
     {
