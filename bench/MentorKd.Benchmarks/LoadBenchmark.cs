@@ -42,9 +42,20 @@ internal static class LoadBenchmark
         };
     }
 
-    public static async Task<int> RunAsync()
+    public static Task<int> RunAsync() => InScratchFolderAsync("mentorkd-bench-load", LoadAsync);
+
+    public static Task<int> SoakAsync(int runs) => InScratchFolderAsync("mentorkd-bench-soak", dataRoot => SoakAsync(dataRoot, runs));
+
+    /// <summary>Runs a benchmark on a fresh data folder and removes the folder once its platform has stopped.</summary>
+    private static async Task<int> InScratchFolderAsync(string name, Func<string, Task<int>> benchmark)
     {
-        var dataRoot = Path.Combine(Path.GetTempPath(), "mentorkd-bench-load", Guid.NewGuid().ToString("N"));
+        var dataRoot = Path.Combine(Path.GetTempPath(), name, Guid.NewGuid().ToString("N"));
+        try { return await benchmark(dataRoot); }
+        finally { TryDelete(dataRoot); }
+    }
+
+    private static async Task<int> LoadAsync(string dataRoot)
+    {
         var keys = Enumerable.Range(1, Clients).ToDictionary(i => $"team-{i}", _ => ApiKeys.New());
         await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(Micro(), dataRoot) with
         {
@@ -104,9 +115,8 @@ internal static class LoadBenchmark
     }
 
     /// <summary><paramref name="runs"/> small runs one after the other in one platform, with the gauges after each.</summary>
-    public static async Task<int> SoakAsync(int runs)
+    private static async Task<int> SoakAsync(string dataRoot, int runs)
     {
-        var dataRoot = Path.Combine(Path.GetTempPath(), "mentorkd-bench-soak", Guid.NewGuid().ToString("N"));
         await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(Micro(), dataRoot));
         var client = new Protos.V1.Runs.RunsClient(platform.Channel);
         var table = new Table().Title($"Soak: {runs} runs back to back in one embedded platform").AddColumns("after run", "status", "seconds", "RSS MB", "RSS trimmed MB", "managed MB", "threads", "open files");
@@ -144,6 +154,7 @@ internal static class LoadBenchmark
         var folder = Path.Combine(Path.GetTempPath(), "mentorkd-bench-load", Guid.NewGuid().ToString("N"));
         GptCheckpoint.Save(model, tokenizer, folder);
         await platform.Services.GetRequiredService<IObjectStore>().UploadAsync(folder, "bench/load-mentor/");
+        TryDelete(folder);
         await new Protos.V1.MentorServer.MentorServerClient(platform.Channel).LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = "bench/load-mentor/" });
     }
 
@@ -232,6 +243,14 @@ internal static class LoadBenchmark
             if (target is null) continue;
             yield return target.StartsWith("socket:") ? "socket" : target.StartsWith("pipe:") ? "pipe" : target;
         }
+    }
+
+    /// <summary>The benchmark's scratch data goes when it is done (the platform's files may still be held open: best effort).</summary>
+    private static void TryDelete(string folder)
+    {
+        try { Directory.Delete(folder, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static string RepositoryRoot()
