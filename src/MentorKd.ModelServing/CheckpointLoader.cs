@@ -36,6 +36,6 @@ public sealed class CheckpointLoader(IObjectStore store, string cacheRoot)
             throw new InvalidDataException($"'{checkpointKey}' is not a model folder this server can load: {e.Message.Replace(localFolder, checkpointKey.TrimEnd('/'))}", e);
         }
         var sha = File.Exists(Path.Combine(localFolder, ".sha256")) ? File.ReadAllText(Path.Combine(localFolder, ".sha256")) : "";
-        return new ResidentModel(model, tokenizer, checkpointKey, sha, dtype is "" ? "float32" : dtype, device);
+        return new ResidentModel(model, tokenizer, checkpointKey, sha, TorchRuntime.DTypeName(TorchRuntime.ResolveDType(dtype)), device);
     }
 }

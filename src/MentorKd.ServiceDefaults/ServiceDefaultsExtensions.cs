@@ -72,7 +72,8 @@ public static class ServiceDefaultsExtensions
             if (options.Kind == "filesystem") return new FileSystemObjectStore(options.Root);
             // Built here from options (never AddMinio, which falls back to a public endpoint).
             var client = new MinioClient().WithEndpoint(options.Endpoint).WithCredentials(options.AccessKey, options.SecretKey).WithSSL(options.UseTls).Build();
-            return new MinioObjectStore(client, options.Bucket);
+            var retry = new ObjectStoreRetry(TimeSpan.FromSeconds(options.RetrySeconds), provider.GetRequiredService<ILoggerFactory>().CreateLogger<MinioObjectStore>());
+            return new MinioObjectStore(client, options.Bucket, retry);
         });
         services.AddHostedService<ObjectStoreStartupCheck>();
         return services;

@@ -22,4 +22,7 @@ public sealed record ObjectStoreOptions
     public bool CreateBucket { get; init; }
     /// <summary>How long a service waits for the S3 endpoint at start before giving up with an error.</summary>
     [Range(1, 3600)] public int StartupTimeoutSeconds { get; init; } = 30;
+    /// <summary>How long a call waits out an S3 server that is away (connection refused or cut, 5xx) before it fails
+    /// (0: no retries). Long enough for a restart, short enough that a store gone for good fails the work with its reason.</summary>
+    [Range(0, 3600)] public int RetrySeconds { get; init; } = 120;
 }

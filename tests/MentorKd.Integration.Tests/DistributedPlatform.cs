@@ -34,7 +34,8 @@ public sealed class DistributedPlatform : IAsyncDisposable
     public Protos.V1.Runs.RunsClient Runs { get; }
 
     /// <param name="telemetry">An OTLP endpoint every service exports its traces and metrics to (each under its name in lower case).</param>
-    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure, int trainers = 1, string? telemetry = null)
+    /// <param name="s3Endpoint">host:port the services reach the S3 server at (a proxy in front of it); by default, the server itself.</param>
+    public static async Task<DistributedPlatform> StartAsync(Infrastructure infrastructure, int trainers = 1, string? telemetry = null, string? s3Endpoint = null)
     {
         var workRoot = Path.Combine(Path.GetTempPath(), "mentorkd-it", Guid.NewGuid().ToString("N"));
         var names = new[] { "TeacherGateway", "MentorServer", "Evaluator" }.Concat(Enumerable.Range(1, trainers).Select(i => i == 1 ? "Trainer" : $"Trainer-{i}"));
@@ -42,6 +43,7 @@ public sealed class DistributedPlatform : IAsyncDisposable
         int mentorPort = ServiceProcess.FreePort();
         var mentorServer = $"http://127.0.0.1:{mentorPort}";
         var shared = new Dictionary<string, string> { ["Trainer__MentorServerAddresses__0"] = mentorServer };
+        if (s3Endpoint is not null) shared["ObjectStore__Endpoint"] = s3Endpoint;
         if (telemetry is not null)
         {
             shared["OTEL_EXPORTER_OTLP_ENDPOINT"] = telemetry;

@@ -23,7 +23,9 @@ public sealed class Infrastructure : IAsyncLifetime
 
     public string RabbitHost => _rabbit.Hostname;
     public int RabbitPort { get; private set; }
-    public string S3Endpoint => $"{_s3.Hostname}:{_s3.GetMappedPublicPort(_flavour.Port)}";
+    public string S3Host => _s3.Hostname;
+    public int S3Port => _s3.GetMappedPublicPort(_flavour.Port);
+    public string S3Endpoint => $"{S3Host}:{S3Port}";
     public string S3AccessKey => _flavour.AccessKey;
     public string S3SecretKey => _flavour.SecretKey;
 
@@ -44,7 +46,8 @@ public sealed class Infrastructure : IAsyncLifetime
         }
     }
 
-    public IMinioClient NewMinioClient() => new MinioClient().WithEndpoint(S3Endpoint).WithCredentials(S3AccessKey, S3SecretKey).WithSSL(false).Build();
+    /// <param name="endpoint">host:port to reach the S3 server at (a proxy in front of it); by default, the server itself.</param>
+    public IMinioClient NewMinioClient(string? endpoint = null) => new MinioClient().WithEndpoint(endpoint ?? S3Endpoint).WithCredentials(S3AccessKey, S3SecretKey).WithSSL(false).Build();
 
     /// <summary>Stops and starts the broker (same container, same host port): what a broker restart looks like to clients.</summary>
     public async Task RestartRabbitMqAsync(TimeSpan downtime)

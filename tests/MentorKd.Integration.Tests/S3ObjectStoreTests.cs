@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using MentorKd.Storage;
+using MentorKd.Tests.Shared;
 
 namespace MentorKd.Integration.Tests;
 
@@ -27,6 +29,40 @@ public class S3ObjectStoreTests(Infrastructure infrastructure)
         using var back = new MemoryStream();
         await store.GetAsync(key, back);
         Assert.True(content.AsSpan().SequenceEqual(back.ToArray()), "the object read back differs from what was written");
+    }
+
+    [Fact]
+    public async Task Calls_wait_out_a_server_that_goes_away_mid_upload_and_mid_download_and_fail_naming_the_key_when_it_stays_away()
+    {
+        await using var proxy = await OutageProxy.StartAsync(infrastructure.S3Host, infrastructure.S3Port);
+        var store = new MinioObjectStore(infrastructure.NewMinioClient(proxy.Endpoint), Infrastructure.Bucket, new ObjectStoreRetry(TimeSpan.FromSeconds(30)));
+        var prefix = Prefix();
+        var content = new byte[12 * 1024 * 1024 + 3];
+        new Random(9).NextBytes(content);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(content));
+
+        // The server vanishes partway into the upload (its first part) for 4 s: the upload is sent again and lands whole.
+        proxy.GoDownOn(new Regex($@"PUT /{Infrastructure.Bucket}/{Regex.Escape(prefix)}upload\.bin"), occurrence: 1, TimeSpan.FromSeconds(4));
+        var put = await store.PutAsync(prefix + "upload.bin", new MemoryStream(content));
+        Assert.Equal(sha, put.Sha256);
+        var outage = Assert.Single(proxy.Outages);
+        Assert.Contains("upload.bin", outage.Request);
+
+        // ... and partway into a download: it starts again and comes back bit-exact.
+        proxy.GoDownOn(new Regex($@"GET /{Infrastructure.Bucket}/{Regex.Escape(prefix)}upload\.bin"), occurrence: 1, TimeSpan.FromSeconds(3));
+        using var back = new MemoryStream();
+        await store.GetAsync(prefix + "upload.bin", back);
+        Assert.Equal(2, proxy.Outages.Count);
+        Assert.Equal(sha, Convert.ToHexStringLower(SHA256.HashData(back.ToArray())));
+        Assert.Equal(put, await store.StatAsync(prefix + "upload.bin"));
+
+        // Gone for longer than the budget: the call fails, naming what it was doing, and leaves no object.
+        var impatient = new MinioObjectStore(infrastructure.NewMinioClient(proxy.Endpoint), Infrastructure.Bucket, new ObjectStoreRetry(TimeSpan.FromSeconds(2)));
+        var down = proxy.GoDownAsync(TimeSpan.FromSeconds(6));
+        var error = await Assert.ThrowsAsync<ObjectStoreUnavailableException>(() => impatient.PutAsync(prefix + "late.bin", new MemoryStream(content)));
+        Assert.Contains($"put '{prefix}late.bin'", error.Message);
+        await down;
+        Assert.Null(await store.StatAsync(prefix + "late.bin"));
     }
 
     // Writers of different keys: the platform never has two writers on one key (keys carry the run and job ids).

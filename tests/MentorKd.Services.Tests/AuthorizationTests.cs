@@ -7,6 +7,7 @@ using MentorKd.Embedded;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults.Security;
 using MentorKd.Tests.Shared;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MentorKd.Services.Tests;
 
@@ -238,5 +239,17 @@ public sealed class AuthorizationTests : IAsyncLifetime
         {
             CheckpointKey = "clients/team-b/out/", DatasetKey = "clients/team-b/questions.jsonl", ReportKey = "teacher-ledger/overwritten.jsonl",
         }).ResponseAsync);
+
+        // A registered dataset feeds other teams' runs: a runner's augmentation may not replace it by naming it as its output.
+        var store = _platform.Services.GetRequiredService<MentorKd.Storage.IObjectStore>();
+        await store.PutAsync("clients/operator/questions.jsonl", new MemoryStream("""{"id":"q1","task":"coin_flip","text":"A coin is heads up. Is it still heads up?","answer":"yes"}"""u8.ToArray()));
+        var datasets = new Protos.V1.Datasets.DatasetsClient(As("operator"));
+        var shared = await datasets.RegisterDatasetAsync(new RegisterDatasetRequest { DatasetId = "shared-questions", Kind = DatasetKind.Questions, Key = "clients/operator/questions.jsonl" });
+        var refused = await Assert.ThrowsAsync<RpcException>(() => new Protos.V1.Datasets.DatasetsClient(As("team-b")).AugmentDatasetAsync(new AugmentDatasetRequest
+        {
+            QuestionsDatasetId = "shared-questions", OutputDatasetId = "shared-questions", SamplesPerQuestion = 1,
+        }).ResponseAsync);
+        Assert.True(refused.StatusCode == StatusCode.AlreadyExists && refused.Status.Detail.StartsWith("output_dataset_id"), $"{refused.StatusCode} {refused.Status.Detail}");
+        Assert.Equal(shared.Object.Sha256, (await datasets.GetDatasetAsync(new GetDatasetRequest { DatasetId = "shared-questions" })).Object.Sha256);
     }
 }

@@ -7,6 +7,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Protos.V1;
 using MentorKd.Storage;
 using MentorKd.ServiceDefaults.Telemetry;
+using MentorKd.Modeling.Runtime;
 
 namespace MentorKd.Augmentation.Datasets;
 
@@ -41,7 +42,7 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
                 ?? throw new InvalidDataException($"dataset '{command.QuestionsDatasetId}' is not registered.");
             var info = await mentor.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: token);
             var dtype = command.MentorDtype is "" ? "float32" : command.MentorDtype;
-            if (!info.Loaded || info.CheckpointKey != command.MentorCheckpointKey || info.Dtype != dtype)
+            if (!info.Loaded || info.CheckpointKey != command.MentorCheckpointKey || !TorchRuntime.Serves(info.Dtype, dtype))
                 await mentor.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = command.MentorCheckpointKey, Dtype = dtype }, cancellationToken: token);
             var lastReport = DateTime.MinValue;
             var augmented = await augmenter.AugmentAsync(questions, command.OutputDatasetId, command.OutputKey, command.SamplesPerQuestion, command.ReadSampling(),

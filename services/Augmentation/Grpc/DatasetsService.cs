@@ -33,6 +33,10 @@ public sealed class DatasetsService(DatasetRegistry registry, DatasetAugmenter a
         var source = await Find(request.QuestionsDatasetId, "questions_dataset_id", context.CancellationToken);
         RpcErrors.Require(source.Kind == DatasetRegistry.Questions, "questions_dataset_id", $"'{source.DatasetId}' holds {source.Kind}, not questions.");
         DatasetRegistry.RequireId(request.OutputDatasetId, "output_dataset_id");
+        // Registered datasets feed other teams' runs: replacing one is an admin's call, like registering it.
+        if (!context.Caller().IsAdmin && await registry.FindAsync(request.OutputDatasetId, context.CancellationToken) is not null)
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"output_dataset_id: dataset '{request.OutputDatasetId}' is already registered; name a new one (only an admin may replace a dataset)."));
         RpcErrors.Require(request.SamplesPerQuestion > 0, "samples_per_question", $"must be positive (got {request.SamplesPerQuestion}).");
         request.Sampling.ToOptions(request.SamplesPerQuestion, "sampling"); // validates before any work
 

@@ -3,6 +3,7 @@ using MentorKd.Distillation.Data;
 using MentorKd.Distillation.Tasks;
 using MentorKd.Distillation.Training;
 using MentorKd.ModelServing;
+using MentorKd.Modeling.Runtime;
 using MentorKd.ProtoMapping;
 using MentorKd.Protos.V1;
 using MentorKd.ServiceDefaults;
@@ -23,7 +24,7 @@ public sealed class MentorServerService(MentorHost host, ILogger<MentorServerSer
     public override async Task<ModelInfo> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
         RpcErrors.RequireKey(request.CheckpointKey, "checkpoint_key");
-        RpcErrors.Require(request.Dtype is "" or "float32" or "bfloat16", "dtype", $"'{request.Dtype}' is not float32 or bfloat16.");
+        RpcErrors.Require(request.Dtype is "" || TorchRuntime.DTypes.Contains(request.Dtype), "dtype", $"'{request.Dtype}' is not {string.Join(", ", TorchRuntime.DTypes)}.");
         try
         {
             var resident = await host.LoadAsync(request.CheckpointKey, request.Dtype, context.CancellationToken);

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Threading.RateLimiting;
 using MentorKd.Distillation.Teachers;
 using Microsoft.Extensions.Http.Resilience;
@@ -20,15 +21,13 @@ public static class TeacherHttpClient
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { Name = $"teacher-{name}" };
         builder.AddRetry(new HttpRetryStrategyOptions
         {
-            MaxRetryAttempts = Math.Max(1, options.MaxRetries), // Polly needs one; 0 retries is handled below
+            MaxRetryAttempts = int.MaxValue, // bounded by ShouldRetry: MaxRetries, or OutageSeconds while the endpoint is down
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             Delay = TimeSpan.FromSeconds(1),
-            MaxDelay = TimeSpan.FromSeconds(60),
+            MaxDelay = TimeSpan.FromSeconds(30),
             ShouldRetryAfterHeader = true,
-            // An open circuit is waited out like any transient failure; the backoff outlasts a short break.
-            ShouldHandle = args => ValueTask.FromResult(options.MaxRetries > 0 &&
-                (HttpClientResiliencePredicates.IsTransient(args.Outcome) || args.Outcome.Exception is BrokenCircuitException)),
+            ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args, options)),
         });
         builder.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
         {
@@ -54,5 +53,25 @@ public static class TeacherHttpClient
         };
         // The pipeline's own timeouts bound each attempt; the client's would cut across retries.
         return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    private static readonly ResiliencePropertyKey<DateTime> FirstFailure = new("mentorkd.teacher.first-failure");
+
+    /// <summary>
+    /// A failed attempt is tried again: up to <see cref="OpenAiTeacherOptions.MaxRetries"/> times for errors of the call
+    /// (429, 5xx, a timeout, a cut connection), and for as long as <see cref="OpenAiTeacherOptions.OutageSeconds"/> while the
+    /// endpoint itself is away (connection refused, 502/503/504, the circuit open): an outage delays the calls, it does not
+    /// fail them. An open circuit is waited out like any transient failure.
+    /// </summary>
+    private static bool ShouldRetry(RetryPredicateArguments<HttpResponseMessage> args, OpenAiTeacherOptions options)
+    {
+        var outcome = args.Outcome;
+        if (options.MaxRetries == 0 || !(HttpClientResiliencePredicates.IsTransient(outcome) || outcome.Exception is BrokenCircuitException)) return false;
+        bool away = outcome.Exception is BrokenCircuitException or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
+            || outcome.Result?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+        if (!away) return args.AttemptNumber < options.MaxRetries;
+        var now = DateTime.UtcNow;
+        if (!args.Context.Properties.TryGetValue(FirstFailure, out var first)) args.Context.Properties.Set(FirstFailure, first = now);
+        return now - first < TimeSpan.FromSeconds(options.OutageSeconds) || args.AttemptNumber < options.MaxRetries;
     }
 }

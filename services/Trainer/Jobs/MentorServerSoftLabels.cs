@@ -32,7 +32,7 @@ public sealed class MentorServerSoftLabels(Protos.V1.MentorServer.MentorServerCl
     {
         var info = await client.GetModelInfoAsync(new GetModelInfoRequest(), deadline: DateTime.UtcNow + _callTimeout, cancellationToken: cancellationToken);
         dtype = dtype is "" ? "float32" : dtype;
-        if (checkpointKey.Length > 0 && (!info.Loaded || info.CheckpointKey != checkpointKey || info.Dtype != dtype))
+        if (checkpointKey.Length > 0 && (!info.Loaded || info.CheckpointKey != checkpointKey || !TorchRuntime.Serves(info.Dtype, dtype)))
             // Loading reads the checkpoint from the store: given longer than a soft-label call.
             info = await client.LoadCheckpointAsync(new LoadCheckpointRequest { CheckpointKey = checkpointKey, Dtype = dtype },
                 deadline: DateTime.UtcNow + 5 * _callTimeout, cancellationToken: cancellationToken);

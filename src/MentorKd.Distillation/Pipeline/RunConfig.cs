@@ -27,10 +27,11 @@ public sealed record RunConfig
     [JsonIgnore] public string? PretrainedMentor => RunMethods.TrainsMentor(Method) ? Mentor.Pretrained : null;
     public int ContextLength { get; init; } = 256;
     /// <summary>Precision of the models that only infer: the mentor serving samples and soft labels (the mentor-server's,
-    /// or a trainer's in-process one) and checkpoints under evaluation. "bfloat16" (the default: half the memory, products
-    /// through oneDNN's bf16 kernels, attention in fp32) or "float32". Models in training keep fp32 weights (their products'
-    /// type is each model's <c>training.matmul_dtype</c>).</summary>
-    public string FrozenDtype { get; init; } = "bfloat16";
+    /// or a trainer's in-process one) and checkpoints under evaluation. "auto" (the default: "bfloat16" on a host whose CPU
+    /// computes bf16 natively, "float32" elsewhere, decided where the model is loaded), "bfloat16" (half the memory,
+    /// products through oneDNN's bf16 kernels, attention in fp32) or "float32". Models in training keep fp32 weights (their
+    /// products' type is each model's <c>training.matmul_dtype</c>).</summary>
+    public string FrozenDtype { get; init; } = "auto";
     public ModelConfig Mentor { get; init; } = new();
     public AugmentationConfig Augmentation { get; init; } = new();
     public StudentConfig Student { get; init; } = new();

@@ -46,6 +46,9 @@ public record OpenAiTeacherOptions
     [Range(1, 3_600)] public int TimeoutSeconds { get; init; } = 120;
     /// <summary>Retries of a call after 429, 5xx, a timeout or a dropped connection (exponential backoff with jitter; Retry-After honoured).</summary>
     [Range(0, 20)] public int MaxRetries { get; init; } = 5;
+    /// <summary>How long calls keep being retried while the endpoint is away (connection refused, 502/503/504, the circuit
+    /// open) before they count as failed: an outage shorter than this delays an annotation without losing a question.</summary>
+    [Range(0, 86_400)] public int OutageSeconds { get; init; } = 300;
     /// <summary>Calls in flight at once to this teacher from one annotation.</summary>
     [Range(1, 256)] public int MaxConcurrentCalls { get; init; } = 4;
     /// <summary>Requests per minute this teacher may be sent from this gateway (null: no limit of ours).</summary>

@@ -22,8 +22,9 @@ public sealed record ReasoningTrainingOptions
     /// <summary>Evaluate (and consider for model selection) every this many epochs, and always after the last.</summary>
     public int EvalEveryEpochs { get; init; } = 1;
     public int EvalBatchSize { get; init; } = 64;
-    /// <summary>The type training's matrix products run in: "bfloat16" (mixed precision: bf16 products through oneDNN
-    /// over fp32 weights, with fp32 norms, attention, softmax and losses; about twice the speed of fp32 on this CPU kind)
-    /// or "float32" (every product in fp32).</summary>
-    public string MatmulDtype { get; init; } = "bfloat16";
+    /// <summary>The type training's matrix products run in: "auto" (the default: "bfloat16" where the trainer's CPU computes
+    /// bf16 natively, AVX512_BF16 or AMX, "float32" elsewhere), "bfloat16" (mixed precision: bf16 products through oneDNN
+    /// over fp32 weights, with fp32 norms, attention, softmax and losses; about twice the speed of fp32 on a CPU with bf16
+    /// instructions, several times slower on one without) or "float32" (every product in fp32).</summary>
+    public string MatmulDtype { get; init; } = "auto";
 }
