@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra battery compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
+.PHONY: run run-fdd lm-demo test test-infra battery faults compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
 ## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
@@ -42,6 +42,15 @@ test: test-infra
 ## battery: the bad-input battery (malformed and hostile requests to the five services and the Runs API) with its table
 battery: build
 	$(DOTNET) test tests/MentorKd.Services.Tests -c $(CONFIGURATION) --no-build --filter "FullyQualifiedName~BadInputBatteryTests" --logger "console;verbosity=detailed"
+
+## faults: runs under faults (S3 away mid-upload, mentor-server restarted mid-augmentation, broker restarted, a trainer
+## killed, the state machine's process killed, the teacher endpoint down a minute, every command and result delivered
+## twice and late), one FAULT line each
+faults: build test-infra
+	set -o pipefail; $(DOTNET) test tests/MentorKd.Services.Tests -c $(CONFIGURATION) --no-build --logger "console;verbosity=detailed" \
+		--filter "FullyQualifiedName~FaultyTeacherRunTests|FullyQualifiedName~DuplicateDeliveryTests" | grep -E "FAULT \||^\s+(Passed|Failed) "
+	set -o pipefail; $(DOTNET) test tests/MentorKd.Integration.Tests -c $(CONFIGURATION) --no-build --logger "console;verbosity=detailed" \
+		--filter "FullyQualifiedName~InfrastructureFaultTests|FullyQualifiedName~A_run_survives_the_trainer_replica|FullyQualifiedName~A_run_carries_on_by_itself" | grep -E "FAULT \||^\s+(Passed|Failed) "
 
 ## compose-smoke: docker-compose.yml up on local images, a tiny run pushed through the five containers, down
 compose-smoke: build

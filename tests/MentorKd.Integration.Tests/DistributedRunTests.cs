@@ -8,7 +8,7 @@ namespace MentorKd.Integration.Tests;
 
 /// <summary>Mentor-KD runs through the five services as separate processes, on RabbitMQ and an S3 server.</summary>
 [Collection(InfrastructureCollection.Name)]
-public class DistributedRunTests(Infrastructure infrastructure)
+public class DistributedRunTests(Infrastructure infrastructure, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static RunConfig Tiny() => RunConfig.Load(Path.Combine(ServiceProcess.RepositoryRoot(), "configs", "mentor-kd.tiny.json"));
 
@@ -151,6 +151,8 @@ public class DistributedRunTests(Infrastructure infrastructure)
             $"the mentor job went back to epoch {takeOver.Groups[1].Value} after being killed during epoch {killedAtEpoch}");
         await WaitForAsync(() => RunEventObserver.RunEvents.All(observer.Seen(runId).Contains), TimeSpan.FromSeconds(60));
         Assert.DoesNotContain("RunFailed", observer.Seen(runId));
+        output.WriteLine($"FAULT | trainer replica holding the mentor killed during epoch {killedAtEpoch} | completed | the other replica resumed after epoch {takeOver.Groups[1].Value}");
+        output.WriteLine("FAULT | broker stopped for 3 s and started again while the students trained | completed | every run event on the broker, none failed");
     }
 
     [Fact]
@@ -171,6 +173,8 @@ public class DistributedRunTests(Infrastructure infrastructure)
         var report = await runs.GetReportAsync(new GetReportRequest { RunId = run.RunId });
         Assert.True(report.Arms.Single(a => a.Arm == StudentArms.MentorKd).TestAccuracy > 0.75, "the Mentor-KD student should be well above chance");
         Assert.Contains(run.RunId, platform["Augmentation"].Output); // "Carrying on unfinished run …"
+        output.WriteLine("FAULT | process holding the run state machine killed during the mentor's 3rd epoch and started again | completed, nobody resubmitting | " +
+            $"Mentor-KD student {report.Arms.Single(a => a.Arm == StudentArms.MentorKd).TestAccuracy:P1}");
     }
 
     /// <summary>WatchRun until the run's end event; a stream that closes before it (the run not yet picked up again) is reopened.</summary>

@@ -54,12 +54,6 @@ public class InfrastructureFaultTests(Infrastructure infrastructure, ITestOutput
         await restart;
         var took = DateTime.UtcNow - started;
         output.WriteLine(string.Join("\n", timeline));
-        foreach (var service in new[] { "Augmentation", "Trainer", "MentorServer", "Evaluator", "TeacherGateway" })
-        {
-            var lines = platform[service].Output.Split('\n');
-            output.WriteLine($"--- {service}\n" + string.Join("\n", lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("warn") || x.l.StartsWith("fail"))
-                .Take(30).Select(x => x.l + " " + (x.i + 1 < lines.Length ? lines[x.i + 1].Trim() : ""))));
-        }
 
         Assert.True(run.Status == RunStatus.Completed, $"run ended {run.Status} in {run.FailedStage}: {run.Error}\n{platform["Augmentation"].Output}\n{platform["Trainer"].Output}");
         var cut = Assert.Single(proxy.Outages);

@@ -48,7 +48,8 @@ public class DuplicateDeliveryTests(ITestOutputHelper output)
         // The run moved through each stage once: one completion per stage, one end.
         lock (events)
         {
-            var completions = events.Where(e => e.Kind == RunEventKind.StageCompleted).GroupBy(e => e.Stage).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+            // (The evaluation stage reports each checkpoint's completion: an event is told apart by its stage and message.)
+            var completions = events.Where(e => e.Kind == RunEventKind.StageCompleted).GroupBy(e => $"{e.Stage}: {e.Message}").Where(g => g.Count() > 1).Select(g => g.Key).ToList();
             Assert.True(completions.Count == 0, $"stages completed more than once: {string.Join(", ", completions)}");
         }
         var ended = await EventsAfterAsync(runs, run.RunId);
@@ -95,7 +96,7 @@ public class DuplicateDeliveryTests(ITestOutputHelper output)
         private readonly ConcurrentDictionary<string, byte> _duplicated = new();
         private readonly ConcurrentDictionary<string, int> _sent = new(), _handled = new();
 
-        public bool AllHandled => _sent.All(s => _handled.GetValueOrDefault(s.Key) >= s.Value);
+        public bool AllHandled => _sent.All(s => _handled.GetValueOrDefault(s.Key) == s.Value);
         public int Handled(string type) => _handled.GetValueOrDefault(type);
         public string Summary => string.Join(", ", _sent.OrderBy(s => s.Key).Select(s => $"{s.Key} {_handled.GetValueOrDefault(s.Key)}/{s.Value}"));
 
@@ -110,7 +111,8 @@ public class DuplicateDeliveryTests(ITestOutputHelper output)
         {
             if (context.Headers.Get<string>(Header) is not null)
             {
-                _handled.AddOrUpdate(typeof(T).Name, 1, (_, n) => n + 1);
+                // A published copy reaches each of its consumers; it counts once.
+                if (_duplicated.TryAdd($"handled/{context.MessageId}", 0)) _handled.AddOrUpdate(typeof(T).Name, 1, (_, n) => n + 1);
                 return Task.CompletedTask;
             }
             if (WorkOf(context.Message) is (false, var id) && First(context, id))
@@ -159,7 +161,7 @@ public class DuplicateDeliveryTests(ITestOutputHelper output)
         {
             _listener = new ActivityListener
             {
-                ShouldListenTo = source => source.Name == PlatformTelemetry.Activities.Name,
+                ShouldListenTo = source => source.Name == PlatformTelemetry.Name, // a constant: reading Activities here would run its type initializer from inside its own
                 Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
                 ActivityStopped = activity =>
                 {
