@@ -14,7 +14,7 @@ public sealed class EvaluateCheckpointConsumer(CheckpointEvaluation evaluation, 
     public async Task Consume(ConsumeContext<EvaluateCheckpoint> context)
     {
         var id = context.Message.EvaluationId;
-        using var work = PlatformWork.Start("evaluation", id);
+        using var work = PlatformWork.Start("evaluation", id, context.CancellationToken);
         CheckpointEvaluated outcome;
         try
         {

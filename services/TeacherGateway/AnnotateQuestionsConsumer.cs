@@ -37,7 +37,7 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
         var rationales = new List<Rationale>();
         var failures = new List<TeacherFailure>();
         var meter = new UsageMeter();
-        using var work = PlatformWork.Start("annotation", command.AnnotationId);
+        using var work = PlatformWork.Start("annotation", command.AnnotationId, token);
         try
         {
             var questions = await store.ReadRowsAsync<Question>(command.QuestionsKey, token);
@@ -56,9 +56,6 @@ public sealed class AnnotateQuestionsConsumer(QuestionAnnotation annotation, IOb
             if (failures.Count > 0) await store.WriteRowsAsync(failuresKey, failures, token);
             await store.WriteRowsAsync(UsageKey(command.OutputKey), [new AnnotationUsage(failures.Count, meter.Snapshot())], token);
             await store.WriteRowsAsync(command.OutputKey, rationales, token);
-            var teacher = new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name);
-            PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, teacher);
-            PlatformTelemetry.TeacherErrors.Add(failures.Count, teacher);
             work.SetOutcome("completed");
             await context.Publish(Outcome(command, questions.Count, rationales, "") with
             {

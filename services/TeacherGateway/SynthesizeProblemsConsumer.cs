@@ -31,7 +31,7 @@ public sealed class SynthesizeProblemsConsumer(QuestionSynthesis synthesis, Ques
             return;
         }
 
-        using var work = PlatformWork.Start("synthesis", command.SynthesisId);
+        using var work = PlatformWork.Start("synthesis", command.SynthesisId, token);
         try
         {
             var mode = command.Mode switch
@@ -54,7 +54,6 @@ public sealed class SynthesizeProblemsConsumer(QuestionSynthesis synthesis, Ques
             await store.WriteRowsAsync(rejectedKey, rejected, token);
             await store.WriteRowsAsync(usageKey, [new SynthesisUsage(questions.Count, meter.Snapshot())], token);
             await store.WriteRowsAsync(command.OutputKey, accepted, token);
-            PlatformTelemetry.TeacherCalls.Add(meter.Snapshot().Requests, new KeyValuePair<string, object?>("teacher", annotation.Describe(command.Teacher).Name));
             work.SetOutcome("completed");
             await context.Publish(Outcome(command, questions.Count, accepted, rejected, "") with { Usage = meter.Snapshot() }, token);
         }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MentorKd.Contracts;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.TeacherGateway;
 
@@ -10,7 +11,7 @@ public sealed class TeacherUsage
 
     /// <summary>A meter for <paramref name="teacher"/>'s work on one request: what it records counts for the request's
     /// meter and for the teacher's totals too.</summary>
-    public UsageMeter Meter(string teacher, UsageMeter request) => new(request, _byTeacher.GetOrAdd(teacher, _ => new UsageMeter()));
+    public UsageMeter Meter(string teacher, UsageMeter request) => new(request, _byTeacher.GetOrAdd(teacher, UsageMeter.ReportingAs));
 
     public IReadOnlyDictionary<string, TeacherUsageTotals> ByTeacher() =>
         _byTeacher.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value.Snapshot());
@@ -20,11 +21,17 @@ public sealed class TeacherUsage
 
 /// <summary>
 /// Counts of teacher work (thread-safe); what a meter records is counted into the meters it was made with as well. The meter of the annotation in
-/// progress on this async flow is <see cref="Current"/>, so the HTTP pipeline can count each attempt against it.
+/// progress on this async flow is <see cref="Current"/>, so the HTTP pipeline can count each attempt against it. A teacher's
+/// totals meter (<see cref="ReportingAs"/>) also counts calls and failures into the platform's metrics, whichever request
+/// (queued annotation or synthesis, or a gRPC call) made them.
 /// </summary>
 public sealed class UsageMeter(params UsageMeter[] alsoInto)
 {
     private static readonly AsyncLocal<UsageMeter?> CurrentMeter = new();
+    private KeyValuePair<string, object?>? _metricTag;
+
+    /// <summary>The totals meter of <paramref name="teacher"/>: what it counts is also reported as <c>mentorkd.teacher.*</c>.</summary>
+    public static UsageMeter ReportingAs(string teacher) => new() { _metricTag = new("teacher", teacher) };
     private long _requests, _attempts, _questions, _rationales, _promptTokens, _completionTokens, _cacheHits, _problems, _failures;
     private double _cost;
     private readonly Lock _costLock = new();
@@ -41,6 +48,7 @@ public sealed class UsageMeter(params UsageMeter[] alsoInto)
         Interlocked.Add(ref m._promptTokens, promptTokens);
         Interlocked.Add(ref m._completionTokens, completionTokens);
         lock (m._costLock) m._cost += cost;
+        if (m._metricTag is { } teacher) PlatformTelemetry.TeacherCalls.Add(1, teacher);
     });
 
     /// <summary>One HTTP attempt sent (a retried call makes several).</summary>
@@ -53,7 +61,11 @@ public sealed class UsageMeter(params UsageMeter[] alsoInto)
     public void RecordProblem() => Apply(m => Interlocked.Increment(ref m._problems));
 
     /// <summary>A call that failed after every retry.</summary>
-    public void RecordFailure() => Apply(m => Interlocked.Increment(ref m._failures));
+    public void RecordFailure() => Apply(m =>
+    {
+        Interlocked.Increment(ref m._failures);
+        if (m._metricTag is { } teacher) PlatformTelemetry.TeacherErrors.Add(1, teacher);
+    });
 
     /// <summary>An offline teacher's question: one request, whitespace words standing in for tokens (it has no tokenizer).</summary>
     public void RecordOffline(string prompt, IEnumerable<string> completions)

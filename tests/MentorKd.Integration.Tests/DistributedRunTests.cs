@@ -65,10 +65,11 @@ public class DistributedRunTests(Infrastructure infrastructure, Xunit.Abstractio
         var mentorChain = collector.Ancestry(training);
         Assert.True(mentorChain.Any(x => x.Service == "augmentation" && x.Scope == "MassTransit" && x.Kind == 4), $"the mentor's training does not lead back to the run: {Chain(mentorChain)}");
         Assert.True(augmentation.Select(x => x.TraceId).Distinct().Count() == 1 && mentorChain.Select(x => x.TraceId).Distinct().Count() == 1);
-        // Metrics: each service's work, the mentor-server's calls and the trainers' throughput.
+        // Metrics: each service's work, the mentor-server's calls, the trainers' throughput and their queue's depth on the broker.
         bool Reported() => collector.Metrics.Keys.Any(k => k.Service.StartsWith("trainer") && k.Metric == "mentorkd.work.duration")
             && collector.Metrics.ContainsKey(("mentorserver", "mentorkd.mentor_server.calls_in_flight")) && collector.Metrics.ContainsKey(("teachergateway", "mentorkd.teacher.calls"))
-            && collector.Metrics.Keys.Any(k => k.Metric == "mentorkd.training.tokens_per_second");
+            && collector.Metrics.Keys.Any(k => k.Metric == "mentorkd.training.tokens_per_second")
+            && collector.Metrics.Keys.Any(k => k.Service.StartsWith("trainer") && k.Metric == "mentorkd.queue.depth");
         await WaitForAsync(Reported, TimeSpan.FromSeconds(30));
         Assert.True(Reported(), "metrics reported: " + string.Join(", ", collector.Metrics.Keys.Where(k => k.Metric.StartsWith("mentorkd")).Select(k => $"{k.Service}:{k.Metric}")));
     }

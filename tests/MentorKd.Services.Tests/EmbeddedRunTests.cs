@@ -1,3 +1,4 @@
+using MentorKd.Modeling.Runtime;
 using System.Diagnostics;
 using System.Text.Json;
 using MentorKd.Distillation.Pipeline;
@@ -56,6 +57,10 @@ public class EmbeddedRunTests
             var outcome = await ReadJsonAsync<TrainingOutcome>(store, $"runs/{run.RunId}/checkpoints/mentor_kd/outcome.json");
             Assert.All(outcome.History, h => Assert.NotNull(h.SoftTerm));
             Assert.True(outcome.History[^1].TrainLoss < outcome.History[0].TrainLoss * 0.7, $"loss {outcome.History[0].TrainLoss} -> {outcome.History[^1].TrainLoss}");
+            // The config says "auto"; what it chose on this CPU is recorded with the job and named in the report.
+            var chosen = TorchRuntime.DTypeName(TorchRuntime.ResolveDType("auto", "matmul_dtype"));
+            Assert.Equal(chosen, outcome.MatmulDtype);
+            Assert.Contains($"Matmul precision (as chosen on the host that trained each model): {chosen} for ", report.Markdown);
 
             // Lineage: every artefact is stored with the hash recorded, and the Mentor-KD student traces back to the mentor.
             var lineage = report.Lineage.ToDictionary(e => e.Name);

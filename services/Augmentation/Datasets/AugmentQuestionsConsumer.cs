@@ -35,7 +35,7 @@ public sealed class AugmentQuestionsConsumer(DatasetRegistry registry, DatasetAu
         }
 
         QuestionsAugmented outcome;
-        using var work = PlatformWork.Start("augmentation", command.AugmentationId);
+        using var work = PlatformWork.Start("augmentation", command.AugmentationId, token);
         try
         {
             var questions = await registry.FindAsync(command.QuestionsDatasetId, token)

@@ -61,13 +61,14 @@ public static class TeacherHttpClient
     /// A failed attempt is tried again: up to <see cref="OpenAiTeacherOptions.MaxRetries"/> times for errors of the call
     /// (429, 5xx, a timeout, a cut connection), and for as long as <see cref="OpenAiTeacherOptions.OutageSeconds"/> while the
     /// endpoint itself is away (connection refused, 502/503/504, the circuit open): an outage delays the calls, it does not
-    /// fail them. An open circuit is waited out like any transient failure.
+    /// fail them. An open circuit is waited out like any transient failure. A host name that does not resolve is not an
+    /// outage (most often a mistyped endpoint): it gets the call's MaxRetries.
     /// </summary>
     private static bool ShouldRetry(RetryPredicateArguments<HttpResponseMessage> args, OpenAiTeacherOptions options)
     {
         var outcome = args.Outcome;
         if (options.MaxRetries == 0 || !(HttpClientResiliencePredicates.IsTransient(outcome) || outcome.Exception is BrokenCircuitException)) return false;
-        bool away = outcome.Exception is BrokenCircuitException or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
+        bool away = outcome.Exception is BrokenCircuitException or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
             || outcome.Result?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
         if (!away) return args.AttemptNumber < options.MaxRetries;
         var now = DateTime.UtcNow;

@@ -58,7 +58,7 @@ public sealed class TrainModelConsumer(TrainingJobLedger ledger, TrainingJobLeas
             }
 
             running.Add(job);
-            using var work = PlatformWork.Start("training", jobId);
+            using var work = PlatformWork.Start("training", jobId, token);
             work.Tag("mentorkd.training.role", request.Role.ToString());
             bool finished;
             try

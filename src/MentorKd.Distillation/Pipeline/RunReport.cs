@@ -20,6 +20,16 @@ public static class RunReport
         return text.ToString();
     }
 
+    /// <summary>The matmul precision each job trained in, as resolved where it ran (what a config's "auto" chose).</summary>
+    private static string Precision(RunResults results)
+    {
+        var jobs = results.Arms.Select(a => (a.Title, Dtype: a.Outcome.MatmulDtype)).Prepend((Title: "mentor", Dtype: results.Mentor?.MatmulDtype ?? ""))
+            .Where(j => j.Dtype.Length > 0).ToList();
+        if (jobs.Count == 0) return "";
+        var byDtype = jobs.GroupBy(j => j.Dtype).Select(g => $"{g.Key} for {string.Join(", ", g.Select(j => j.Title))}");
+        return $"Matmul precision (as chosen on the host that trained each model): {string.Join("; ", byDtype)}.";
+    }
+
     public static void Write(ReportFolder folder, RunConfig config, RunResults results)
     {
         var a = results.Annotation;
@@ -52,6 +62,7 @@ public static class RunReport
         text.AppendLine();
         text.AppendLine($"Soft labels: {student.KdMode} at T={student.Temperature}, λ={student.Lambda}, mask {student.KdMask}; " +
                         $"students: {config.Student.Describe()}, lr {student.LearningRate}, batch {student.BatchSize}, {student.Epochs} epochs.");
+        if (Precision(results) is { Length: > 0 } precision) text.AppendLine().AppendLine(precision);
         text.AppendLine();
         text.AppendLine("## Per-epoch history");
         text.AppendLine();

@@ -138,7 +138,10 @@ public sealed class ReasoningModelTrainer(ReasoningTrainingOptions options, ITok
         // Model selection on dev: the job hands back its best-dev weights.
         using (var selected = ModelCheckpoints.LoadModel(bestFolder))
             model.load_state_dict(selected.state_dict());
-        return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history);
+        return new TrainingOutcome(job, examples.Count, trainer.Step, previousSeconds + clock.Elapsed.TotalSeconds, history)
+        {
+            MatmulDtype = TorchRuntime.DTypeName(model.ComputeType ?? ScalarType.Float32),
+        };
     }
 
     private static TrainingOutcome Paused(string job, int examples, int steps, double seconds, List<EpochRecord> history) =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using MentorKd.ServiceDefaults.Telemetry;
 
 namespace MentorKd.ServiceDefaults.Messaging;
 
@@ -16,6 +17,12 @@ public static class MessagingExtensions
         builder.Services.AddValidatedOptions<MessagingOptions>("Messaging");
         // The transport decides how the bus is built, so it is read now; its settings are read when the bus starts.
         var transport = builder.Configuration.GetValue<string>("Messaging:Transport") ?? MessagingOptions.InMemory;
+        if (transport == MessagingOptions.RabbitMq)
+        {
+            // The work queues' backlog as a metric: the queues register as their endpoints are configured.
+            builder.Services.AddSingleton<WorkQueueDepth>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<WorkQueueDepth>());
+        }
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();

@@ -19,4 +19,7 @@ public sealed record MessagingOptions
     public bool UseTls { get; init; }
     /// <summary>How long a service waits for the broker at start before stopping with an error.</summary>
     [Range(1, 3600)] public int StartupTimeoutSeconds { get; init; } = 60;
+    /// <summary>How often the depth of each RabbitMQ work queue is read for the <c>mentorkd.queue.depth</c> gauge (only
+    /// while metrics are exported).</summary>
+    [Range(1, 3600)] public int QueueDepthSeconds { get; init; } = 10;
 }

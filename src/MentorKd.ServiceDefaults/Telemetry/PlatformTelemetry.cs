@@ -27,7 +27,7 @@ public static class PlatformTelemetry
     public static readonly Histogram<double> TrainingTokensPerSecond = Meter.CreateHistogram<double>("mentorkd.training.tokens_per_second", "{token}/s",
         "Training throughput of a job's slice, as its last progress report gave it.");
     public static readonly Counter<long> TeacherCalls = Meter.CreateCounter<long>("mentorkd.teacher.calls", "{call}",
-        "Teacher requests made (ledger hits not included), by teacher.");
+        "Teacher requests answered (ledger hits not included), by teacher, as they are made.");
     public static readonly Counter<long> TeacherErrors = Meter.CreateCounter<long>("mentorkd.teacher.errors", "{call}",
-        "Teacher samples that failed after every retry, by teacher.");
+        "Teacher calls that failed after every retry (annotation and synthesis), by teacher.");
 }
