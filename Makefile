@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd lm-demo test test-infra battery faults compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
+.PHONY: run run-fdd experiment lm-demo test test-infra battery faults compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
 ## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
@@ -19,6 +19,12 @@ run: build-cli
 ## many problems at the same teacher spend without feedback (configs/fdd.last-letter.json)
 run-fdd: build-cli
 	$(CLI) run --config $(or $(CONFIG),configs/fdd.last-letter.json) $(if $(OUT),--out $(OUT))
+
+## experiment: an experiment (seeds × a grid of settings) through the five services embedded, with its report:
+## EXPERIMENT=configs/experiments/<name>.json (default: the tiny one); run again to reuse the runs it has
+EXPERIMENT ?= configs/experiments/tiny.json
+experiment: build-cli
+	$(CLI) experiment --config $(EXPERIMENT) $(if $(OUT),--out $(OUT))
 
 ## lm-demo: train and sample a ~1M-parameter character model on samples/tiny-corpus.txt
 lm-demo: build-cli

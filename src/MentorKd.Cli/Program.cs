@@ -4,6 +4,7 @@ using MentorKd.Cli.Commands;
 var root = new RootCommand("mentorkd — distil multi-step reasoning from a teacher LLM into small language models.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(SubmitCommand.Create());
+root.Subcommands.Add(ExperimentCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(AddQuestionsCommand.Create());
 root.Subcommands.Add(UsageCommand.Create());

@@ -1,0 +1,62 @@
+using Grpc.Core;
+using MentorKd.Distillation.Experiments;
+using MentorKd.Distillation.Pipeline;
+using MentorKd.Protos.V1;
+
+namespace MentorKd.Embedded;
+
+/// <summary>
+/// An experiment through a platform's Runs API, like any client: each of its runs is started (at most
+/// <see cref="ExperimentConfig.Parallel"/> at once), followed to its end, and read back from its report. A run that already
+/// completed under its id (the experiment resumed, or extended by seeds or values) is reused, not run again; one that
+/// failed or was interrupted continues from where it stopped.
+/// </summary>
+public static class ExperimentRunner
+{
+    public static async Task<ExperimentSummary> RunAsync(Protos.V1.Runs.RunsClient runs, ExperimentConfig experiment, RunConfig baseConfig,
+        Action<string> log, CancellationToken cancellationToken = default)
+    {
+        var plan = ExperimentPlan.Expand(experiment, baseConfig);
+        log($"Experiment '{experiment.Name}': {plan.Count} runs ({plan.Select(r => r.Setting.Label).Distinct().Count()} settings × {experiment.Seeds.Count} seeds), {experiment.Parallel} at a time");
+        using var slots = new SemaphoreSlim(experiment.Parallel);
+        var results = await Task.WhenAll(plan.Select(async run =>
+        {
+            await slots.WaitAsync(cancellationToken);
+            try { return await RunOneAsync(runs, run, log, cancellationToken); }
+            finally { slots.Release(); }
+        }));
+        return ExperimentSummary.Of(experiment, baseConfig.Arms, results);
+    }
+
+    private static async Task<ExperimentRunResult> RunOneAsync(Protos.V1.Runs.RunsClient runs, ExperimentRun planned, Action<string> log, CancellationToken cancellationToken)
+    {
+        var id = planned.RunId.ToString("D");
+        var before = await FindAsync(runs, id, cancellationToken);
+        bool reused = before?.Status == RunStatus.Completed;
+        var run = reused ? before! : await RunSession.RunAsync(runs, planned.RunId, planned.Config, _ => { }, cancellationToken);
+        var result = new ExperimentRunResult
+        {
+            Setting = planned.Setting.Label, Values = planned.Setting.Values.ToDictionary(v => v.Field, v => v.Value), Seed = planned.Seed,
+            RunId = planned.RunId, Status = run.Status.ToString().ToLowerInvariant(), Reused = reused,
+            Error = run.Status == RunStatus.Completed ? "" : $"{run.FailedStage}: {run.Error}",
+        };
+        if (run.Status == RunStatus.Completed)
+        {
+            var report = await runs.GetReportAsync(new GetReportRequest { RunId = id }, cancellationToken: cancellationToken);
+            result = result with
+            {
+                MentorTestAccuracy = report.MentorTestAccuracy > 0 ? report.MentorTestAccuracy : null,
+                ArmTestAccuracy = report.Arms.ToDictionary(a => a.Arm, a => a.TestAccuracy),
+            };
+        }
+        log($"  {planned.Setting.Label}, seed {planned.Seed}: {result.Status}{(reused ? " (reused)" : "")} " +
+            string.Join(", ", result.ArmTestAccuracy.Select(a => $"{a.Key} {100 * a.Value:F1}")) + (result.Error.Length > 0 ? $" — {result.Error}" : ""));
+        return result;
+    }
+
+    private static async Task<Run?> FindAsync(Protos.V1.Runs.RunsClient runs, string id, CancellationToken cancellationToken)
+    {
+        try { return await runs.GetRunAsync(new GetRunRequest { RunId = id }, cancellationToken: cancellationToken); }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound) { return null; }
+    }
+}

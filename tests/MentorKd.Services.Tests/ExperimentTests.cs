@@ -1,0 +1,48 @@
+using MentorKd.Distillation.Experiments;
+using MentorKd.Embedded;
+
+namespace MentorKd.Services.Tests;
+
+/// <summary>An experiment's runs go through the embedded platform's Runs API; run again or extended, finished runs are reused.</summary>
+public class ExperimentTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_grid_runs_through_the_platform_with_its_report_and_extended_by_a_seed_reuses_the_run_it_has()
+    {
+        var experiment = ExperimentConfig.Load(Path.Combine(EmbeddedTestRuns.RepositoryRoot(), "configs", "experiments", "tiny.json"));
+        var baseConfig = experiment.LoadBase();
+        var root = EmbeddedTestRuns.NewDataRoot();
+        await using var platform = await EmbeddedTestRuns.StartAsync(root, baseConfig);
+        var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
+
+        var first = await ExperimentRunner.RunAsync(runs, experiment, baseConfig, output.WriteLine);
+
+        Assert.Equal(["completed", "completed"], first.Runs.Select(r => r.Status));
+        Assert.All(first.Runs, r => Assert.False(r.Reused));
+        Assert.Equal(["lambda=0.0", "lambda=0.6"], first.Runs.Select(r => r.Setting));
+        Assert.Equal(4, first.Arms.Count); // two settings × two arms, one seed each
+        Assert.All(first.Arms, a => Assert.Equal(1, a.Accuracy.N));
+        Assert.All(first.Runs, r => Assert.True(r.ArmTestAccuracy["mentor_kd"] > 0.5 && r.MentorTestAccuracy > 0.75, $"{r.Setting}: {string.Join(", ", r.ArmTestAccuracy)}"));
+        var folder = Path.Combine(root, "report");
+        ExperimentReport.Write(folder, first);
+        Assert.Contains("| lambda=0.6 | mentor_kd |", File.ReadAllText(Path.Combine(folder, ExperimentReport.Markdown)));
+        Assert.True(new FileInfo(Path.Combine(folder, ExperimentReport.Plot)).Length > 1000);
+        Assert.Contains("\"reference_arm\": \"fine_tune_cot\"", File.ReadAllText(Path.Combine(folder, ExperimentReport.Json)));
+
+        // Extended by a seed at one of the settings: the run it already has is reused, the new seed runs.
+        var extended = await ExperimentRunner.RunAsync(runs, experiment with
+        {
+            Seeds = [7, 8], Grid = new Dictionary<string, IReadOnlyList<System.Text.Json.Nodes.JsonNode?>> { ["student.training.lambda"] = [0.6] },
+        }, baseConfig, output.WriteLine);
+
+        var kept = first.Runs.Single(r => r.Setting == "lambda=0.6");
+        Assert.Equal([(7, true), (8, false)], extended.Runs.Select(r => (r.Seed, r.Reused)));
+        Assert.Equal(kept.RunId, extended.Runs[0].RunId);
+        Assert.Equal(kept.ArmTestAccuracy, extended.Runs[0].ArmTestAccuracy);
+        Assert.Equal("completed", extended.Runs[1].Status);
+        var mentorKd = extended.Arms.Single(a => a.Arm == "mentor_kd");
+        Assert.Equal(2, mentorKd.Accuracy.N);
+        Assert.Equal(extended.Runs.Average(r => r.ArmTestAccuracy["mentor_kd"]), mentorKd.Accuracy.Mean, 9);
+        Assert.Equal(2, mentorKd.DifferenceFromReference!.N);
+    }
+}
