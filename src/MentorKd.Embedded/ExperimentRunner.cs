@@ -17,7 +17,9 @@ public static class ExperimentRunner
         Action<string> log, CancellationToken cancellationToken = default)
     {
         var plan = ExperimentPlan.Expand(experiment, baseConfig);
-        log($"Experiment '{experiment.Name}': {plan.Count} runs ({plan.Select(r => r.Setting.Label).Distinct().Count()} settings × {experiment.Seeds.Count} seeds), {experiment.Parallel} at a time");
+        int settings = plan.Select(r => r.Setting.Label).Distinct().Count();
+        log($"Experiment '{experiment.Name}': {plan.Count} runs ({settings} setting{(settings == 1 ? "" : "s")} × {experiment.Seeds.Count} seed{(experiment.Seeds.Count == 1 ? "" : "s")}), " +
+            $"{experiment.Parallel} at a time");
         using var slots = new SemaphoreSlim(experiment.Parallel);
         var results = await Task.WhenAll(plan.Select(async run =>
         {
@@ -25,7 +27,8 @@ public static class ExperimentRunner
             try { return await RunOneAsync(runs, run, log, cancellationToken); }
             finally { slots.Release(); }
         }));
-        return ExperimentSummary.Of(experiment, baseConfig.Arms, results);
+        // The arms as the runs have them (an experiment may set them, or sweep them), in the order they are first named.
+        return ExperimentSummary.Of(experiment, plan.SelectMany(r => r.Config.Arms).Distinct().ToList(), results);
     }
 
     private static async Task<ExperimentRunResult> RunOneAsync(Protos.V1.Runs.RunsClient runs, ExperimentRun planned, Action<string> log, CancellationToken cancellationToken)

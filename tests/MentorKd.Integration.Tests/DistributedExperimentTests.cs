@@ -18,7 +18,7 @@ public class DistributedExperimentTests(Infrastructure infrastructure, Xunit.Abs
         var summary = await ExperimentRunner.RunAsync(platform.Runs, experiment, baseConfig, output.WriteLine);
 
         Assert.True(summary.Runs.All(r => r.Status == "completed"), string.Join("\n", summary.Runs.Select(r => $"{r.Setting}: {r.Status} {r.Error}")));
-        Assert.Equal(4, summary.Arms.Count);
+        Assert.Equal(6, summary.Arms.Count); // two settings × three arms
         var store = new MinioObjectStore(infrastructure.NewMinioClient(), Infrastructure.Bucket);
         foreach (var run in summary.Runs)
             Assert.True(await store.StatAsync($"runs/{run.RunId}/reports/lineage.json") is not null, $"{run.Setting}: no lineage in the bucket");

@@ -20,7 +20,8 @@ public class ExperimentTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(["completed", "completed"], first.Runs.Select(r => r.Status));
         Assert.All(first.Runs, r => Assert.False(r.Reused));
         Assert.Equal(["lambda=0.0", "lambda=0.6"], first.Runs.Select(r => r.Setting));
-        Assert.Equal(4, first.Arms.Count); // two settings × two arms, one seed each
+        Assert.Equal(6, first.Arms.Count); // two settings × the three arms the experiment sets (its base config has two), one seed each
+        Assert.Equal(["fine_tune_cot", "no_soft_labels", "mentor_kd"], first.Arms.Take(3).Select(a => a.Arm));
         Assert.All(first.Arms, a => Assert.Equal(1, a.Accuracy.N));
         Assert.All(first.Runs, r => Assert.True(r.ArmTestAccuracy["mentor_kd"] > 0.5 && r.MentorTestAccuracy > 0.75, $"{r.Setting}: {string.Join(", ", r.ArmTestAccuracy)}"));
         var folder = Path.Combine(root, "report");

@@ -48,7 +48,7 @@ internal static class ExperimentCommand
 
     private static async Task<ExperimentSummary> RunAsync(ExperimentConfig experiment, RunConfig baseConfig, string folder, string? address, string? apiKey)
     {
-        void Log(string line) => AnsiConsole.WriteLine(line);
+        void Log(string line) => Console.WriteLine(line); // one line per run, unwrapped when the output is a file
         if (address is not null)
         {
             using var channel = PlatformConnection.Open(address, apiKey);
