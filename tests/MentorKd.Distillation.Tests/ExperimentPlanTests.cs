@@ -57,14 +57,23 @@ public class ExperimentPlanTests
 
     [Theory]
     [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lamda": [0.1] } }""", "grid.student.training.lamda", "no field 'student.training.lamda'")]
-    [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lambda": [1.5] } }""", "student.training.lambda", "")]
+    [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lambda": [1.5] } }""", "grid (lambda=1.5): student.training.lambda", "must be in [0, 1]")]
     [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lambda": [] } }""", "grid.student.training.lambda", "lists no values")]
-    [InlineData("""{ "name": "x", "base": "b", "grid": { "seed": [1, 2] } }""", "grid.seed", "")]
+    [InlineData("""{ "name": "x", "base": "b", "grid": { "seed": [1, 2] } }""", "grid.seed", "listed under seeds")]
     [InlineData("""{ "name": "x", "base": "b", "grid": { "teacher.error_rate": [0.1, 0.3] } }""", "grid.teacher.error_rate", "decided by the platform")]
     [InlineData("""{ "name": "x", "base": "b", "seeds": [1, 1] }""", "seeds", "twice")]
-    [InlineData("""{ "name": "x y", "base": "b" }""", "name", "")]
-    [InlineData("""{ "name": "x", "base": "b", "parallel": 0 }""", "parallel", "")]
+    [InlineData("""{ "name": "x y", "base": "b" }""", "name", "must be 1–100 letters")]
+    [InlineData("""{ "name": "x", "base": "b", "parallel": 0 }""", "parallel", "must be 1–64")]
     [InlineData("""{ "name": "x", "base": "b", "grid": { "task.name.value": [1] } }""", "grid.task.name.value", "is a value, not a section")]
+    [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lambda": [0.3, 0.3] } }""", "grid.student.training.lambda", "lists a value twice")]
+    [InlineData("""{ "name": "x", "base": "b", "grid": { "student.training.lambda": null } }""", "grid.student.training.lambda", "lists no values")]
+    [InlineData("""{ "name": "x", "base": "b", "grid": null }""", "grid", "is null")]
+    [InlineData("""{ "name": "x", "base": "b", "seeds": null }""", "seeds", "is null")]
+    [InlineData("""{ "name": "x", "base": "b", "set": { "seed": 3 } }""", "set.seed", "listed under seeds")]
+    [InlineData("""{ "name": "x", "base": "b", "set": { "name": "y" } }""", "set.name", "the experiment names its runs")]
+    [InlineData("""{ "name": "x", "base": "b", "set": { "teacher.kind": "replay" } }""", "set.teacher.kind", "decided by the platform")]
+    [InlineData("""{ "name": "x", "base": "b", "set": { "student.training.lambda": 2 } }""", "set: student.training.lambda", "must be in [0, 1]")]
+    [InlineData("""{ "name": "x", "base": "b", "reference_arm": "no_soft_labels" }""", "reference_arm", "'no_soft_labels' is not an arm of run 'x: default, seed 42'")]
     public void A_bad_experiment_is_refused_naming_the_field(string json, string field, string message)
     {
         var error = Assert.Throws<ConfigException>(() => ExperimentPlan.Expand(Experiment(json), Base));
@@ -102,6 +111,7 @@ public class ExperimentPlanTests
         Assert.Equal(0.015, three.StandardDeviation, 9);
         Assert.Equal(4.303 * 0.015 / Math.Sqrt(3), three.HalfWidth95, 9);
         Assert.Equal("98.0 ± 1.5 (95% CI 94.3 to 101.7, n=3)", three.DescribePoints());
+        Assert.Equal("+0.5 ± 0.5 (95% CI -0.7 to +1.7, n=3)", SeedStatistics.Of([0.005, 0.01, 0.0]).DescribePoints(signed: true));
         Assert.Equal((1, 0.0), (SeedStatistics.Of([0.5]).N, SeedStatistics.Of([0.5]).HalfWidth95));
         Assert.Equal(2.042, SeedStatistics.TwoSided95(30));
         Assert.InRange(SeedStatistics.TwoSided95(60), 2.000, 2.001); // t(60) = 2.0003

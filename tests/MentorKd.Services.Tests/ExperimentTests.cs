@@ -12,10 +12,17 @@ public class ExperimentTests(Xunit.Abstractions.ITestOutputHelper output)
         var experiment = ExperimentConfig.Load(Path.Combine(EmbeddedTestRuns.RepositoryRoot(), "configs", "experiments", "tiny.json"));
         var baseConfig = experiment.LoadBase();
         var root = EmbeddedTestRuns.NewDataRoot();
-        await using var platform = await EmbeddedTestRuns.StartAsync(root, baseConfig);
+        // One run per client at a time: the experiment's second run (it asks for two at once) waits for the first to end.
+        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(baseConfig, root) with
+        {
+            Settings = new Dictionary<string, string?> { ["Augmentation:Limits:MaxConcurrentRunsPerClient"] = "1" },
+        });
         var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
 
-        var first = await ExperimentRunner.RunAsync(runs, experiment, baseConfig, output.WriteLine);
+        var log = new List<string>();
+        var first = await ExperimentRunner.RunAsync(runs, experiment, baseConfig, line => { lock (log) log.Add(line); output.WriteLine(line); });
+        Assert.Equal(2, experiment.Parallel);
+        Assert.Contains(log, l => l.Contains("waiting for a run to end") && l.Contains("MaxConcurrentRunsPerClient = 1"));
 
         Assert.Equal(["completed", "completed"], first.Runs.Select(r => r.Status));
         Assert.All(first.Runs, r => Assert.False(r.Reused));
@@ -45,5 +52,12 @@ public class ExperimentTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(2, mentorKd.Accuracy.N);
         Assert.Equal(extended.Runs.Average(r => r.ArmTestAccuracy["mentor_kd"]), mentorKd.Accuracy.Mean, 9);
         Assert.Equal(2, mentorKd.DifferenceFromReference!.N);
+
+        // Runs the platform refuses are reported with the platform's reason, and the experiment still ends with its report.
+        using var stranger = platform.ChannelFor("a-key-this-platform-does-not-know");
+        var refused = await ExperimentRunner.RunAsync(new Protos.V1.Runs.RunsClient(stranger), experiment, baseConfig, output.WriteLine);
+        Assert.All(refused.Runs, r => Assert.Equal("failed", r.Status));
+        Assert.All(refused.Runs, r => Assert.StartsWith("Unauthenticated: ", r.Error));
+        Assert.Empty(refused.Arms);
     }
 }

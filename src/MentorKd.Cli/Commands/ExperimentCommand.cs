@@ -63,7 +63,7 @@ internal static class ExperimentCommand
         var table = new Table().AddColumns("setting", "arm", "test accuracy (mean ± sd, 95% CI)", $"− {summary.ReferenceArm} (paired)");
         foreach (var arm in summary.Arms)
             table.AddRow(Markup.Escape(arm.Setting), Markup.Escape(arm.Arm), arm.Accuracy.DescribePoints(),
-                arm.DifferenceFromReference is { } d ? $"{100 * d.Mean:+0.0;-0.0} ± {100 * d.HalfWidth95:F1}" : "");
+                arm.DifferenceFromReference is { } d ? d.DescribePoints(signed: true) : "");
         AnsiConsole.Write(table);
     }
 }

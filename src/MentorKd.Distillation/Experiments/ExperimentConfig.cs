@@ -32,7 +32,15 @@ public sealed record ExperimentConfig
 
     /// <summary>Fields a run names but the platform decides (the gateway's simulated teacher, the hosts' devices and
     /// threads): varying them per run would vary nothing, so an experiment may not.</summary>
-    public static readonly IReadOnlyList<string> PlatformFields = ["teacher.error_rate", "device", "threads"];
+    public static readonly IReadOnlyList<string> PlatformFields = ["teacher", "device", "threads"];
+
+    /// <summary>The teacher's fields a run does decide: how many questions it annotates, and how many rationales each.</summary>
+    public static readonly IReadOnlyList<string> RunTeacherFields = ["teacher.annotated_questions", "teacher.rationales_per_question"];
+
+    /// <summary>Whether the platform decides <paramref name="field"/>: its teacher (kind, endpoint, replay file, error rate —
+    /// the gateway's, and embedded the base config's), its hosts' devices and threads.</summary>
+    public static bool IsPlatformField(string field) => !RunTeacherFields.Contains(field) &&
+        PlatformFields.Any(p => field == p || field.StartsWith(p + ".", StringComparison.Ordinal));
 
     public static ExperimentConfig Load(string path)
     {
@@ -52,23 +60,32 @@ public sealed record ExperimentConfig
     public RunConfig LoadBase()
     {
         if (Base.Length == 0) throw new ConfigException("base", "names no run config.");
-        return RunConfig.Load(Path.GetFullPath(Path.Combine(BaseDirectory, Base)));
+        var path = Path.GetFullPath(Path.Combine(BaseDirectory, Base));
+        if (!File.Exists(path)) throw new ConfigException("base", $"file '{path}' not found (a path relative to the experiment's file).");
+        return RunConfig.Load(path);
     }
 
     public void Validate()
     {
         Require(Name.Length is > 0 and <= 100 && Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'), "name",
             $"'{Name}' must be 1–100 letters, digits, '-', '_' or '.'.");
-        Require(Seeds.Count > 0, "seeds", "needs at least one seed.");
+        Require(Seeds is not null, "seeds", "is null; list the seeds, e.g. [42, 1, 2].");
+        Require(Grid is not null, "grid", "is null; leave it out for no grid.");
+        Require(Set is not null, "set", "is null; leave it out to set nothing.");
+        Require(Seeds!.Count > 0, "seeds", "needs at least one seed.");
         Require(Seeds.Distinct().Count() == Seeds.Count, "seeds", "lists a seed twice.");
         Require(Parallel is >= 1 and <= 64, "parallel", $"must be 1–64 (got {Parallel}).");
-        foreach (var (field, values) in Grid)
+        foreach (var (field, values) in Grid!)
         {
-            Require(values.Count > 0, $"grid.{field}", "lists no values.");
-            Require(!Set.ContainsKey(field), $"grid.{field}", "is also in set.");
+            Require(values is { Count: > 0 }, $"grid.{field}", "lists no values.");
+            // The same value twice would be one run counted twice: its seeds' spread would look smaller than it is.
+            Require(values!.Select(v => v?.ToJsonString() ?? "null").Distinct().Count() == values.Count, $"grid.{field}", "lists a value twice.");
+            Require(!Set!.ContainsKey(field), $"grid.{field}", "is also in set.");
             Require(field != "seed", "grid.seed", "seeds are listed under seeds.");
         }
-        foreach (var field in Grid.Keys.Concat(Set.Keys).Where(PlatformFields.Contains))
+        Require(!Set!.ContainsKey("seed"), "set.seed", "seeds are listed under seeds.");
+        Require(!Set.ContainsKey("name"), "set.name", "the experiment names its runs ('<experiment>: <setting>, seed <seed>').");
+        foreach (var field in Grid.Keys.Concat(Set.Keys).Where(IsPlatformField))
             throw new ConfigException(Grid.ContainsKey(field) ? $"grid.{field}" : $"set.{field}",
                 "is decided by the platform (its teacher-gateway or hosts), not by a run, so an experiment cannot vary it.");
         long runs = Grid.Values.Aggregate((long)Seeds.Count, (n, values) => n * values.Count);

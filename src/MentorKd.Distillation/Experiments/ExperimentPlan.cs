@@ -40,12 +40,21 @@ public static class ExperimentPlan
             {
                 node["seed"] = seed;
                 node["name"] = $"{experiment.Name}: {label.Label}, seed {seed}";
-                var config = RunConfig.Parse(node.ToJsonString(), baseConfig.BaseDirectory);
-                try { RunConfigValidator.Validate(config); }
-                catch (ConfigException e) { throw new ConfigException($"grid ({label.Label}): {e.Field}", e.Message); }
+                RunConfig config;
+                try
+                {
+                    config = RunConfig.Parse(node.ToJsonString(), baseConfig.BaseDirectory);
+                    RunConfigValidator.Validate(config);
+                }
+                catch (ConfigException e)
+                {
+                    throw new ConfigException(label.Values.Count == 0 ? $"set: {e.Field}" : $"grid ({label.Label}): {e.Field}", e.Message);
+                }
                 runs.Add(new ExperimentRun(label, seed, config, RunIdOf(experiment.Name, config)));
             }
         }
+        if (experiment.ReferenceArm is { } reference && runs.FirstOrDefault(r => !r.Config.Arms.Contains(reference)) is { } without)
+            throw new ConfigException("reference_arm", $"'{reference}' is not an arm of run '{without.Config.Name}' (its arms: {string.Join(", ", without.Config.Arms)}).");
         return runs;
     }
 

@@ -37,7 +37,7 @@ public static class ExperimentReport
         text.AppendLine("|---|---|---|---|---|");
         foreach (var arm in summary.Arms)
             text.AppendLine($"| {arm.Setting} | {arm.Arm} | {arm.Accuracy.DescribePoints()} | {string.Join(" / ", arm.PerSeed.Select(a => (100 * a).ToString("F1", CultureInfo.InvariantCulture)))} | " +
-                            $"{(arm.DifferenceFromReference is { } d ? Signed(d) : "")} |");
+                            $"{(arm.DifferenceFromReference is { } d ? d.DescribePoints(signed: true) : "")} |");
         if (summary.Mentors.Count > 0)
         {
             text.AppendLine();
@@ -55,10 +55,6 @@ public static class ExperimentReport
                             string.Join(" | ", summary.Arms.Select(a => a.Arm).Distinct().Select(a => run.ArmTestAccuracy.TryGetValue(a, out var x) ? (100 * x).ToString("F1", CultureInfo.InvariantCulture) : "")) + " |");
         return text.ToString();
     }
-
-    private static string Signed(SeedStatistics d) => d.N == 1
-        ? $"{100 * d.Mean:+0.0;-0.0} (n=1)"
-        : $"{100 * d.Mean:+0.0;-0.0} ± {100 * d.StandardDeviation:F1} (95% CI {100 * d.Low:+0.0;-0.0} to {100 * d.High:+0.0;-0.0})";
 
     /// <summary>Accuracy against the first grid field (numeric values on a numeric axis; others in the grid's order), one line
     /// per arm and combination of the other fields, with the 95% interval as error bars.</summary>

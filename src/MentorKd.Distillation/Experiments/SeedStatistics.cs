@@ -38,8 +38,14 @@ public sealed record SeedStatistics(int N, double Mean, double StandardDeviation
         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
     ];
 
-    /// <summary>"97.7 ± 1.2 (95% CI 94.6–100.8, n=3)" in points, from accuracies in [0, 1].</summary>
-    public string DescribePoints() => N == 1
-        ? $"{100 * Mean:F1} (n=1)"
-        : $"{100 * Mean:F1} ± {100 * StandardDeviation:F1} (95% CI {100 * Low:F1} to {100 * High:F1}, n={N})";
+    /// <summary>"97.7 ± 1.2 (95% CI 94.6 to 100.8, n=3)" in points, from accuracies in [0, 1] (mean ± sample sd);
+    /// <paramref name="signed"/> for differences: "+0.7 ± 0.6 (95% CI -0.8 to +2.2, n=3)".</summary>
+    public string DescribePoints(bool signed = false)
+    {
+        string format = signed ? "+0.0;-0.0;0.0" : "0.0";
+        string P(double value) => (100 * value).ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+        return N == 1
+            ? $"{P(Mean)} (n=1)"
+            : $"{P(Mean)} ± {(100 * StandardDeviation).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)} (95% CI {P(Low)} to {P(High)}, n={N})";
+    }
 }

@@ -28,6 +28,7 @@ public static class PlatformTelemetry
         "Training throughput of a job's slice, as its last progress report gave it.");
     public static readonly Counter<long> TeacherCalls = Meter.CreateCounter<long>("mentorkd.teacher.calls", "{call}",
         "Teacher requests answered (ledger hits not included), by teacher, as they are made.");
-    public static readonly Counter<long> TeacherErrors = Meter.CreateCounter<long>("mentorkd.teacher.errors", "{call}",
-        "Teacher calls that failed after every retry (annotation and synthesis), by teacher.");
+    public static readonly Counter<long> TeacherErrors = Meter.CreateCounter<long>("mentorkd.teacher.errors", "{sample}",
+        "Rationales or problems lost to teacher calls that failed after every retry (annotation and synthesis), by teacher: " +
+        "a failed call counts once per sample it asked for, so errors can exceed calls when one call asks for several.");
 }

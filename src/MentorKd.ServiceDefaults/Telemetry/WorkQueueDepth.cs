@@ -24,6 +24,7 @@ public sealed class WorkQueueDepth : BackgroundService
     private readonly ILogger<WorkQueueDepth> _logger;
     private readonly Meter _meter = new(PlatformTelemetry.Name);
     private readonly ObservableGauge<long> _depth;
+    private readonly ObservableGauge<long> _consumers;
     private IConnection? _connection;
     private IChannel? _channel;
 
@@ -31,9 +32,10 @@ public sealed class WorkQueueDepth : BackgroundService
     {
         (_options, _logger) = (options.Value, logger);
         _depth = _meter.CreateObservableGauge("mentorkd.queue.depth", () => Observe(c => c.Messages), "{message}",
-            "Messages waiting in a work queue on the broker (ready, not yet delivered), by queue.");
-        _meter.CreateObservableGauge("mentorkd.queue.consumers", () => Observe(c => c.Consumers), "{consumer}",
-            "Consumers taking from a work queue (service replicas × their concurrent messages), by queue.");
+            "Messages waiting in a work queue on the broker (ready, not yet delivered), by queue; every replica reports the " +
+            "broker's one count, so aggregate replicas with max.");
+        _consumers = _meter.CreateObservableGauge("mentorkd.queue.consumers", () => Observe(c => c.Consumers), "{consumer}",
+            "Consumers taking from a work queue (about one per service replica), by queue.");
     }
 
     public IReadOnlyCollection<string> Queues => _queues.Keys.ToList();
@@ -46,7 +48,7 @@ public sealed class WorkQueueDepth : BackgroundService
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(_options.QueueDepthSeconds));
         do
         {
-            if (_depth.Enabled && !_queues.IsEmpty) await SampleAsync(stoppingToken);
+            if ((_depth.Enabled || _consumers.Enabled) && !_queues.IsEmpty) await SampleAsync(stoppingToken);
         } while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
@@ -67,6 +69,9 @@ public sealed class WorkQueueDepth : BackgroundService
                 _counts.TryRemove(queue, out _);
                 _logger.LogDebug("Queue depth of {Queue} not read: {Error}", queue, e.Message);
                 await CloseAsync();
+                if (_connection is not null) continue;
+                _counts.Clear(); // no broker: no counts to report, and the other queues are asked next time, not each in vain now
+                break;
             }
         }
     }
