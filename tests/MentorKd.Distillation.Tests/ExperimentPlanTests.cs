@@ -121,7 +121,7 @@ public class ExperimentPlanTests
     [Fact]
     public void A_summary_pairs_each_seed_with_the_reference_arm_and_leaves_failed_runs_out()
     {
-        var experiment = Experiment("""{ "name": "s", "base": "b", "seeds": [1, 2, 3] }""");
+        var experiment = Experiment("""{ "name": "s", "base": "b", "seeds": [2, 1, 3] }""");
         ExperimentRunResult Run(int seed, double ftc, double kd, string status = "completed") => new()
         {
             Setting = "default", Values = new Dictionary<string, string>(), Seed = seed, RunId = Guid.NewGuid(), Status = status,
@@ -132,6 +132,7 @@ public class ExperimentPlanTests
         var kd = summary.Arms.Single(a => a.Arm == "mentor_kd");
         Assert.Equal(2, kd.Accuracy.N);
         Assert.Equal(0.905, kd.Accuracy.Mean, 9);
+        Assert.Equal([0.86, 0.95], kd.PerSeed); // in the experiment's order of seeds (2, then 1), not sorted
         Assert.Equal(0.055, kd.DifferenceFromReference!.Mean, 9); // (0.05 + 0.06) / 2
         Assert.Null(summary.Arms.Single(a => a.Arm == "fine_tune_cot").DifferenceFromReference);
         var markdown = ExperimentReport.ToMarkdown(summary);

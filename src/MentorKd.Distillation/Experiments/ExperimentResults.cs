@@ -35,7 +35,8 @@ public sealed record ExperimentSummary(string Name, string ReferenceArm, IReadOn
         var mentors = new List<MentorSummary>();
         foreach (var setting in runs.GroupBy(r => r.Setting))
         {
-            var done = completed.Where(r => r.Setting == setting.Key).OrderBy(r => r.Seed).ToList();
+            // Per-seed values in the experiment's order of seeds, as its header and runs table list them.
+            var done = completed.Where(r => r.Setting == setting.Key).OrderBy(r => SeedOrder(experiment, r.Seed)).ToList();
             if (done.Count == 0) continue;
             var values = setting.First().Values;
             foreach (var arm in arms)
@@ -52,4 +53,7 @@ public sealed record ExperimentSummary(string Name, string ReferenceArm, IReadOn
         }
         return new ExperimentSummary(experiment.Name, reference, experiment.Grid.Keys.ToList(), runs, summaries, mentors);
     }
+
+    private static int SeedOrder(ExperimentConfig experiment, int seed) =>
+        experiment.Seeds.ToList().IndexOf(seed) is var index and >= 0 ? index : int.MaxValue;
 }
