@@ -6,7 +6,7 @@ CONFIGURATION ?= Release
 CLI := $(DOTNET) run --no-build --project src/MentorKd.Cli -c $(CONFIGURATION) --
 RUN_DIR ?= runs/demo
 
-.PHONY: run run-fdd experiment lm-demo test test-infra battery faults compose-smoke up down bench bench-pretrained bench-compare bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
+.PHONY: run run-fdd experiment lm-demo test test-infra battery faults compose-smoke up down bench bench-pretrained bench-compare bench-spin bench-softlabels bench-teacher bench-load bench-soak build build-cli clean
 
 ## run: the main job: a whole Mentor-KD run through the five services embedded in one process, ending with the comparison
 ## table; then FDD in reduced form (one round beside its baseline, configs/fdd.last-letter.one-round.json). With CONFIG:
@@ -88,6 +88,11 @@ bench-pretrained:
 ## training step, distillation step, cached greedy decoding at batch 1 and 16, peak memory, as ratios
 bench-compare:
 	DOTNET=$(DOTNET) CONFIGURATION=$(CONFIGURATION) bash bench/compare.sh $(ARGS)
+
+## bench-spin: a training step in one process alone and in two at once, under libgomp's default spinning, the spin count
+## docker-compose.yml sets and passive waiting (several model services on one host)
+bench-spin:
+	DOTNET=$(DOTNET) CONFIGURATION=$(CONFIGURATION) bash bench/spin.sh $(ARGS)
 
 ## bench-softlabels: a student's distillation tokens/s with the mentor in the trainer's process against the mentor-server over gRPC and a sparse store
 bench-softlabels:
