@@ -40,7 +40,9 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 export TESTCONTAINERS_HOST_OVERRIDE ?= 127.0.0.1
 
 ## test: every test in the solution (after preparing the integration tests' Docker engine and images), then the
-## compose smoke run
+## compose smoke run. The test projects run side by side and the integration tests start several service processes,
+## all on the same cores: libgomp's default spinning makes such processes wait on each other (see make bench-spin).
+test: export GOMP_SPINCOUNT ?= 1000
 test: test-infra
 	$(DOTNET) test MentorKd.Platform.sln -c $(CONFIGURATION) --logger "console;verbosity=normal"
 	CONFIGURATION=$(CONFIGURATION) bash infra/compose-smoke.sh
