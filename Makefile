@@ -21,10 +21,11 @@ run-fdd: build-cli
 	$(CLI) run --config $(or $(CONFIG),configs/fdd.last-letter.json) $(if $(OUT),--out $(OUT))
 
 ## experiment: an experiment (seeds × a grid of settings) through the five services embedded, with its report:
-## EXPERIMENT=configs/experiments/<name>.json (default: the tiny one); run again to reuse the runs it has
+## EXPERIMENT=configs/experiments/<name>.json (default: the tiny one); run again to reuse the runs it has.
+## FIXED_THREAD_SHARE=1: students bit-reproducible whichever arms train beside them (slower)
 EXPERIMENT ?= configs/experiments/tiny.json
 experiment: build-cli
-	$(CLI) experiment --config $(EXPERIMENT) $(if $(OUT),--out $(OUT))
+	$(CLI) experiment --config $(EXPERIMENT) $(if $(OUT),--out $(OUT)) $(if $(FIXED_THREAD_SHARE),--fixed-thread-share)
 
 ## lm-demo: train and sample a ~1M-parameter character model on samples/tiny-corpus.txt
 lm-demo: build-cli

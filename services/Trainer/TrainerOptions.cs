@@ -13,8 +13,13 @@ public sealed record TrainerOptions
     /// <summary>Jobs this replica trains at once, each on a thread of its own with its share of <see cref="Threads"/>
     /// (re-shared at an epoch's end when a neighbour has started or ended). On a small machine two small models train faster side by side on one thread each
     /// than one after the other on two. A job's thread count then depends on its neighbours, so its numerics are not
-    /// bit-reproducible from run to run; with 1 (the default) they are.</summary>
+    /// bit-reproducible from run to run; with 1 (the default) or <see cref="FixedThreadShare"/> they are.</summary>
     [Range(1, 64)] public int ConcurrentJobs { get; init; } = 1;
+    /// <summary>Give every job <see cref="Threads"/> / <see cref="ConcurrentJobs"/> threads for its whole life instead of
+    /// re-sharing them as neighbours start and end: a job's numerics then depend on its own request alone, so with several
+    /// jobs at once results are still bit-reproducible (a run's arm the same whichever arms train beside it), at the cost
+    /// of cores left idle while a job trains alone.</summary>
+    public bool FixedThreadShare { get; init; }
     /// <summary>The most epochs a job may ask for (an operator's limit; beyond it StartJob is refused naming training.epochs).</summary>
     [Range(1, 1_000_000)] public int MaxEpochs { get; init; } = 1_000;
     /// <summary>Least time between two progress reports of a training step (epoch ends are always reported).</summary>

@@ -122,6 +122,7 @@ public sealed class EmbeddedPlatform : IAsyncDisposable
             ["Trainer:Device"] = options.Device,
             ["Trainer:Threads"] = threads,
             ["Trainer:ConcurrentJobs"] = options.TrainerConcurrentJobs.ToString(CultureInfo.InvariantCulture),
+            ["Trainer:FixedThreadShare"] = options.TrainerFixedThreadShare.ToString(CultureInfo.InvariantCulture),
             ["Augmentation:WorkRoot"] = Path.Combine(root, "augmentation"),
             ["Augmentation:MentorServerAddress"] = self,
         };

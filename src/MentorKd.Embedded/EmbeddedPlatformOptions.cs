@@ -22,6 +22,9 @@ public sealed record EmbeddedPlatformOptions
     /// <summary>Training jobs the trainer runs side by side, sharing the threads. On two cores a run's small student arms
     /// finish in about half the time two at a time on one thread each than one after another on two (measured, README).</summary>
     public int TrainerConcurrentJobs { get; init; } = 2;
+    /// <summary>Each training job keeps its half of the threads even when it trains alone (Trainer:FixedThreadShare): a
+    /// run's students come out bit for bit the same whichever arms train beside them, at the cost of idle cores.</summary>
+    public bool TrainerFixedThreadShare { get; init; }
     /// <summary>Loopback port the services listen on (gRPC, HTTP/2); 0 = a free one.</summary>
     public int Port { get; init; }
     /// <summary>Loopback port of the mentor-server's OpenAI-compatible API (HTTP/1.1): null = not served, 0 = a free one.</summary>

@@ -21,19 +21,20 @@ public class TrainerServiceTests
 {
     // A trainer replica as its Program.cs builds it. Replicas given the same store folder share jobs' state, as
     // replicas sharing a bucket do (each host's in-memory bus is its own, so they do not share a queue here).
-    private static Task<TestServiceHost> StartTrainer(string storeRoot, int sliceSeconds = 300, int concurrentJobs = 1) => TestServiceHost.StartAsync(
+    private static Task<TestServiceHost> StartTrainer(string storeRoot, int sliceSeconds = 300, int concurrentJobs = 1, bool fixedThreadShare = false) => TestServiceHost.StartAsync(
         b => b.AddTrainer().AddMessaging(bus => bus.AddTrainerMessaging()), a => a.MapTrainer(),
         new Dictionary<string, string?>
         {
             ["ObjectStore:Root"] = storeRoot, ["Trainer:WorkRoot"] = Path.Combine(Path.GetDirectoryName(storeRoot)!, $"work-{Guid.NewGuid():N}"), ["Trainer:Threads"] = "2", ["Trainer:SliceSeconds"] = sliceSeconds.ToString(), ["Trainer:LeaseSeconds"] = "4",
-            ["Trainer:ConcurrentJobs"] = concurrentJobs.ToString(),
+            ["Trainer:ConcurrentJobs"] = concurrentJobs.ToString(), ["Trainer:FixedThreadShare"] = fixedThreadShare.ToString(),
         });
 
-    private static async Task<TestServiceHost> StartWithData(int questions = 160, int sliceSeconds = 300, string? storeRoot = null, int concurrentJobs = 1)
+    private static async Task<TestServiceHost> StartWithData(int questions = 160, int sliceSeconds = 300, string? storeRoot = null, int concurrentJobs = 1,
+        bool fixedThreadShare = false)
     {
         storeRoot ??= Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"), "objects");
         var folder = Path.GetDirectoryName(storeRoot)!;
-        var host = await StartTrainer(storeRoot, sliceSeconds, concurrentJobs);
+        var host = await StartTrainer(storeRoot, sliceSeconds, concurrentJobs, fixedThreadShare);
         var store = host.Services.GetRequiredService<IObjectStore>();
         var task = new CoinFlipTask();
         var random = new Random(8);
@@ -319,6 +320,41 @@ public class TrainerServiceTests
         await Task.Delay(2000); // a second copy trained beside the first would end about now
         Assert.Equal(JobState.Completed, Assert.Single(ends).State);
         await observer.StopAsync();
+    }
+
+    [Fact]
+    public async Task With_a_fixed_thread_share_a_job_trained_beside_a_shorter_one_ends_with_the_weights_it_has_trained_alone()
+    {
+        // Re-shared threads would give the long job one thread while its neighbour trains and both once it has ended,
+        // so its sums would run in another order than alone; a fixed share keeps it on one thread throughout.
+        await using var host = await StartWithData(questions: 96, concurrentJobs: 2, fixedThreadShare: true);
+        var client = new Protos.V1.Trainer.TrainerClient(host.Channel);
+        var (beside, neighbour, alone) = (WideJob("beside", epochs: 3), WideJob("neighbour", epochs: 1), WideJob("alone", epochs: 3));
+        var together = await Task.WhenAll(TrainToTheEndAsync(client, beside), TrainToTheEndAsync(client, neighbour));
+        Assert.All(together, job => Assert.True(job.State == JobState.Completed, $"{job.JobId} ended {job.State}: {job.Error}"));
+        var byItself = await TrainToTheEndAsync(client, alone);
+        Assert.True(byItself.State == JobState.Completed, $"job ended {byItself.State}: {byItself.Error}");
+
+        // The last epoch's loss (trained after the neighbour ended) and the dev-selected weights, to the last bit.
+        Assert.Equal((byItself.Progress.Epoch, byItself.Progress.Loss, byItself.SelectedEpoch), (together[0].Progress.Epoch, together[0].Progress.Loss, together[0].SelectedEpoch));
+        var store = host.Services.GetRequiredService<IObjectStore>();
+        var folder = Path.Combine(Path.GetTempPath(), "mentorkd-service-tests", Guid.NewGuid().ToString("N"));
+        await store.DownloadAsync(together[0].BestCheckpoint.Key, Path.Combine(folder, "beside"));
+        await store.DownloadAsync(byItself.BestCheckpoint.Key, Path.Combine(folder, "alone"));
+        using var besideModel = Modeling.Checkpoints.GptCheckpoint.LoadModel(Path.Combine(folder, "beside"));
+        using var aloneModel = Modeling.Checkpoints.GptCheckpoint.LoadModel(Path.Combine(folder, "alone"));
+        var aloneWeights = aloneModel.state_dict();
+        foreach (var (name, value) in besideModel.state_dict())
+            Assert.True(value.equal(aloneWeights[name]).all().item<bool>(), $"{name} differs between the job trained beside another and alone");
+
+        // Wide enough that libtorch splits its products and reductions across threads.
+        static StartTrainingJobRequest WideJob(string jobId, int epochs)
+        {
+            var request = Request(jobId, epochs);
+            request.Model.Embedding = 128;
+            request.Training.EvalMaxNewTokens = 8;
+            return request;
+        }
     }
 
     [Fact]

@@ -49,4 +49,25 @@ public class TrainingThreadShareTests
         Assert.Equal(4, firstWhileSecondTrains);
         Assert.Equal(4, firstAfterSecondLeft);
     }
+
+    [Fact]
+    public void A_fixed_share_is_the_threads_over_the_concurrent_jobs_whether_a_job_trains_alone_or_beside_others()
+    {
+        var share = new TrainingThreadShare(new TrainerOptions { Threads = 4, ConcurrentJobs = 2, FixedThreadShare = true });
+        int alone = 0, beside = 0;
+        var job = new Thread(() =>
+        {
+            using var training = share.Enter();
+            share.TakeShare();
+            alone = get_num_threads();
+            using (share.Enter()) // a neighbour starts
+            {
+                share.TakeShare();
+                beside = get_num_threads();
+            }
+        });
+        job.Start();
+        Assert.True(job.Join(TimeSpan.FromSeconds(30)));
+        Assert.Equal((2, 2), (alone, beside));
+    }
 }

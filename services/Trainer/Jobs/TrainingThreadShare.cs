@@ -6,11 +6,14 @@ namespace MentorKd.Trainer.Jobs;
 /// Shares the replica's libtorch threads (<see cref="TrainerOptions.Threads"/>) among the slices training at once
 /// (<see cref="TrainerOptions.ConcurrentJobs"/>). libtorch's OpenMP thread count belongs to the calling thread, and each
 /// slice trains on a thread of its own, so a slice takes its share before it trains and again after every epoch (a
-/// neighbour may have started or ended meanwhile). With one job at a time the share never changes.
+/// neighbour may have started or ended meanwhile). With one job at a time the share never changes, and with
+/// <see cref="TrainerOptions.FixedThreadShare"/> it is the same for every job whatever its neighbours do.
 /// </summary>
 public sealed class TrainingThreadShare(TrainerOptions options)
 {
     private readonly int _total = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
+    private readonly bool _fixed = options.FixedThreadShare;
+    private readonly int _concurrentJobs = options.ConcurrentJobs;
     private int _training;
 
     /// <summary>Counts the calling slice as training until disposed.</summary>
@@ -26,7 +29,7 @@ public sealed class TrainingThreadShare(TrainerOptions options)
     /// (a training thread stalled after an epoch in the compose smoke run when it was set again unchanged).</summary>
     public void TakeShare()
     {
-        var share = Math.Max(1, _total / Math.Max(1, Volatile.Read(ref _training)));
+        var share = Math.Max(1, _total / Math.Max(1, _fixed ? _concurrentJobs : Volatile.Read(ref _training)));
         if (share == _threadsHere) return;
         _threadsHere = share;
         TorchRuntime.SetThreads(share);

@@ -21,7 +21,7 @@ internal static class ExperimentCommand
         var address = new Option<string?>("--address") { Description = "A running platform's augmentation service (default: the five services in this process)." };
         var apiKey = PlatformConnection.ApiKey();
         var command = new Command("experiment", "Run an experiment (seeds × a grid of settings) through the platform and report mean, spread and confidence intervals.")
-            { configPath, output, address, apiKey };
+            { configPath, output, address, apiKey, RuntimeOptions.FixedThreadShare };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var experiment = ExperimentConfig.Load(result.GetValue(configPath)!);
@@ -31,7 +31,8 @@ internal static class ExperimentCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                var summary = RunAsync(experiment, baseConfig, folder, result.GetValue(address), result.GetValue(apiKey)).GetAwaiter().GetResult();
+                var summary = RunAsync(experiment, baseConfig, folder, result.GetValue(address), result.GetValue(apiKey),
+                    result.GetValue(RuntimeOptions.FixedThreadShare)).GetAwaiter().GetResult();
                 ExperimentReport.Write(folder, summary);
                 Print(summary);
                 AnsiConsole.MarkupLineInterpolated($"Total time: {clock.Elapsed.TotalMinutes:F1} min. Report: {Path.Combine(folder, ExperimentReport.Markdown)}");
@@ -46,7 +47,8 @@ internal static class ExperimentCommand
         return command;
     }
 
-    private static async Task<ExperimentSummary> RunAsync(ExperimentConfig experiment, RunConfig baseConfig, string folder, string? address, string? apiKey)
+    private static async Task<ExperimentSummary> RunAsync(ExperimentConfig experiment, RunConfig baseConfig, string folder, string? address, string? apiKey,
+        bool fixedThreadShare)
     {
         void Log(string line) => Console.WriteLine(line); // one line per run, unwrapped when the output is a file
         if (address is not null)
@@ -54,7 +56,10 @@ internal static class ExperimentCommand
             using var channel = PlatformConnection.Open(address, apiKey);
             return await ExperimentRunner.RunAsync(new Protos.V1.Runs.RunsClient(channel), experiment, baseConfig, Log);
         }
-        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(baseConfig, Path.Combine(folder, "platform")));
+        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(baseConfig, Path.Combine(folder, "platform")) with
+        {
+            TrainerFixedThreadShare = fixedThreadShare,
+        });
         return await ExperimentRunner.RunAsync(new Protos.V1.Runs.RunsClient(platform.Channel), experiment, baseConfig, Log);
     }
 

@@ -21,7 +21,7 @@ internal static class RunCommand
         var output = new Option<string?>("--out") { Description = "Run folder (default: runs/<config name>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Delete the run folder first instead of continuing a previous run." };
         var questions = new Option<string?>("--questions") { Description = "JSONL of new training questions, added once the run has completed: a retraining round." };
-        var command = new Command("run", "Run Mentor-KD (and FDD rounds, by the config's method) end to end through the five services in this process and print the comparison.") { configPath, output, fresh, questions };
+        var command = new Command("run", "Run Mentor-KD (and FDD rounds, by the config's method) end to end through the five services in this process and print the comparison.") { configPath, output, fresh, questions, RuntimeOptions.FixedThreadShare };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var config = result.GetValue(configPath) is { } path ? RunConfig.Load(path) : DefaultConfig();
@@ -32,7 +32,8 @@ internal static class RunCommand
             AnsiConsole.MarkupLineInterpolated($"[bold]{config.Method} run[/] '{config.Name}' → {folder} (through the five services, embedded)");
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            Func<IPipelineObserver, (RunResults Results, RunReport Report)> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions).GetAwaiter().GetResult();
+            Func<IPipelineObserver, (RunResults Results, RunReport Report)> run = observer => ServiceRun.RunAsync(config, folder, observer, newQuestions,
+                result.GetValue(RuntimeOptions.FixedThreadShare)).GetAwaiter().GetResult();
             var (results, report) = Console.IsOutputRedirected
                 ? run(new LineProgressObserver())
                 : AnsiConsole.Progress()

@@ -10,6 +10,11 @@ internal static class RuntimeOptions
 {
     public static readonly Option<int> Threads = new("--threads") { Description = "libtorch threads (0 = one per core).", DefaultValueFactory = _ => 0 };
     public static readonly Option<string> Device = new("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+    /// <summary>For the commands that start the embedded platform (Trainer:FixedThreadShare).</summary>
+    public static readonly Option<bool> FixedThreadShare = new("--fixed-thread-share")
+    {
+        Description = "Train every job on its fixed share of the threads, even alone: students bit-reproducible whichever arms train beside them (slower).",
+    };
 
     public static void AddTo(Command command)
     {

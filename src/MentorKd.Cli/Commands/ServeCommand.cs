@@ -25,7 +25,7 @@ internal static class ServeCommand
         var apiKey = PlatformConnection.ApiKey();
         apiKey.Description = $"The admin key clients call the platform with (default: {PlatformConnection.ApiKeyVariable}; without either a new key is written to <data>/api-key).";
         var command = new Command("serve", "Serve the five services in this process on one port (filesystem store, in-memory transport) until stopped.")
-            { data, port, openAiPort, errorRate, seed, replay, logLevel, apiKey, RuntimeOptions.Threads, RuntimeOptions.Device };
+            { data, port, openAiPort, errorRate, seed, replay, logLevel, apiKey, RuntimeOptions.Threads, RuntimeOptions.Device, RuntimeOptions.FixedThreadShare };
         command.SetAction(result => RuntimeOptions.Guarded(() =>
         {
             var replayFile = result.GetValue(replay);
@@ -35,7 +35,7 @@ internal static class ServeCommand
                 DataRoot = result.GetValue(data)!, Port = result.GetValue(port), OpenAiPort = result.GetValue(openAiPort), TeacherErrorRate = result.GetValue(errorRate), TeacherSeed = result.GetValue(seed),
                 TeacherKind = replayFile is null ? "simulated" : "replay", TeacherReplayFile = replayFile is null ? null : Path.GetFullPath(replayFile),
                 Threads = result.GetValue(RuntimeOptions.Threads), Device = result.GetValue(RuntimeOptions.Device)!, LogLevel = result.GetValue(logLevel),
-                ApiKey = result.GetValue(apiKey),
+                ApiKey = result.GetValue(apiKey), TrainerFixedThreadShare = result.GetValue(RuntimeOptions.FixedThreadShare),
             };
             ServeAsync(options).GetAwaiter().GetResult();
             return 0;

@@ -16,12 +16,14 @@ namespace MentorKd.Cli.Commands;
 internal static class ServiceRun
 {
     /// <param name="newQuestions">Questions to add once the run has completed: each new batch is a retraining round.</param>
+    /// <param name="fixedThreadShare">Each training job on its fixed share of the threads (Trainer:FixedThreadShare).</param>
     public static async Task<(RunResults Results, RunReport Report)> RunAsync(RunConfig config, string folder, IPipelineObserver observer, IReadOnlyList<Distillation.Data.Question>? newQuestions = null,
-        CancellationToken cancellationToken = default)
+        bool fixedThreadShare = false, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(folder);
         var runId = RunId(folder);
-        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(config, Path.Combine(folder, "platform")), cancellationToken);
+        await using var platform = await EmbeddedPlatform.StartAsync(EmbeddedRunSetup.For(config, Path.Combine(folder, "platform")) with { TrainerFixedThreadShare = fixedThreadShare },
+            cancellationToken);
         var runs = new Protos.V1.Runs.RunsClient(platform.Channel);
         var bridge = new RunEventObserverBridge(observer);
         var run = await RunSession.RunAsync(runs, runId, config, bridge.On, cancellationToken);
